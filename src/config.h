@@ -1,0 +1,36 @@
+/* sockd.conf (libconfig syntax) -> struct sockd_config: parse, validate,
+ * fill defaults, and print the normalised form (sockd -nv). */
+#pragma once
+
+#include <stdio.h>
+#include <syslog.h>
+
+#include "sockd.h"
+
+/* Diagnostics collected while loading: each line is "file:line: message". */
+struct diag {
+	char **lines;
+	size_t n;
+	size_t cap;
+};
+
+void diag_add(struct diag *d, const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void diag_free(struct diag *d);         /* frees the lines, leaves d empty */
+
+/* Defaults, in one place. */
+#define CONFIG_DEFAULT_WORKERS          0
+#define CONFIG_DEFAULT_QUEUE            4096
+#define CONFIG_DEFAULT_MAX_CONNECTIONS  65536
+#define CONFIG_DEFAULT_SHUTDOWN_TIMEOUT 10.0
+#define CONFIG_DEFAULT_LOG_LEVEL        LOG_INFO
+#define CONFIG_DEFAULT_BACKLOG          1024
+
+/* Load and validate path. Returns 0 and *out, or -EINVAL with every problem
+ * in d (at least one line), or another -errno. Never logs. */
+int config_load(const char *path, struct sockd_config **out, struct diag *d);
+
+void config_free(struct sockd_config *cfg);     /* accepts NULL */
+
+/* Print cfg in libconfig syntax with every default spelled out. */
+void config_dump(const struct sockd_config *cfg, FILE *f);

@@ -1,0 +1,584 @@
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "listener.h"
+#include "log.h"
+#include "queue.h"
+#include "service.h"
+#include "systemd.h"
+#include "udp_guard.h"
+#include "worker.h"
+
+#define ACCEPTS_PER_ROUND 64            /* per listener, so busy listeners share fairly */
+#define EMFILE_PAUSE_MS 100
+
+/* ------------------------------------------------------------ opening */
+
+static struct listener *
+listener_new(struct endpoint *ep, const struct addr *a, int fd)
+{
+	struct listener *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->ep = endpoint_ref(ep);
+	l->addr = *a;
+	l->fd = fd;
+	l->local_is_loopback = udp_guard_is_loopback((const struct sockaddr *)&a->sa, a->len);
+	return l;
+}
+
+void
+listener_free(struct listener *l)
+{
+	if (!l)
+		return;
+	if (l->fd >= 0)
+		close(l->fd);
+	if (l->unlink_on_close) {
+		const struct sockaddr_un *un = (const struct sockaddr_un *)&l->addr.sa;
+
+		unlink(un->sun_path);
+	}
+	endpoint_unref(l->ep);
+	free(l);
+}
+
+/* A socket file is in the way: replace it only when nothing listens there. */
+static int
+unix_clear_stale(const struct addr *a, const char *text)
+{
+	const struct sockaddr_un *un = (const struct sockaddr_un *)&a->sa;
+	struct stat st;
+	int fd, r;
+
+	if (lstat(un->sun_path, &st) == -1)
+		return errno == ENOENT ? 0 : log_errno(errno, "%s: stat", text);
+	if (!S_ISSOCK(st.st_mode)) {
+		log_err("%s: '%s' exists and is not a socket", text, un->sun_path);
+		return -EEXIST;
+	}
+	fd = socket(AF_UNIX, addr_socktype(a) | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return log_errno(errno, "%s: socket", text);
+	r = connect(fd, (const struct sockaddr *)&a->sa, a->len);
+	close(fd);
+	if (r == 0) {
+		log_err("%s: another process is listening on '%s'", text, un->sun_path);
+		return -EADDRINUSE;
+	}
+	if (errno != ECONNREFUSED)
+		return log_errno(errno, "%s: probing '%s'", text, un->sun_path);
+	if (unlink(un->sun_path) == -1 && errno != ENOENT)
+		return log_errno(errno, "%s: removing stale socket '%s'", text, un->sun_path);
+	log_info("%s: removed stale socket file", text);
+	return 0;
+}
+
+static int
+unix_apply_perms(const struct endpoint *ep, const char *path, const char *text)
+{
+	if (ep->mode >= 0 && chmod(path, (mode_t)ep->mode) == -1)
+		return log_errno(errno, "%s: chmod %04o", text, (unsigned)ep->mode);
+	if ((ep->owner != (uid_t)-1 || ep->group != (gid_t)-1) &&
+	    chown(path, ep->owner, ep->group) == -1)
+		return log_errno(errno, "%s: chown", text);
+	return 0;
+}
+
+static int
+listener_bind(struct endpoint *ep, const struct addr *a, struct listener **out)
+{
+	char text[ADDR_STRLEN];
+	struct listener *l = NULL;
+	int fd, r, one = 1;
+
+	addr_format(a, text, sizeof(text));
+	if (addr_is_unix_path(a)) {
+		r = unix_clear_stale(a, text);
+		if (r < 0)
+			return r;
+	}
+	fd = socket(addr_family(a), addr_socktype(a) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1)
+		return log_errno(errno, "%s: socket", text);
+	if (addr_family(a) != AF_UNIX && addr_is_stream(a) &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1) {
+		r = log_errno(errno, "%s: SO_REUSEADDR", text);
+		goto out_close;
+	}
+	if (addr_family(a) == AF_INET6) {
+		int v6only = ep->v6only;
+
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) == -1) {
+			r = log_errno(errno, "%s: IPV6_V6ONLY", text);
+			goto out_close;
+		}
+	}
+	if (bind(fd, (const struct sockaddr *)&a->sa, a->len) == -1) {
+		r = log_errno(errno, "%s: bind", text);
+		goto out_close;
+	}
+	l = listener_new(ep, a, fd);
+	if (!l) {
+		r = log_errno(ENOMEM, "%s", text);
+		goto out_close;
+	}
+	l->unlink_on_close = addr_is_unix_path(a);
+	fd = -1;
+	/* Permissions before listen(), so nobody connects through a wider mode. */
+	if (addr_is_unix_path(a)) {
+		r = unix_apply_perms(ep, ((const struct sockaddr_un *)&a->sa)->sun_path, text);
+		if (r < 0)
+			goto out_free;
+	}
+	if (addr_is_stream(a) && listen(l->fd, ep->backlog) == -1) {
+		r = log_errno(errno, "%s: listen", text);
+		goto out_free;
+	}
+	log_info("listening on %s (%s)", text, ep->name);
+	*out = l;
+	return 0;
+
+out_free:
+	listener_free(l);
+	return r;
+out_close:
+	close(fd);
+	return r;
+}
+
+/* What a socket systemd passed is. A connected stream socket (Accept=yes)
+ * cannot be served by a super-server that accepts itself. */
+static int
+passed_fd_addr(const struct passed_fd *p, struct addr *a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss), olen;
+	int type, listening = 0, r;
+	struct stat st;
+
+	if (fstat(p->fd, &st) == -1 || !S_ISSOCK(st.st_mode)) {
+		log_err("fd %d '%s' from systemd is not a socket", p->fd, p->name);
+		return -ENOTSOCK;
+	}
+	olen = sizeof(type);
+	if (getsockopt(p->fd, SOL_SOCKET, SO_TYPE, &type, &olen) == -1)
+		return log_errno(errno, "fd %d '%s' from systemd: SO_TYPE", p->fd, p->name);
+	if (getsockname(p->fd, (struct sockaddr *)&ss, &len) == -1)
+		return log_errno(errno, "fd %d '%s' from systemd: getsockname", p->fd, p->name);
+	if (type == SOCK_STREAM || type == SOCK_SEQPACKET) {
+		olen = sizeof(listening);
+		if (getsockopt(p->fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &olen) == -1)
+			return log_errno(errno, "fd %d '%s' from systemd: SO_ACCEPTCONN", p->fd, p->name);
+		if (!listening) {
+			log_err("fd %d '%s' from systemd is a connected socket: sockd accepts "
+				"connections itself, so its .socket unit needs Accept=no", p->fd, p->name);
+			return -EINVAL;
+		}
+	}
+	r = addr_from_sockaddr(type, (const struct sockaddr *)&ss, len, a);
+	if (r < 0) {
+		log_err("fd %d '%s' from systemd has an unsupported address family", p->fd, p->name);
+		return r;
+	}
+	return 0;
+}
+
+/* The endpoint a passed fd belongs to: by FileDescriptorName first, then by
+ * an equal listen address. *covers is the listen address it stands for. */
+static struct endpoint *
+passed_fd_match(const struct sockd_config *cfg, const struct passed_fd *p, const struct addr *a,
+		const struct addr **covers)
+{
+	*covers = NULL;
+	for (size_t i = 0; i < cfg->n_endpoints; i++) {
+		struct endpoint *ep = cfg->endpoints[i];
+
+		if (strcmp(ep->name, p->name) != 0)
+			continue;
+		for (size_t j = 0; j < ep->n_listen; j++)
+			if (addr_equal(&ep->listen[j], a))
+				*covers = &ep->listen[j];
+		return ep;
+	}
+	for (size_t i = 0; i < cfg->n_endpoints; i++) {
+		struct endpoint *ep = cfg->endpoints[i];
+
+		for (size_t j = 0; j < ep->n_listen; j++)
+			if (addr_equal(&ep->listen[j], a)) {
+				*covers = &ep->listen[j];
+				return ep;
+			}
+	}
+	return NULL;
+}
+
+static bool
+service_serves(const struct endpoint *ep, const struct addr *a)
+{
+	return ep->service->flags & (addr_is_stream(a) ? SERVICE_STREAM : SERVICE_DGRAM);
+}
+
+static int
+listeners_push(struct listener ***v, size_t *n, struct listener *l)
+{
+	struct listener **nv = realloc(*v, (*n + 1) * sizeof(**v));
+
+	if (!nv)
+		return -ENOMEM;
+	nv[(*n)++] = l;
+	*v = nv;
+	return 0;
+}
+
+int
+listeners_open(const struct sockd_config *cfg, struct listener ***out, size_t *n_out)
+{
+	struct passed_fd *passed = NULL;
+	const struct addr **covered = NULL;
+	struct listener **v = NULL;
+	size_t n = 0, n_covered = 0;
+	int n_passed, r = 0;
+
+	n_passed = systemd_listen_fds(&passed);
+	if (n_passed < 0)
+		return log_errno(n_passed, "reading sockets passed by systemd");
+	if (n_passed > 0) {
+		covered = calloc((size_t)n_passed, sizeof(*covered));
+		if (!covered) {
+			r = log_errno(ENOMEM, "sockets from systemd");
+			goto out;
+		}
+	}
+
+	for (int i = 0; i < n_passed; i++) {
+		struct passed_fd *p = &passed[i];
+		char text[ADDR_STRLEN];
+		struct endpoint *ep;
+		struct listener *l;
+		struct addr a;
+
+		r = passed_fd_addr(p, &a);
+		if (r < 0)
+			goto out;
+		addr_format(&a, text, sizeof(text));
+		ep = passed_fd_match(cfg, p, &a, &covered[n_covered]);
+		if (!ep) {
+			log_warn("%s (fd %d '%s') from systemd matches no endpoint, closing it",
+				 text, p->fd, p->name);
+			close(p->fd);
+			p->fd = -1;
+			continue;
+		}
+		if (!service_serves(ep, &a)) {
+			log_err("%s (fd %d '%s') from systemd: service %s cannot serve it",
+				text, p->fd, p->name, ep->service->name);
+			r = -EINVAL;
+			goto out;
+		}
+		if (covered[n_covered])
+			n_covered++;
+		l = listener_new(ep, &a, p->fd);
+		if (!l || listeners_push(&v, &n, l) < 0) {
+			listener_free(l);
+			r = log_errno(ENOMEM, "%s", text);
+			goto out;
+		}
+		p->fd = -1;
+		l->from_systemd = true;
+		log_info("listening on %s (%s, from systemd)", text, ep->name);
+	}
+
+	for (size_t i = 0; i < cfg->n_endpoints; i++) {
+		struct endpoint *ep = cfg->endpoints[i];
+
+		for (size_t j = 0; j < ep->n_listen; j++) {
+			struct listener *l = NULL;
+			bool done = false;
+
+			for (size_t k = 0; k < n_covered; k++)
+				done |= covered[k] == &ep->listen[j];
+			if (done)
+				continue;
+			r = listener_bind(ep, &ep->listen[j], &l);
+			if (r < 0)
+				goto out;
+			if (listeners_push(&v, &n, l) < 0) {
+				listener_free(l);
+				r = log_errno(ENOMEM, "listeners");
+				goto out;
+			}
+		}
+	}
+
+out:
+	for (int i = 0; i < n_passed; i++) {
+		if (passed[i].fd >= 0)
+			close(passed[i].fd);
+		free(passed[i].name);
+	}
+	free(passed);
+	free(covered);
+	if (r < 0) {
+		for (size_t i = 0; i < n; i++)
+			listener_free(v[i]);
+		free(v);
+		return r;
+	}
+	*out = v;
+	*n_out = n;
+	return 0;
+}
+
+/* ------------------------------------------------------------ acceptor */
+
+/* epoll data for the acceptor: listeners by index, and these. */
+enum {
+	ACC_WAKE = UINT32_MAX - 2,
+	ACC_ROOM,
+	ACC_TIMER,
+};
+
+struct acceptor_state {
+	struct sockd *d;
+	int timerfd;
+	bool emfile;                    /* paused: out of file descriptors */
+	bool emfile_logged;             /* this episode was logged */
+};
+
+static bool
+have_room(struct sockd *d)
+{
+	if (atomic_load(&d->active) >= d->max_connections) {
+		/* Ask workers to wake us, then look again: a close between
+		 * the two loads would otherwise go unnoticed. */
+		atomic_store(&d->acceptor_waiting, true);
+		if (atomic_load(&d->active) >= d->max_connections)
+			return false;
+		atomic_store(&d->acceptor_waiting, false);
+	}
+	return queue_has_room(d->queue);
+}
+
+static void
+listener_enable(struct sockd *d, struct listener *l, size_t idx, bool on)
+{
+	struct epoll_event ev = { .events = on ? EPOLLIN : 0, .data.u64 = idx };
+
+	if (l->enabled == on)
+		return;
+	if (epoll_ctl(d->acceptor_epfd, EPOLL_CTL_MOD, l->fd, &ev) == -1) {
+		log_warn_errno(errno, "endpoint %s: epoll_ctl, ignoring", l->ep->name);
+		return;
+	}
+	l->enabled = on;
+}
+
+/* Listen while there is room; without room, only endpoints that reject. */
+static void
+acceptor_update(struct acceptor_state *st)
+{
+	struct sockd *d = st->d;
+	bool room = have_room(d);
+
+	for (size_t i = 0; i < d->n_listeners; i++) {
+		struct listener *l = d->listeners[i];
+
+		if (!addr_is_stream(&l->addr))
+			continue;
+		listener_enable(d, l, i, !st->emfile && (room || l->ep->overload == OVERLOAD_REJECT));
+	}
+}
+
+static void
+emfile_pause(struct acceptor_state *st, int err)
+{
+	struct itimerspec its = { .it_value.tv_nsec = EMFILE_PAUSE_MS * 1000000L };
+
+	st->emfile = true;
+	if (!st->emfile_logged) {
+		log_warn("out of file descriptors (accept: %s), pausing accepts", strerror(err));
+		st->emfile_logged = true;
+	}
+	timerfd_settime(st->timerfd, 0, &its, NULL);
+}
+
+static void
+accept_some(struct acceptor_state *st, struct listener *l)
+{
+	struct sockd *d = st->d;
+	struct endpoint *ep = l->ep;
+
+	for (int i = 0; i < ACCEPTS_PER_ROUND; i++) {
+		struct sockaddr_storage peer;
+		socklen_t len = sizeof(peer);
+		bool room = have_room(d);
+		struct conn *c;
+		int fd;
+
+		if (!room && ep->overload != OVERLOAD_REJECT)
+			return;
+		fd = accept4(l->fd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd == -1) {
+			switch (errno) {
+			case EAGAIN:
+				return;
+			case EINTR:
+			case ECONNABORTED:
+			case EPROTO:
+			case EPERM:             /* a firewall said no */
+				continue;
+			case EMFILE:
+			case ENFILE:
+			case ENOBUFS:
+			case ENOMEM:
+				emfile_pause(st, errno);
+				return;
+			default:
+				log_warn_errno(errno, "endpoint %s: accept, ignoring", ep->name);
+				return;
+			}
+		}
+		if (st->emfile_logged) {
+			log_info("accepting again after running out of file descriptors");
+			st->emfile_logged = false;
+		}
+		if (!room) {
+			atomic_fetch_add_explicit(&ep->stats.refused_overload, 1, memory_order_relaxed);
+			close(fd);
+			continue;
+		}
+		c = conn_new(fd, ep, addr_socktype(&l->addr), (struct sockaddr *)&peer, len);
+		if (!c) {
+			close(fd);
+			emfile_pause(st, ENOMEM);
+			return;
+		}
+		atomic_fetch_add(&d->active, 1);
+		if (queue_push(d->queue, c) < 0) {
+			/* Cannot happen while we are the only producer and
+			 * checked for room; if it does, the client goes. */
+			atomic_fetch_sub(&d->active, 1);
+			conn_discard(c);
+			continue;
+		}
+		atomic_fetch_add_explicit(&ep->stats.accepted, 1, memory_order_relaxed);
+	}
+}
+
+static void *
+acceptor_main(void *arg)
+{
+	struct acceptor_state st = { .d = arg, .timerfd = -1 };
+	struct sockd *d = st.d;
+	struct epoll_event ev, evs[64];
+
+	st.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (st.timerfd == -1) {
+		log_errno(errno, "acceptor: timerfd");
+		return NULL;
+	}
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = ACC_TIMER };
+	epoll_ctl(d->acceptor_epfd, EPOLL_CTL_ADD, st.timerfd, &ev);
+
+	acceptor_update(&st);
+	while (!atomic_load(&d->acceptor_stop)) {
+		int n = epoll_wait(d->acceptor_epfd, evs, 64, -1);
+
+		if (n == -1 && errno != EINTR) {
+			log_errno(errno, "acceptor: epoll_wait");
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			uint64_t id = evs[i].data.u64, v;
+
+			switch (id) {
+			case ACC_WAKE:
+				(void)!read(d->acceptor_wakefd, &v, sizeof(v));
+				break;
+			case ACC_ROOM:
+				queue_room_ack(d->queue);
+				break;
+			case ACC_TIMER:
+				(void)!read(st.timerfd, &v, sizeof(v));
+				st.emfile = false;
+				break;
+			default:
+				if (id < d->n_listeners && !st.emfile)
+					accept_some(&st, d->listeners[id]);
+				break;
+			}
+		}
+		acceptor_update(&st);
+	}
+	close(st.timerfd);
+	return NULL;
+}
+
+int
+acceptor_start(struct sockd *d)
+{
+	struct epoll_event ev;
+	int r;
+
+	d->acceptor_epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->acceptor_epfd == -1)
+		return log_errno(errno, "acceptor: epoll_create1");
+	d->acceptor_wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->acceptor_wakefd == -1)
+		return log_errno(errno, "acceptor: eventfd");
+
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = ACC_WAKE };
+	if (epoll_ctl(d->acceptor_epfd, EPOLL_CTL_ADD, d->acceptor_wakefd, &ev) == -1)
+		return log_errno(errno, "acceptor: epoll_ctl");
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = ACC_ROOM };
+	if (epoll_ctl(d->acceptor_epfd, EPOLL_CTL_ADD, queue_room_fd(d->queue), &ev) == -1)
+		return log_errno(errno, "acceptor: epoll_ctl");
+	/* Listeners join disabled; acceptor_update() turns them on. */
+	for (size_t i = 0; i < d->n_listeners; i++) {
+		struct listener *l = d->listeners[i];
+
+		if (!addr_is_stream(&l->addr))
+			continue;
+		ev = (struct epoll_event){ .events = 0, .data.u64 = i };
+		if (epoll_ctl(d->acceptor_epfd, EPOLL_CTL_ADD, l->fd, &ev) == -1)
+			return log_errno(errno, "acceptor: epoll_ctl");
+		l->enabled = false;
+	}
+	r = pthread_create(&d->acceptor, NULL, acceptor_main, d);
+	if (r != 0)
+		return log_errno(r, "acceptor: pthread_create");
+	d->acceptor_running = true;
+	return 0;
+}
+
+void
+acceptor_wake(struct sockd *d)
+{
+	uint64_t one = 1;
+
+	(void)!write(d->acceptor_wakefd, &one, sizeof(one));
+}
+
+void
+acceptor_stop(struct sockd *d)
+{
+	if (!d->acceptor_running)
+		return;
+	atomic_store(&d->acceptor_stop, true);
+	acceptor_wake(d);
+	pthread_join(d->acceptor, NULL);
+	d->acceptor_running = false;
+}

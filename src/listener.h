@@ -1,0 +1,36 @@
+/* Listening sockets (adopted from systemd or bound here) and the acceptor
+ * thread that accepts on every stream listener and feeds the queue. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "sockd.h"
+
+struct sockd;
+
+struct listener {
+	struct endpoint *ep;            /* holds a reference */
+	struct addr addr;
+	int fd;
+	bool from_systemd;
+	bool unlink_on_close;           /* a Unix socket file we created */
+	bool enabled;                   /* in the acceptor's epoll set right now */
+	bool local_is_loopback;         /* datagram: bound to a loopback address */
+};
+
+/* Adopt systemd's fds and bind the rest, for every listen address of every
+ * endpoint in cfg. On success *out holds one listener per address. On
+ * failure everything opened is closed again and the error is logged. */
+int listeners_open(const struct sockd_config *cfg, struct listener ***out, size_t *n_out);
+
+/* Close the socket, unlink a socket file we created, drop the reference. */
+void listener_free(struct listener *l);
+
+/* Start the acceptor thread over the stream listeners of d. */
+int acceptor_start(struct sockd *d);
+
+/* Wake the acceptor (room freed: a connection closed). Thread-safe. */
+void acceptor_wake(struct sockd *d);
+
+/* Stop accepting: the thread closes no listener but leaves, and is joined. */
+void acceptor_stop(struct sockd *d);

@@ -1,0 +1,224 @@
+/* sockd: command line, start-up order, exit codes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
+
+enum {
+	EXIT_OK = 0,
+	EXIT_RUNTIME = 1,
+	EXIT_USAGE = 64,        /* EX_USAGE */
+	EXIT_CONFIG = 78,       /* EX_CONFIG: systemd shows status=78/CONFIG */
+};
+
+static const char *arg_config = SYSCONFDIR "/sockd/sockd.conf";
+static bool arg_foreground;
+static bool arg_check;
+static bool arg_verbose;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: sockd [-F] [-f FILE]\n"
+		"       sockd -n [-v] [-f FILE]\n"
+		"\n"
+		"  -f, --config FILE   configuration file (default %s)\n"
+		"  -F, --foreground    do not detach (use under systemd)\n"
+		"  -n, --check         check the configuration and exit (0 ok, 78 invalid)\n"
+		"  -v, --verbose       with -n: print the normalised configuration\n"
+		"  -h, --help          show this help\n"
+		"  -V, --version       show the version\n",
+		SYSCONFDIR "/sockd/sockd.conf");
+}
+
+static int
+parse_argv(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'f' },
+		{ "foreground", no_argument, NULL, 'F' },
+		{ "check", no_argument, NULL, 'n' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "f:FnvhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			arg_config = optarg;
+			break;
+		case 'F':
+			arg_foreground = true;
+			break;
+		case 'n':
+			arg_check = true;
+			break;
+		case 'v':
+			arg_verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(EXIT_OK);
+		case 'V':
+			printf("sockd %s\n", PACKAGE_VERSION);
+			exit(EXIT_OK);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sockd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return -EINVAL;
+	}
+	if (arg_verbose && !arg_check) {
+		fprintf(stderr, "sockd: -v goes with -n\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Load the configuration; on failure print every error and return NULL.
+ * With -n the lines go out bare, as a checker's output; otherwise through
+ * the log, so the journal keeps their priority. */
+static struct sockd_config *
+load_config(void)
+{
+	struct sockd_config *cfg = NULL;
+	struct diag d = { 0 };
+	int r;
+
+	r = config_load(arg_config, &cfg, &d);
+	if (r < 0) {
+		for (size_t i = 0; i < d.n; i++) {
+			if (arg_check)
+				fprintf(stderr, "%s\n", d.lines[i]);
+			else
+				log_err("%s", d.lines[i]);
+		}
+		if (d.n == 0)
+			log_errno(r, "%s", arg_config);
+		diag_free(&d);
+		return NULL;
+	}
+	diag_free(&d);
+	return cfg;
+}
+
+/* Detach, but let the parent exit only once the child is serving (or has
+ * failed), with the child's exit code, so `sockd && ...` means something. */
+static int
+detach(int *notify_fd)
+{
+	int p[2], null;
+	pid_t pid;
+	char code;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return log_errno(errno, "pipe");
+	pid = fork();
+	if (pid == -1)
+		return log_errno(errno, "fork");
+	if (pid > 0) {
+		close(p[1]);
+		if (read(p[0], &code, 1) != 1)
+			_exit(EXIT_RUNTIME);
+		_exit((unsigned char)code);
+	}
+	close(p[0]);
+	if (setsid() == -1)
+		return log_errno(errno, "setsid");
+	if (chdir("/") == -1)
+		return log_errno(errno, "chdir /");
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		close(null);
+	}
+	*notify_fd = p[1];
+	return 0;
+}
+
+static void
+tell_parent(int *fd, int code)
+{
+	char c = (char)code;
+
+	if (*fd < 0)
+		return;
+	(void)!write(*fd, &c, 1);
+	close(*fd);
+	*fd = -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sockd_config *cfg;
+	struct sockd d;
+	int parent_fd = -1, code;
+	sigset_t mask;
+
+	log_init("sockd");
+	if (parse_argv(argc, argv) < 0)
+		return EXIT_USAGE;
+
+	cfg = load_config();
+	if (!cfg)
+		return EXIT_CONFIG;
+	if (arg_check) {
+		if (arg_verbose)
+			config_dump(cfg, stdout);
+		config_free(cfg);
+		return EXIT_OK;
+	}
+	log_set_level(cfg->daemon.log_level);
+
+	/* Signals are read from a signalfd in the main loop; every thread
+	 * inherits this mask, so none of them is interrupted. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (!arg_foreground && detach(&parent_fd) < 0) {
+		config_free(cfg);
+		return EXIT_RUNTIME;
+	}
+
+	if (daemon_start(&d, cfg) < 0) {
+		daemon_free(&d);
+		tell_parent(&parent_fd, EXIT_RUNTIME);
+		return EXIT_RUNTIME;
+	}
+	tell_parent(&parent_fd, EXIT_OK);
+	code = daemon_run(&d);
+	daemon_free(&d);
+	log_info("stopped");
+	return code;
+}

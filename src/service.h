@@ -1,0 +1,71 @@
+/* The service table: what runs behind an endpoint. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct conn;
+struct endpoint;
+
+enum {
+	SERVICE_STREAM = 1 << 0,        /* tcp, unix, unix-seqpacket */
+	SERVICE_DGRAM = 1 << 1,         /* udp, unix-dgram */
+};
+
+/* Per-datagram context handed to a service's dgram handler. */
+struct dgram_ctx {
+	const struct endpoint *ep;
+	uint64_t *rand_state;           /* the worker's PRNG state (xorshift64) */
+	uint8_t *buf;                   /* reply scratch, DGRAM_REPLY_MAX bytes */
+};
+
+#define DGRAM_REPLY_MAX 1024
+
+/* xorshift64: cheap, non-cryptographic (chargen reply lengths). */
+static inline uint64_t
+xorshift_next(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+struct service {
+	const char *name;
+	unsigned flags;                 /* SERVICE_STREAM | SERVICE_DGRAM */
+
+	/* Stream: the worker now owns c. The service sets its interest with
+	 * conn_want(), sends with conn_send(), or ends with conn_close() or
+	 * conn_finish(). Must not block. */
+	void (*conn_start)(struct conn *c);
+
+	/* Stream: c is ready (EPOLLIN, EPOLLOUT, EPOLLHUP, EPOLLERR). Must not
+	 * touch c after closing it. Only called when c has no unsent output. */
+	void (*conn_io)(struct conn *c, uint32_t events);
+
+	/* Stream: free service state (called once, just before c is freed). */
+	void (*conn_free)(struct conn *c);
+
+	/* Datagram: the reply to one request of len bytes at in. Set *out to in,
+	 * to static data or to ctx->buf, and return its length; or return -1
+	 * to send nothing. */
+	ssize_t (*dgram_reply)(struct dgram_ctx *ctx, const uint8_t *in, size_t len,
+			       const uint8_t **out);
+};
+
+/* NULL when no service has that name. */
+const struct service *service_lookup(const char *name);
+
+/* The names of all services, NULL-terminated, for messages. */
+extern const struct service *const service_table[];
+
+extern const struct service service_echo;
+extern const struct service service_discard;
+extern const struct service service_chargen;
+extern const struct service service_daytime;
+extern const struct service service_time;

@@ -1,0 +1,239 @@
+/* The RFC 862-868 services over streams and datagrams. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+
+#include "builtin.h"
+#include "service.h"
+#include "sockd.h"
+#include "worker.h"
+
+#define STREAM_CHUNK (64 * 1024)        /* per read or write on a byte stream */
+#define IO_ROUNDS 4                     /* per wakeup, so one busy client cannot starve the others */
+
+/* One chargen period followed by enough of the next that any offset
+ * within the period starts a contiguous STREAM_CHUNK. */
+static uint8_t chargen_pattern[CHARGEN_PERIOD + STREAM_CHUNK];
+static pthread_once_t chargen_once = PTHREAD_ONCE_INIT;
+
+static void
+chargen_init(void)
+{
+	chargen_fill(chargen_pattern, sizeof(chargen_pattern), 0);
+}
+
+/* ------------------------------------------------------------ echo */
+
+static void
+echo_start(struct conn *c)
+{
+	conn_want(c, EPOLLIN);
+}
+
+static void
+echo_io(struct conn *c, uint32_t events)
+{
+	size_t size;
+	uint8_t *buf = conn_scratch(c, &size);
+
+	/* A seqpacket record must be read whole or its tail is lost. */
+	if (c->socktype != SOCK_SEQPACKET && size > STREAM_CHUNK)
+		size = STREAM_CHUNK;
+	for (int i = 0; i < IO_ROUNDS; i++) {
+		ssize_t n = conn_read(c, buf, size);
+
+		if (n == -EAGAIN || n == -EINTR)
+			return;
+		if (n <= 0) {
+			/* EOF (nothing is pending: conn_io only runs when all
+			 * output went out) or an error. */
+			conn_close(c);
+			return;
+		}
+		if (conn_send(c, buf, (size_t)n) < 0)
+			return;
+		if (c->out)
+			return;         /* the client is slow: stop reading until it catches up */
+	}
+}
+
+static ssize_t
+echo_dgram(struct dgram_ctx *ctx, const uint8_t *in, size_t len, const uint8_t **out)
+{
+	*out = in;
+	return (ssize_t)len;
+}
+
+const struct service service_echo = {
+	.name = "echo",
+	.flags = SERVICE_STREAM | SERVICE_DGRAM,
+	.conn_start = echo_start,
+	.conn_io = echo_io,
+	.dgram_reply = echo_dgram,
+};
+
+/* ------------------------------------------------------------ discard */
+
+/* Read and drop whatever is there; true when c was closed. */
+static bool
+drop_input(struct conn *c)
+{
+	size_t size;
+	uint8_t *buf = conn_scratch(c, &size);
+
+	for (int i = 0; i < IO_ROUNDS; i++) {
+		ssize_t n = conn_read(c, buf, size);
+
+		if (n == -EAGAIN || n == -EINTR)
+			return false;
+		if (n <= 0) {
+			conn_close(c);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void
+discard_io(struct conn *c, uint32_t events)
+{
+	drop_input(c);
+}
+
+static ssize_t
+no_reply(struct dgram_ctx *ctx, const uint8_t *in, size_t len, const uint8_t **out)
+{
+	return -1;
+}
+
+const struct service service_discard = {
+	.name = "discard",
+	.flags = SERVICE_STREAM | SERVICE_DGRAM,
+	.conn_start = echo_start,
+	.conn_io = discard_io,
+	.dgram_reply = no_reply,
+};
+
+/* ------------------------------------------------------------ chargen */
+
+static void
+chargen_start(struct conn *c)
+{
+	pthread_once(&chargen_once, chargen_init);
+	c->svc = 0;     /* position in the stream, modulo CHARGEN_PERIOD */
+	conn_want(c, EPOLLIN | EPOLLOUT);
+}
+
+static void
+chargen_io(struct conn *c, uint32_t events)
+{
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && drop_input(c))
+		return;
+	if (!(events & EPOLLOUT))
+		return;
+	for (int i = 0; i < IO_ROUNDS; i++) {
+		ssize_t n = conn_write(c, chargen_pattern + c->svc, STREAM_CHUNK);
+
+		if (n == -EAGAIN || n == -EINTR)
+			return;
+		if (n < 0) {
+			conn_close(c);
+			return;
+		}
+		c->svc = (c->svc + (uint64_t)n) % CHARGEN_PERIOD;
+	}
+}
+
+static ssize_t
+chargen_dgram(struct dgram_ctx *ctx, const uint8_t *in, size_t len, const uint8_t **out)
+{
+	pthread_once(&chargen_once, chargen_init);
+	*out = chargen_pattern;
+	return (ssize_t)(xorshift_next(ctx->rand_state) % 513);
+}
+
+const struct service service_chargen = {
+	.name = "chargen",
+	.flags = SERVICE_STREAM | SERVICE_DGRAM,
+	.conn_start = chargen_start,
+	.conn_io = chargen_io,
+	.dgram_reply = chargen_dgram,
+};
+
+/* ------------------------------------------------------------ daytime, time */
+
+static void
+say_and_finish(struct conn *c, const void *msg, size_t len)
+{
+	if (conn_send(c, msg, len) < 0)
+		return;
+	conn_finish(c);
+}
+
+static void
+daytime_start(struct conn *c)
+{
+	char line[DGRAM_REPLY_MAX];
+	size_t n = daytime_format(line, sizeof(line), c->ep->daytime_format, time(NULL));
+
+	if (n == 0) {
+		conn_close(c);
+		return;
+	}
+	say_and_finish(c, line, n);
+}
+
+static ssize_t
+daytime_dgram(struct dgram_ctx *ctx, const uint8_t *in, size_t len, const uint8_t **out)
+{
+	size_t n = daytime_format((char *)ctx->buf, DGRAM_REPLY_MAX, ctx->ep->daytime_format, time(NULL));
+
+	if (n == 0)
+		return -1;
+	*out = ctx->buf;
+	return (ssize_t)n;
+}
+
+/* Only lingering input reaches conn_io once the greeting is out. */
+static void
+ignore_io(struct conn *c, uint32_t events)
+{
+	drop_input(c);
+}
+
+const struct service service_daytime = {
+	.name = "daytime",
+	.flags = SERVICE_STREAM | SERVICE_DGRAM,
+	.conn_start = daytime_start,
+	.conn_io = ignore_io,
+	.dgram_reply = daytime_dgram,
+};
+
+static void
+time_start(struct conn *c)
+{
+	uint32_t be = htonl(rfc868_time(time(NULL)));
+
+	say_and_finish(c, &be, sizeof(be));
+}
+
+static ssize_t
+time_dgram(struct dgram_ctx *ctx, const uint8_t *in, size_t len, const uint8_t **out)
+{
+	uint32_t be = htonl(rfc868_time(time(NULL)));
+
+	memcpy(ctx->buf, &be, sizeof(be));
+	*out = ctx->buf;
+	return sizeof(be);
+}
+
+const struct service service_time = {
+	.name = "time",
+	.flags = SERVICE_STREAM | SERVICE_DGRAM,
+	.conn_start = time_start,
+	.conn_io = ignore_io,
+	.dgram_reply = time_dgram,
+};

@@ -1,0 +1,781 @@
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "listener.h"
+#include "log.h"
+#include "queue.h"
+#include "service.h"
+#include "udp_guard.h"
+#include "worker.h"
+
+#define EVENTS_PER_WAIT 256
+#define CONNS_PER_POP 8         /* small, so that idle workers get a share */
+#define SCRATCH_SIZE (256 * 1024)
+#define LINGER_MS 5000
+#define DGRAM_BATCH 32
+#define DGRAM_MAX (64 * 1024)
+#define DGRAM_ROUNDS 8          /* batches per wakeup before serving others */
+#define NO_HEAP UINT32_MAX
+
+/* A datagram socket this worker serves. The listener owns the fd. */
+struct dgram_sock {
+	struct watch watch;
+	struct listener *l;
+	struct dgram_sock *next;
+};
+
+struct dgram_batch {
+	struct mmsghdr in[DGRAM_BATCH];
+	struct iovec in_iov[DGRAM_BATCH];
+	struct sockaddr_storage from[DGRAM_BATCH];
+	struct mmsghdr out[DGRAM_BATCH];
+	struct iovec out_iov[DGRAM_BATCH];
+	uint8_t reply[DGRAM_BATCH][DGRAM_REPLY_MAX];
+	uint8_t data[DGRAM_BATCH][DGRAM_MAX];
+};
+
+struct worker {
+	struct sockd *d;
+	unsigned id;
+	pthread_t thread;
+	int epfd;
+	int mailfd;                     /* eventfd: look at the mailbox */
+
+	pthread_mutex_t mail_lock;
+	struct dgram_sock *mail_dgrams; /* handed over, not yet in epoll */
+	bool mail_drain;
+	bool mail_abort;
+
+	bool draining;
+	struct conn *conns;
+	unsigned n_conns;
+	struct dgram_sock *dgrams;
+
+	struct conn **heap;             /* min-heap on deadline_ms */
+	size_t heap_len;
+	size_t heap_cap;
+
+	uint8_t *scratch;
+	struct dgram_batch *batch;      /* allocated with the first datagram socket */
+	uint64_t rand;
+	uint64_t now_ms;
+
+	struct watch queue_watch;
+	struct watch mail_watch;
+};
+
+static uint64_t
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------ timer heap */
+
+static void
+heap_swap(struct worker *w, size_t a, size_t b)
+{
+	struct conn *t = w->heap[a];
+
+	w->heap[a] = w->heap[b];
+	w->heap[b] = t;
+	w->heap[a]->heap_idx = (uint32_t)a;
+	w->heap[b]->heap_idx = (uint32_t)b;
+}
+
+static void
+heap_up(struct worker *w, size_t i)
+{
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+
+		if (w->heap[parent]->deadline_ms <= w->heap[i]->deadline_ms)
+			break;
+		heap_swap(w, i, parent);
+		i = parent;
+	}
+}
+
+static void
+heap_down(struct worker *w, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < w->heap_len && w->heap[l]->deadline_ms < w->heap[m]->deadline_ms)
+			m = l;
+		if (r < w->heap_len && w->heap[r]->deadline_ms < w->heap[m]->deadline_ms)
+			m = r;
+		if (m == i)
+			break;
+		heap_swap(w, i, m);
+		i = m;
+	}
+}
+
+static void
+heap_remove(struct worker *w, struct conn *c)
+{
+	size_t i = c->heap_idx;
+
+	if (i == NO_HEAP)
+		return;
+	c->heap_idx = NO_HEAP;
+	w->heap_len--;
+	if (i == w->heap_len)
+		return;
+	w->heap[i] = w->heap[w->heap_len];
+	w->heap[i]->heap_idx = (uint32_t)i;
+	heap_up(w, i);
+	heap_down(w, w->heap[i]->heap_idx);
+}
+
+/* Set (or move) c's deadline. Returns -ENOMEM when the heap cannot grow. */
+static int
+conn_set_deadline(struct conn *c, uint64_t deadline_ms)
+{
+	struct worker *w = c->w;
+
+	heap_remove(w, c);
+	if (w->heap_len == w->heap_cap) {
+		size_t cap = w->heap_cap ? 2 * w->heap_cap : 64;
+		struct conn **h = realloc(w->heap, cap * sizeof(*h));
+
+		if (!h)
+			return -ENOMEM;
+		w->heap = h;
+		w->heap_cap = cap;
+	}
+	c->deadline_ms = deadline_ms;
+	c->heap_idx = (uint32_t)w->heap_len;
+	w->heap[w->heap_len++] = c;
+	heap_up(w, c->heap_idx);
+	return 0;
+}
+
+/* ------------------------------------------------------------ connections */
+
+struct conn *
+conn_new(int fd, struct endpoint *ep, int socktype, const struct sockaddr *peer, socklen_t peer_len)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->watch.kind = WATCH_CONN;
+	c->fd = fd;
+	c->socktype = socktype;
+	c->ep = endpoint_ref(ep);
+	c->heap_idx = NO_HEAP;
+	if (peer && (peer->sa_family == AF_INET || peer->sa_family == AF_INET6) &&
+	    peer_len <= sizeof(c->peer)) {
+		memcpy(&c->peer, peer, peer_len);
+		c->peer_len = peer_len;
+	}
+	return c;
+}
+
+void
+conn_discard(struct conn *c)
+{
+	close(c->fd);
+	endpoint_unref(c->ep);
+	free(c);
+}
+
+static const char *
+conn_proto(const struct conn *c)
+{
+	if (c->peer_len == 0)
+		return c->socktype == SOCK_SEQPACKET ? "unix-seqpacket" : "unix";
+	return "tcp";
+}
+
+/* Bring epoll's interest in line with what c needs now. */
+static int
+conn_arm(struct conn *c, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = &c->watch };
+
+	if (events == c->armed)
+		return 0;
+	if (epoll_ctl(c->w->epfd, EPOLL_CTL_MOD, c->fd, &ev) == -1)
+		return -errno;
+	c->armed = events;
+	return 0;
+}
+
+static void
+conn_unlink(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	w->n_conns--;
+}
+
+void
+conn_close(struct conn *c)
+{
+	struct worker *w = c->w;
+	struct sockd *d = w->d;
+	struct endpoint *ep = c->ep;
+
+	if (log_max_level >= LOG_DEBUG) {
+		char peer[ADDR_STRLEN];
+
+		log_debug("conn endpoint=%s proto=%s peer=%s in=%llu out=%llu duration=%.3fs",
+			  ep->name, conn_proto(c),
+			  c->peer_len ? addr_format_peer(&c->peer.sa, c->peer_len, peer, sizeof(peer)) : "unix",
+			  (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
+			  (double)(monotonic_ms() - c->started_ms) / 1000.0);
+	}
+	heap_remove(w, c);
+	conn_unlink(c);
+	if (ep->service->conn_free)
+		ep->service->conn_free(c);
+	close(c->fd);           /* also leaves the epoll set: the fd is never dup'ed */
+	free(c->out);
+	atomic_fetch_add_explicit(&ep->stats.bytes_in, c->bytes_in, memory_order_relaxed);
+	atomic_fetch_add_explicit(&ep->stats.bytes_out, c->bytes_out, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&ep->stats.active, 1, memory_order_relaxed);
+	endpoint_unref(ep);
+	free(c);
+
+	atomic_fetch_add_explicit(&d->served, 1, memory_order_relaxed);
+	atomic_fetch_sub(&d->active, 1);
+	if (atomic_exchange(&d->acceptor_waiting, false))
+		acceptor_wake(d);
+}
+
+void
+conn_want(struct conn *c, uint32_t events)
+{
+	c->want = events;
+	if (c->out || c->lingering)
+		return;         /* re-armed from want once the output is gone */
+	if (conn_arm(c, events) < 0) {
+		log_warn_errno(errno, "endpoint %s: epoll_ctl, closing connection", c->ep->name);
+		conn_close(c);
+	}
+}
+
+ssize_t
+conn_read(struct conn *c, void *buf, size_t len)
+{
+	ssize_t n = read(c->fd, buf, len);
+
+	if (n == -1)
+		return -errno;
+	c->bytes_in += (uint64_t)n;
+	return n;
+}
+
+ssize_t
+conn_write(struct conn *c, const void *buf, size_t len)
+{
+	/* MSG_NOSIGNAL: a peer that went away must not raise SIGPIPE. */
+	ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+
+	if (n == -1)
+		return -errno;
+	c->bytes_out += (uint64_t)n;
+	return n;
+}
+
+int
+conn_send(struct conn *c, const void *buf, size_t len)
+{
+	ssize_t n = conn_write(c, buf, len);
+
+	if (n == -EAGAIN || n == -EINTR)
+		n = 0;
+	if (n < 0) {
+		conn_close(c);
+		return (int)n;
+	}
+	if ((size_t)n == len)
+		return 0;
+
+	/* Keep only the rest of this one write: the service reads nothing
+	 * more until it is gone, so a client that does not read costs at
+	 * most one buffer. */
+	c->out = malloc(len - (size_t)n);
+	if (!c->out) {
+		conn_close(c);
+		return -ENOMEM;
+	}
+	memcpy(c->out, (const uint8_t *)buf + n, len - (size_t)n);
+	c->out_len = (uint32_t)(len - (size_t)n);
+	c->out_off = 0;
+	if (conn_arm(c, EPOLLOUT) < 0) {
+		conn_close(c);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void
+conn_linger(struct conn *c)
+{
+	shutdown(c->fd, SHUT_WR);
+	c->lingering = true;
+	if (conn_arm(c, EPOLLIN) < 0 || conn_set_deadline(c, c->w->now_ms + LINGER_MS) < 0)
+		conn_close(c);
+}
+
+void
+conn_finish(struct conn *c)
+{
+	c->finishing = true;
+	if (!c->out)
+		conn_linger(c);
+}
+
+uint8_t *
+conn_scratch(struct conn *c, size_t *size)
+{
+	*size = SCRATCH_SIZE;
+	return c->w->scratch;
+}
+
+/* EPOLLOUT with output pending: send more of it. */
+static void
+conn_flush(struct conn *c)
+{
+	ssize_t n = conn_write(c, c->out + c->out_off, c->out_len - c->out_off);
+
+	if (n == -EAGAIN || n == -EINTR)
+		return;
+	if (n < 0) {
+		conn_close(c);
+		return;
+	}
+	c->out_off += (uint32_t)n;
+	if (c->out_off < c->out_len)
+		return;
+	free(c->out);
+	c->out = NULL;
+	if (c->finishing) {
+		conn_linger(c);
+		return;
+	}
+	conn_want(c, c->want);
+}
+
+/* Writes are shut down: drop input until the peer closes. */
+static void
+conn_drain_input(struct conn *c)
+{
+	uint8_t *buf = c->w->scratch;
+
+	for (int i = 0; i < 4; i++) {
+		ssize_t n = conn_read(c, buf, SCRATCH_SIZE);
+
+		if (n == -EAGAIN || n == -EINTR)
+			return;
+		if (n <= 0)
+			break;
+	}
+	conn_close(c);
+}
+
+static void
+conn_dispatch(struct conn *c, uint32_t events)
+{
+	if (c->out) {
+		if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+			conn_flush(c);
+		return;
+	}
+	if (c->lingering) {
+		conn_drain_input(c);
+		return;
+	}
+	c->ep->service->conn_io(c, events);
+}
+
+static void
+conn_adopt(struct worker *w, struct conn *c)
+{
+	struct epoll_event ev = { .events = 0, .data.ptr = &c->watch };
+
+	c->w = w;
+	c->started_ms = w->now_ms;
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	w->n_conns++;
+	atomic_fetch_add_explicit(&c->ep->stats.active, 1, memory_order_relaxed);
+
+	/* Registered with no events; the service's conn_want() arms it. */
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev) == -1) {
+		log_warn_errno(errno, "endpoint %s: epoll_ctl, closing connection", c->ep->name);
+		conn_close(c);
+		return;
+	}
+	c->ep->service->conn_start(c);
+}
+
+static void
+worker_take_conns(struct worker *w)
+{
+	void *items[CONNS_PER_POP];
+	size_t n = queue_pop(w->d->queue, items, CONNS_PER_POP);
+
+	for (size_t i = 0; i < n; i++)
+		conn_adopt(w, items[i]);
+}
+
+static void
+worker_expire(struct worker *w)
+{
+	while (w->heap_len > 0 && w->heap[0]->deadline_ms <= w->now_ms) {
+		struct conn *c = w->heap[0];
+
+		heap_remove(w, c);
+		conn_close(c);
+	}
+}
+
+/* ------------------------------------------------------------ datagrams */
+
+static void
+dgram_serve(struct worker *w, struct dgram_sock *ds)
+{
+	struct listener *l = ds->l;
+	struct endpoint *ep = l->ep;
+	struct dgram_batch *b = w->batch;
+	struct dgram_ctx ctx = { .ep = ep, .rand_state = &w->rand };
+	bool is_unix = addr_family(&l->addr) == AF_UNIX;
+
+	for (int round = 0; round < DGRAM_ROUNDS; round++) {
+		unsigned nout = 0;
+		int n;
+
+		for (int i = 0; i < DGRAM_BATCH; i++) {
+			b->in_iov[i] = (struct iovec){ b->data[i], DGRAM_MAX };
+			b->in[i].msg_hdr = (struct msghdr){
+				.msg_name = &b->from[i],
+				.msg_namelen = sizeof(b->from[i]),
+				.msg_iov = &b->in_iov[i],
+				.msg_iovlen = 1,
+			};
+		}
+		n = recvmmsg(l->fd, b->in, DGRAM_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0) {
+			if (n == -1 && errno != EAGAIN && errno != EINTR)
+				log_warn_errno(errno, "endpoint %s: recvmmsg, ignoring", ep->name);
+			return;
+		}
+		atomic_fetch_add_explicit(&ep->stats.datagrams_in, (unsigned long)n, memory_order_relaxed);
+
+		for (int i = 0; i < n; i++) {
+			struct msghdr *h = &b->in[i].msg_hdr;
+			const uint8_t *reply;
+			ssize_t len;
+
+			atomic_fetch_add_explicit(&ep->stats.bytes_in, b->in[i].msg_len, memory_order_relaxed);
+			if (h->msg_flags & MSG_TRUNC)
+				continue;       /* larger than any datagram we answer */
+			if (is_unix) {
+				/* An unbound sender has no address to answer. */
+				if (h->msg_namelen <= offsetof(struct sockaddr_un, sun_path))
+					continue;
+			} else if (ep->udp_guard &&
+				   !udp_guard_allow(h->msg_name, h->msg_namelen, l->local_is_loopback, NULL)) {
+				atomic_fetch_add_explicit(&ep->stats.dropped_guard, 1, memory_order_relaxed);
+				continue;
+			}
+			ctx.buf = b->reply[nout];
+			len = ep->service->dgram_reply(&ctx, b->data[i], b->in[i].msg_len, &reply);
+			if (len < 0)
+				continue;
+			b->out_iov[nout] = (struct iovec){ (void *)reply, (size_t)len };
+			b->out[nout].msg_hdr = (struct msghdr){
+				.msg_name = h->msg_name,
+				.msg_namelen = h->msg_namelen,
+				.msg_iov = &b->out_iov[nout],
+				.msg_iovlen = 1,
+			};
+			nout++;
+		}
+
+		for (unsigned sent = 0; sent < nout;) {
+			int m = sendmmsg(l->fd, b->out + sent, nout - sent, MSG_DONTWAIT);
+
+			if (m <= 0) {
+				/* A full send buffer or an unreachable peer loses
+				 * this reply, as datagrams may be lost; the error
+				 * belongs to the first unsent one, so skip it. */
+				if (m == -1 && errno == EINTR)
+					continue;
+				sent++;
+				continue;
+			}
+			for (int k = 0; k < m; k++)
+				atomic_fetch_add_explicit(&ep->stats.bytes_out, b->out[sent + k].msg_len,
+							  memory_order_relaxed);
+			atomic_fetch_add_explicit(&ep->stats.datagrams_out, (unsigned long)m, memory_order_relaxed);
+			atomic_fetch_add_explicit(&w->d->served, (unsigned long)m, memory_order_relaxed);
+			sent += (unsigned)m;
+		}
+		if (n < DGRAM_BATCH)
+			return;         /* drained */
+	}
+}
+
+int
+worker_add_dgram(struct worker *w, struct listener *l)
+{
+	struct dgram_sock *ds = calloc(1, sizeof(*ds));
+	uint64_t one = 1;
+
+	if (!ds)
+		return -ENOMEM;
+	ds->watch.kind = WATCH_DGRAM;
+	ds->l = l;
+	pthread_mutex_lock(&w->mail_lock);
+	ds->next = w->mail_dgrams;
+	w->mail_dgrams = ds;
+	pthread_mutex_unlock(&w->mail_lock);
+	(void)!write(w->mailfd, &one, sizeof(one));
+	return 0;
+}
+
+static void
+worker_close_dgrams(struct worker *w)
+{
+	while (w->dgrams) {
+		struct dgram_sock *ds = w->dgrams;
+
+		w->dgrams = ds->next;
+		epoll_ctl(w->epfd, EPOLL_CTL_DEL, ds->l->fd, NULL);
+		free(ds);
+	}
+}
+
+/* ------------------------------------------------------------ the loop */
+
+static void
+worker_mail(struct worker *w, bool *abort_now)
+{
+	struct dgram_sock *list;
+	bool drain, abrt;
+	uint64_t v;
+
+	(void)!read(w->mailfd, &v, sizeof(v));
+	pthread_mutex_lock(&w->mail_lock);
+	list = w->mail_dgrams;
+	w->mail_dgrams = NULL;
+	drain = w->mail_drain;
+	abrt = w->mail_abort;
+	pthread_mutex_unlock(&w->mail_lock);
+
+	while (list) {
+		struct dgram_sock *ds = list;
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &ds->watch };
+
+		list = ds->next;
+		if (!w->batch)
+			w->batch = malloc(sizeof(*w->batch));
+		if (!w->batch || epoll_ctl(w->epfd, EPOLL_CTL_ADD, ds->l->fd, &ev) == -1) {
+			log_err("worker %u: cannot serve datagram endpoint %s: %s", w->id,
+				ds->l->ep->name, w->batch ? strerror(errno) : "out of memory");
+			free(ds);
+			continue;
+		}
+		ds->next = w->dgrams;
+		w->dgrams = ds;
+	}
+	if (drain && !w->draining) {
+		w->draining = true;
+		worker_close_dgrams(w);
+	}
+	if (abrt)
+		*abort_now = true;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct epoll_event evs[EVENTS_PER_WAIT];
+	bool abort_now = false;
+	uint64_t one = 1;
+
+	w->now_ms = monotonic_ms();
+	while (!abort_now) {
+		int timeout = -1, n;
+
+		if (w->draining && w->n_conns == 0 && queue_length(w->d->queue) == 0)
+			break;
+		if (w->heap_len > 0) {
+			uint64_t due = w->heap[0]->deadline_ms;
+
+			timeout = due <= w->now_ms ? 0 : (int)(due - w->now_ms);
+		}
+		n = epoll_wait(w->epfd, evs, EVENTS_PER_WAIT, timeout);
+		if (n == -1 && errno != EINTR) {
+			log_errno(errno, "worker %u: epoll_wait", w->id);
+			break;
+		}
+		w->now_ms = monotonic_ms();
+		for (int i = 0; i < n; i++) {
+			struct watch *wt = evs[i].data.ptr;
+
+			switch (wt->kind) {
+			case WATCH_CONN:
+				conn_dispatch((struct conn *)wt, evs[i].events);
+				break;
+			case WATCH_DGRAM:
+				dgram_serve(w, (struct dgram_sock *)wt);
+				break;
+			case WATCH_QUEUE:
+				worker_take_conns(w);
+				break;
+			case WATCH_MAIL:
+				worker_mail(w, &abort_now);
+				break;
+			}
+		}
+		worker_expire(w);
+	}
+
+	/* Leaving: close whatever is still open (after an abort). */
+	while (w->conns)
+		conn_close(w->conns);
+	if (abort_now) {
+		void *item;
+
+		while (queue_pop(w->d->queue, &item, 1) == 1) {
+			atomic_fetch_sub(&w->d->active, 1);
+			conn_discard(item);
+		}
+	}
+	worker_close_dgrams(w);
+	(void)!write(w->d->exitfd, &one, sizeof(one));
+	return NULL;
+}
+
+int
+worker_start(struct sockd *d, unsigned id, struct worker **out)
+{
+	struct epoll_event ev;
+	struct worker *w;
+	int r;
+
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->d = d;
+	w->id = id;
+	w->epfd = w->mailfd = -1;
+	w->queue_watch.kind = WATCH_QUEUE;
+	w->mail_watch.kind = WATCH_MAIL;
+	pthread_mutex_init(&w->mail_lock, NULL);
+	if (getrandom(&w->rand, sizeof(w->rand), 0) != sizeof(w->rand) || w->rand == 0)
+		w->rand = 0x9e3779b97f4a7c15ULL ^ (uint64_t)id;
+
+	w->scratch = malloc(SCRATCH_SIZE);
+	if (!w->scratch) {
+		r = -ENOMEM;
+		goto out_free;
+	}
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	w->mailfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->epfd == -1 || w->mailfd == -1) {
+		r = -errno;
+		goto out_free;
+	}
+	/* EPOLLEXCLUSIVE: a new connection wakes one idle worker, not all. */
+	ev = (struct epoll_event){ .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &w->queue_watch };
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, queue_fd(d->queue), &ev) == -1) {
+		r = -errno;
+		goto out_free;
+	}
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &w->mail_watch };
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->mailfd, &ev) == -1) {
+		r = -errno;
+		goto out_free;
+	}
+	r = -pthread_create(&w->thread, NULL, worker_main, w);
+	if (r < 0)
+		goto out_free;
+	*out = w;
+	return 0;
+
+out_free:
+	if (w->epfd != -1)
+		close(w->epfd);
+	if (w->mailfd != -1)
+		close(w->mailfd);
+	pthread_mutex_destroy(&w->mail_lock);
+	free(w->scratch);
+	free(w);
+	return r;
+}
+
+static void
+worker_post(struct worker *w, bool drain, bool abrt)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&w->mail_lock);
+	w->mail_drain |= drain;
+	w->mail_abort |= abrt;
+	pthread_mutex_unlock(&w->mail_lock);
+	(void)!write(w->mailfd, &one, sizeof(one));
+}
+
+void
+worker_drain(struct worker *w)
+{
+	worker_post(w, true, false);
+}
+
+void
+worker_abort(struct worker *w)
+{
+	worker_post(w, false, true);
+}
+
+void
+worker_join(struct worker *w)
+{
+	if (!w)
+		return;
+	pthread_join(w->thread, NULL);
+	while (w->mail_dgrams) {
+		struct dgram_sock *ds = w->mail_dgrams;
+
+		w->mail_dgrams = ds->next;
+		free(ds);
+	}
+	close(w->epfd);
+	close(w->mailfd);
+	pthread_mutex_destroy(&w->mail_lock);
+	free(w->heap);
+	free(w->scratch);
+	free(w->batch);
+	free(w);
+}
