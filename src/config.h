@@ -7,7 +7,8 @@
 
 #include "sockd.h"
 
-/* Diagnostics collected while loading: each line is "file:line: message". */
+/* Diagnostics collected while loading: each line is "file:line: message",
+ * or "file: message" when line <= 0; control characters become '?'. */
 struct diag {
 	char **lines;
 	size_t n;
@@ -27,7 +28,8 @@ void diag_free(struct diag *d);         /* frees the lines, leaves d empty */
 #define CONFIG_DEFAULT_BACKLOG          1024
 
 /* Load and validate path. Returns 0 and *out, or -EINVAL with every problem
- * in d (at least one line), or another -errno. Never logs. */
+ * appended to d (at least one line; an unreadable file is one too), or
+ * -ENOMEM. Never logs. */
 int config_load(const char *path, struct sockd_config **out, struct diag *d);
 
 void config_free(struct sockd_config *cfg);     /* accepts NULL */

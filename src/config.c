@@ -1,0 +1,1105 @@
+#include <errno.h>
+#include <grp.h>
+#include <libconfig.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "builtin.h"
+#include "config.h"
+#include "log.h"
+#include "service.h"
+
+#define NAME_MAX_LEN            64
+#define WORKERS_MAX             1024
+#define QUEUE_MAX               1048576
+#define MAX_CONNECTIONS_MAX     10000000
+#define SHUTDOWN_TIMEOUT_MAX    3600
+#define BACKLOG_MAX             65535
+#define MODE_MAX                0777
+#define ID_MAX                  4294967294LL    /* (uid_t)-1 means "unset" */
+
+/* Where a listen address was first claimed, to name it when it is claimed
+ * again (possibly from an @include'd file). */
+struct seen_addr {
+	struct addr addr;
+	char label[NAME_MAX_LEN + 8];   /* "'echo'" or "#3" */
+	const char *file;               /* libconfig's; valid until config_destroy */
+	int line;
+};
+
+/* One load in progress. */
+struct loader {
+	const char *path;
+	struct diag *d;
+	size_t errors;
+	bool nomem;
+	struct seen_addr *addrs;        /* every listen address so far */
+	size_t n_addrs;
+	size_t cap_addrs;
+};
+
+/* What one endpoint needs for the checks that span several keys. */
+struct ep_state {
+	char label[NAME_MAX_LEN + 8];
+	const config_setting_t *name;
+	const config_setting_t *listen;
+	const config_setting_t *service;
+	const config_setting_t *mode;
+	const config_setting_t *owner;
+	const config_setting_t *group;
+	const config_setting_t *daytime_format;
+	const config_setting_t **listen_at;      /* per address in ep->listen */
+	bool listen_bad;
+};
+
+/* vasprintf() without needing _GNU_SOURCE; NULL when out of memory. */
+static char *
+vformat(const char *fmt, va_list ap)
+{
+	va_list aq;
+	char *s;
+	int n;
+
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n < 0)
+		return NULL;
+	s = malloc((size_t)n + 1);
+	if (s)
+		vsnprintf(s, (size_t)n + 1, fmt, ap);
+	return s;
+}
+
+static char *format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *
+format(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = vformat(fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+void
+diag_add(struct diag *d, const char *file, int line, const char *fmt, ...)
+{
+	char *msg, *s, **lines;
+	va_list ap;
+
+	va_start(ap, fmt);
+	msg = vformat(fmt, ap);
+	va_end(ap);
+	if (!msg)
+		return;
+	if (!file)
+		s = format("%s", msg);
+	else if (line > 0)
+		s = format("%s:%d: %s", file, line, msg);
+	else
+		s = format("%s: %s", file, msg);
+	free(msg);
+	if (!s)
+		return;
+	/* Values quoted from the file may hold "\n"; a diagnostic stays one line. */
+	for (char *p = s; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? 2 * d->cap : 8;
+
+		lines = realloc(d->lines, cap * sizeof(*lines));
+		if (!lines) {
+			free(s);
+			return;
+		}
+		d->lines = lines;
+		d->cap = cap;
+	}
+	d->lines[d->n++] = s;
+}
+
+void
+diag_free(struct diag *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->n; i++)
+		free(d->lines[i]);
+	free(d->lines);
+	d->lines = NULL;
+	d->n = d->cap = 0;
+}
+
+struct endpoint *
+endpoint_ref(struct endpoint *ep)
+{
+	if (ep)
+		atomic_fetch_add_explicit(&ep->refs, 1, memory_order_relaxed);
+	return ep;
+}
+
+void
+endpoint_unref(struct endpoint *ep)
+{
+	if (!ep)
+		return;
+	/* Release our writes (stats) to the last owner; it acquires them
+	 * before freeing. */
+	if (atomic_fetch_sub_explicit(&ep->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	free(ep->name);
+	free(ep->file);
+	free(ep->listen);
+	free(ep->owner_name);
+	free(ep->group_name);
+	free(ep->daytime_format);
+	free(ep);
+}
+
+void
+config_free(struct sockd_config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < cfg->n_endpoints; i++)
+		endpoint_unref(cfg->endpoints[i]);
+	free(cfg->endpoints);
+	free(cfg->daemon.user);
+	free(cfg->daemon.group);
+	free(cfg->file);
+	free(cfg);
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static void conf_error(struct loader *l, const config_setting_t *s,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+conf_error(struct loader *l, const config_setting_t *s, const char *fmt, ...)
+{
+	const char *file = l->path;
+	char *msg;
+	va_list ap;
+	int line = 0;
+
+	l->errors++;
+	if (s) {
+		if (config_setting_source_file(s))
+			file = config_setting_source_file(s);
+		line = (int)config_setting_source_line(s);
+	}
+	va_start(ap, fmt);
+	msg = vformat(fmt, ap);
+	va_end(ap);
+	if (!msg) {
+		l->nomem = true;
+		return;
+	}
+	diag_add(l->d, file, line, "%s", msg);
+	free(msg);
+}
+
+static char *
+loader_strdup(struct loader *l, const char *s)
+{
+	char *p = strdup(s);
+
+	if (!p)
+		l->nomem = true;
+	return p;
+}
+
+static const char *
+key(const config_setting_t *s)
+{
+	return config_setting_name(s) ? config_setting_name(s) : "?";
+}
+
+static bool
+get_integer(struct loader *l, const config_setting_t *s, long long min,
+    long long max, long long *out)
+{
+	long long v;
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+		v = config_setting_get_int(s);
+		break;
+	case CONFIG_TYPE_INT64:
+		v = config_setting_get_int64(s);
+		break;
+	default:
+		conf_error(l, s, "'%s' must be an integer", key(s));
+		return false;
+	}
+	if (v < min || v > max) {
+		conf_error(l, s, "'%s' must be between %lld and %lld", key(s), min, max);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+static bool
+get_number(struct loader *l, const config_setting_t *s, double min,
+    double max, double *out)
+{
+	double v;
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+		v = config_setting_get_int(s);
+		break;
+	case CONFIG_TYPE_INT64:
+		v = (double)config_setting_get_int64(s);
+		break;
+	case CONFIG_TYPE_FLOAT:
+		v = config_setting_get_float(s);
+		break;
+	default:
+		conf_error(l, s, "'%s' must be a number", key(s));
+		return false;
+	}
+	if (!(v >= min && v <= max)) {
+		conf_error(l, s, "'%s' must be between %g and %g", key(s), min, max);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+static bool
+get_bool(struct loader *l, const config_setting_t *s, bool *out)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+		conf_error(l, s, "'%s' must be a boolean (true or false)", key(s));
+		return false;
+	}
+	*out = config_setting_get_bool(s);
+	return true;
+}
+
+static const char *
+get_string(struct loader *l, const config_setting_t *s)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		conf_error(l, s, "'%s' must be a string", key(s));
+		return NULL;
+	}
+	return config_setting_get_string(s);
+}
+
+static bool
+all_digits(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/* getpwnam_r/getgrnam_r want a buffer of unknown size: grow it on ERANGE. */
+static int
+lookup_user(const char *name, uid_t *uid, gid_t *gid)
+{
+	struct passwd pw, *res = NULL;
+	size_t size = 1024;
+	char *buf = NULL, *nbuf;
+	int r;
+
+	for (;;) {
+		nbuf = realloc(buf, size);
+		if (!nbuf) {
+			free(buf);
+			return -ENOMEM;
+		}
+		buf = nbuf;
+		r = getpwnam_r(name, &pw, buf, size, &res);
+		if (r != ERANGE || size >= (1 << 20))
+			break;
+		size *= 2;
+	}
+	if (r == 0 && res) {
+		*uid = pw.pw_uid;
+		if (gid)
+			*gid = pw.pw_gid;
+	}
+	free(buf);
+	if (r > 0)
+		return -r;
+	return res ? 0 : -ENOENT;
+}
+
+static int
+lookup_group(const char *name, gid_t *gid)
+{
+	struct group gr, *res = NULL;
+	size_t size = 1024;
+	char *buf = NULL, *nbuf;
+	int r;
+
+	for (;;) {
+		nbuf = realloc(buf, size);
+		if (!nbuf) {
+			free(buf);
+			return -ENOMEM;
+		}
+		buf = nbuf;
+		r = getgrnam_r(name, &gr, buf, size, &res);
+		if (r != ERANGE || size >= (1 << 20))
+			break;
+		size *= 2;
+	}
+	if (r == 0 && res)
+		*gid = gr.gr_gid;
+	free(buf);
+	if (r > 0)
+		return -r;
+	return res ? 0 : -ENOENT;
+}
+
+/* Report a failed user/group lookup; what says "user" or "group". */
+static void
+lookup_error(struct loader *l, const config_setting_t *s, const char *what,
+    const char *name, int r)
+{
+	if (r == -ENOMEM)
+		l->nomem = true;
+	else if (r == -ENOENT)
+		conf_error(l, s, "unknown %s '%s'", what, name);
+	else
+		conf_error(l, s, "cannot look up %s '%s': %s", what, name, strerror(-r));
+}
+
+/* ------------------------------------------------------------ daemon */
+
+static void
+load_daemon(struct loader *l, struct sockd_config *cfg, const config_setting_t *g)
+{
+	struct daemon_config *dc = &cfg->daemon;
+	const config_setting_t *user = NULL, *group = NULL;
+	const char *str;
+	long long v;
+	double f;
+	int level, r;
+
+	if (!config_setting_is_group(g)) {
+		conf_error(l, g, "'daemon' must be a group ({ ... })");
+		return;
+	}
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = key(s);
+
+		if (strcmp(k, "workers") == 0) {
+			if (get_integer(l, s, 0, WORKERS_MAX, &v))
+				dc->workers = (unsigned)v;
+		} else if (strcmp(k, "queue") == 0) {
+			if (get_integer(l, s, 1, QUEUE_MAX, &v))
+				dc->queue = (unsigned)v;
+		} else if (strcmp(k, "max_connections") == 0) {
+			if (get_integer(l, s, 1, MAX_CONNECTIONS_MAX, &v))
+				dc->max_connections = (unsigned)v;
+		} else if (strcmp(k, "shutdown_timeout") == 0) {
+			if (get_number(l, s, 0, SHUTDOWN_TIMEOUT_MAX, &f))
+				dc->shutdown_timeout = f;
+		} else if (strcmp(k, "log_level") == 0) {
+			if (!(str = get_string(l, s)))
+				continue;
+			level = log_level_from_string(str);
+			if (level < 0)
+				conf_error(l, s, "unknown log_level '%s' (err, warning, notice, info, debug)", str);
+			else
+				dc->log_level = level;
+		} else if (strcmp(k, "user") == 0) {
+			if ((str = get_string(l, s)))
+				user = s;
+		} else if (strcmp(k, "group") == 0) {
+			if ((str = get_string(l, s)))
+				group = s;
+		} else if (strcmp(k, "control") == 0 || strcmp(k, "include_dir") == 0) {
+			conf_error(l, s, "'%s' is not supported yet", k);
+		} else {
+			conf_error(l, s, "unknown key '%s' in daemon", k);
+		}
+	}
+
+	if (group && !user) {
+		conf_error(l, group, "'group' requires 'user'");
+		return;
+	}
+	if (user) {
+		str = config_setting_get_string(user);
+		r = lookup_user(str, &dc->uid, &dc->gid);
+		if (r < 0)
+			lookup_error(l, user, "user", str, r);
+		else
+			dc->user = loader_strdup(l, str);
+	}
+	if (group) {
+		str = config_setting_get_string(group);
+		r = lookup_group(str, &dc->gid);
+		if (r < 0)
+			lookup_error(l, group, "group", str, r);
+		else
+			dc->group = loader_strdup(l, str);
+	}
+}
+
+/* ------------------------------------------------------------ endpoints */
+
+static bool
+name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > NAME_MAX_LEN)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == '-'))
+			return false;
+	return true;
+}
+
+static bool
+service_serves(const struct service *svc, const struct addr *a)
+{
+	return svc->flags & (addr_is_stream(a) ? SERVICE_STREAM : SERVICE_DGRAM);
+}
+
+static void
+load_name(struct loader *l, struct sockd_config *cfg, struct endpoint *ep,
+    const config_setting_t *s)
+{
+	const char *str = get_string(l, s);
+
+	if (!str)
+		return;
+	if (!name_valid(str)) {
+		conf_error(l, s, "invalid endpoint name '%s' (1 to %d letters, digits, '_', '.' or '-')",
+		    str, NAME_MAX_LEN);
+		return;
+	}
+	for (size_t i = 0; i < cfg->n_endpoints; i++) {
+		const struct endpoint *o = cfg->endpoints[i];
+
+		if (o != ep && o->name && strcmp(o->name, str) == 0) {
+			conf_error(l, s, "endpoint name '%s' is already used (%s:%d)",
+			    str, o->file, o->line);
+			break;
+		}
+	}
+	ep->name = loader_strdup(l, str);
+}
+
+static void
+load_one_addr(struct loader *l, struct endpoint *ep, struct ep_state *st,
+    const config_setting_t *e)
+{
+	const char *text, *why = "?";
+	struct seen_addr *sa;
+	struct addr a;
+
+	if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+		conf_error(l, e, "'listen' must contain only strings");
+		st->listen_bad = true;
+		return;
+	}
+	text = config_setting_get_string(e);
+	if (addr_parse(text, &a, &why) < 0) {
+		conf_error(l, e, "invalid address '%s': %s", text, why);
+		st->listen_bad = true;
+		return;
+	}
+	ep->listen[ep->n_listen] = a;
+	st->listen_at[ep->n_listen++] = e;
+
+	for (size_t i = 0; i < l->n_addrs; i++) {
+		if (addr_equal(&l->addrs[i].addr, &a)) {
+			conf_error(l, e, "address '%s' is already used by endpoint %s (%s:%d)",
+			    text, l->addrs[i].label, l->addrs[i].file, l->addrs[i].line);
+			return;
+		}
+	}
+	if (l->n_addrs == l->cap_addrs) {
+		size_t cap = l->cap_addrs ? 2 * l->cap_addrs : 16;
+
+		sa = realloc(l->addrs, cap * sizeof(*sa));
+		if (!sa) {
+			l->nomem = true;
+			return;
+		}
+		l->addrs = sa;
+		l->cap_addrs = cap;
+	}
+	sa = &l->addrs[l->n_addrs++];
+	sa->addr = a;
+	snprintf(sa->label, sizeof(sa->label), "%s", st->label);
+	sa->file = config_setting_source_file(e) ? config_setting_source_file(e) : l->path;
+	sa->line = (int)config_setting_source_line(e);
+}
+
+static void
+load_listen(struct loader *l, struct endpoint *ep, struct ep_state *st,
+    const config_setting_t *s)
+{
+	size_t n;
+
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		n = 1;
+	} else if (config_setting_is_array(s) || config_setting_is_list(s)) {
+		n = (size_t)config_setting_length(s);
+		if (n == 0) {
+			conf_error(l, s, "'listen' must have at least one address");
+			st->listen_bad = true;
+			return;
+		}
+	} else {
+		conf_error(l, s, "'listen' must be a string or a list of strings");
+		st->listen_bad = true;
+		return;
+	}
+	ep->listen = calloc(n, sizeof(*ep->listen));
+	st->listen_at = calloc(n, sizeof(*st->listen_at));
+	if (!ep->listen || !st->listen_at) {
+		l->nomem = true;
+		return;
+	}
+	if (config_setting_type(s) == CONFIG_TYPE_STRING)
+		load_one_addr(l, ep, st, s);
+	else
+		for (size_t i = 0; i < n && !l->nomem; i++)
+			load_one_addr(l, ep, st, config_setting_get_elem(s, (unsigned)i));
+}
+
+static void
+load_service(struct loader *l, struct endpoint *ep, const config_setting_t *s)
+{
+	char names[256] = "";
+	const char *str = get_string(l, s);
+
+	if (!str)
+		return;
+	ep->service = service_lookup(str);
+	if (ep->service)
+		return;
+	for (const struct service *const *p = service_table; *p; p++) {
+		if (p != service_table)
+			strncat(names, ", ", sizeof(names) - strlen(names) - 1);
+		strncat(names, (*p)->name, sizeof(names) - strlen(names) - 1);
+	}
+	conf_error(l, s, "unknown service '%s' (%s)", str, names);
+}
+
+/* Modes are octal to everyone who sets them, but libconfig reads the
+ * integer 0660 as decimal 660: so the digits of a decimal integer are
+ * read as octal, as chmod does. A hex integer is taken at its value. */
+static void
+load_mode(struct loader *l, struct endpoint *ep, const config_setting_t *s)
+{
+	char buf[32];
+	const char *str;
+	unsigned long v = 0;
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_STRING:
+		str = config_setting_get_string(s);
+		break;
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		if (config_setting_get_int64(s) < 0) {
+			conf_error(l, s, "'mode' must be between 0 and 0%o", MODE_MAX);
+			return;
+		}
+		if (config_setting_get_format(s) == CONFIG_FORMAT_HEX) {
+			snprintf(buf, sizeof(buf), "%llo", (unsigned long long)config_setting_get_int64(s));
+		} else {
+			snprintf(buf, sizeof(buf), "%lld", config_setting_get_int64(s));
+		}
+		str = buf;
+		break;
+	default:
+		conf_error(l, s, "'mode' must be an octal string like \"0660\" or an integer");
+		return;
+	}
+	if (*str == '\0' || strspn(str, "01234567") != strlen(str)) {
+		conf_error(l, s, "invalid mode '%s' (octal digits expected, like \"0660\")", str);
+		return;
+	}
+	for (; *str && v <= MODE_MAX; str++)
+		v = v * 8 + (unsigned long)(*str - '0');
+	if (v > MODE_MAX) {
+		conf_error(l, s, "'mode' must be between 0 and 0%o", MODE_MAX);
+		return;
+	}
+	ep->mode = (int)v;
+}
+
+/* owner/group: a name, or a number (as an integer or a string of digits).
+ * The text is kept as written for config_dump. */
+static void
+load_id(struct loader *l, struct endpoint *ep, const config_setting_t *s, bool is_user)
+{
+	const char *what = is_user ? "owner" : "group";
+	char buf[32], **name = is_user ? &ep->owner_name : &ep->group_name;
+	const char *str;
+	bool numeric = true;
+	long long v = 0;
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	int r;
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		v = config_setting_get_int64(s);
+		snprintf(buf, sizeof(buf), "%lld", v);
+		str = buf;
+		break;
+	case CONFIG_TYPE_STRING:
+		str = config_setting_get_string(s);
+		numeric = all_digits(str);
+		if (numeric) {
+			errno = 0;
+			v = strtoll(str, NULL, 10);
+			if (errno == ERANGE)
+				v = ID_MAX + 1;
+		}
+		break;
+	default:
+		conf_error(l, s, "'%s' must be a %s name or a number", what,
+		    is_user ? "user" : "group");
+		return;
+	}
+
+	if (numeric) {
+		if (v < 0 || v > ID_MAX) {
+			conf_error(l, s, "'%s' must be between 0 and %lld", what, ID_MAX);
+			return;
+		}
+		uid = (uid_t)v;
+		gid = (gid_t)v;
+	} else {
+		r = is_user ? lookup_user(str, &uid, NULL) : lookup_group(str, &gid);
+		if (r < 0) {
+			lookup_error(l, s, is_user ? "user" : "group", str, r);
+			return;
+		}
+	}
+	if (is_user)
+		ep->owner = uid;
+	else
+		ep->group = gid;
+	*name = loader_strdup(l, str);
+}
+
+static void
+load_daytime_format(struct loader *l, struct endpoint *ep, const config_setting_t *s)
+{
+	const char *str = get_string(l, s);
+
+	if (!str)
+		return;
+	if (!daytime_format_valid(str)) {
+		conf_error(l, s, "invalid daytime_format '%s' (it must give one line of printable ASCII)", str);
+		return;
+	}
+	free(ep->daytime_format);
+	ep->daytime_format = loader_strdup(l, str);
+}
+
+/* Checks that need more than one key, once all keys are read. */
+static void
+check_endpoint(struct loader *l, struct endpoint *ep, struct ep_state *st,
+    const config_setting_t *g)
+{
+	bool has_path = false;
+	char buf[ADDR_STRLEN];
+
+	if (!st->name)
+		conf_error(l, g, "endpoint %s has no 'name'", st->label);
+	if (!st->listen)
+		conf_error(l, g, "endpoint %s has no 'listen'", st->label);
+	if (!st->service)
+		conf_error(l, g, "endpoint %s has no 'service'", st->label);
+
+	for (size_t i = 0; i < ep->n_listen; i++) {
+		if (addr_is_unix_path(&ep->listen[i]))
+			has_path = true;
+		if (ep->service && !service_serves(ep->service, &ep->listen[i])) {
+			addr_format(&ep->listen[i], buf, sizeof(buf));
+			conf_error(l, st->listen_at[i],
+			    "service '%s' does not serve %s addresses like '%s'",
+			    ep->service->name,
+			    addr_is_stream(&ep->listen[i]) ? "stream" : "datagram", buf);
+		}
+	}
+
+	/* With a bad address we cannot tell whether a Unix path was meant. */
+	if (st->listen && !st->listen_bad && !has_path) {
+		const config_setting_t *only_unix[] = { st->mode, st->owner, st->group };
+
+		for (size_t i = 0; i < 3; i++)
+			if (only_unix[i])
+				conf_error(l, only_unix[i],
+				    "'%s' is only allowed with a Unix socket path address",
+				    key(only_unix[i]));
+	}
+
+	if (st->daytime_format && ep->service && ep->service != service_lookup("daytime"))
+		conf_error(l, st->daytime_format,
+		    "'daytime_format' is only allowed with service 'daytime'");
+}
+
+static void
+load_endpoint(struct loader *l, struct sockd_config *cfg,
+    const config_setting_t *g, unsigned idx)
+{
+	struct ep_state st = { 0 };
+	struct endpoint *ep, **eps;
+	const config_setting_t *n;
+	long long v;
+	bool b;
+
+	if (!config_setting_is_group(g)) {
+		conf_error(l, g, "endpoint #%u must be a group ({ ... })", idx);
+		return;
+	}
+
+	eps = realloc(cfg->endpoints, (cfg->n_endpoints + 1) * sizeof(*eps));
+	if (!eps) {
+		l->nomem = true;
+		return;
+	}
+	cfg->endpoints = eps;
+	ep = calloc(1, sizeof(*ep));
+	if (!ep) {
+		l->nomem = true;
+		return;
+	}
+	atomic_init(&ep->refs, 1);
+	cfg->endpoints[cfg->n_endpoints++] = ep;
+	ep->file = loader_strdup(l, config_setting_source_file(g) ?
+	    config_setting_source_file(g) : l->path);
+	ep->line = (int)config_setting_source_line(g);
+	ep->backlog = CONFIG_DEFAULT_BACKLOG;
+	ep->v6only = false;
+	ep->overload = OVERLOAD_WAIT;
+	ep->udp_guard = true;
+	ep->mode = -1;
+	ep->owner = (uid_t)-1;
+	ep->group = (gid_t)-1;
+	ep->daytime_format = loader_strdup(l, DAYTIME_DEFAULT_FORMAT);
+	if (l->nomem)
+		return;
+
+	/* Messages about this endpoint name it, when it has a usable name. */
+	n = config_setting_get_member(g, "name");
+	if (n && config_setting_type(n) == CONFIG_TYPE_STRING &&
+	    name_valid(config_setting_get_string(n)))
+		snprintf(st.label, sizeof(st.label), "'%s'", config_setting_get_string(n));
+	else
+		snprintf(st.label, sizeof(st.label), "#%u", idx);
+
+	for (int i = 0; i < config_setting_length(g) && !l->nomem; i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = key(s), *str;
+
+		if (strcmp(k, "name") == 0) {
+			st.name = s;
+			load_name(l, cfg, ep, s);
+		} else if (strcmp(k, "listen") == 0) {
+			st.listen = s;
+			load_listen(l, ep, &st, s);
+		} else if (strcmp(k, "service") == 0) {
+			st.service = s;
+			load_service(l, ep, s);
+		} else if (strcmp(k, "backlog") == 0) {
+			if (get_integer(l, s, 1, BACKLOG_MAX, &v))
+				ep->backlog = (int)v;
+		} else if (strcmp(k, "v6only") == 0) {
+			if (get_bool(l, s, &b))
+				ep->v6only = b;
+		} else if (strcmp(k, "udp_guard") == 0) {
+			if (get_bool(l, s, &b))
+				ep->udp_guard = b;
+		} else if (strcmp(k, "overload") == 0) {
+			if (!(str = get_string(l, s)))
+				continue;
+			if (strcmp(str, "wait") == 0)
+				ep->overload = OVERLOAD_WAIT;
+			else if (strcmp(str, "reject") == 0)
+				ep->overload = OVERLOAD_REJECT;
+			else
+				conf_error(l, s, "unknown overload '%s' (wait, reject)", str);
+		} else if (strcmp(k, "mode") == 0) {
+			st.mode = s;
+			load_mode(l, ep, s);
+		} else if (strcmp(k, "owner") == 0) {
+			st.owner = s;
+			load_id(l, ep, s, true);
+		} else if (strcmp(k, "group") == 0) {
+			st.group = s;
+			load_id(l, ep, s, false);
+		} else if (strcmp(k, "daytime_format") == 0) {
+			st.daytime_format = s;
+			load_daytime_format(l, ep, s);
+		} else {
+			conf_error(l, s, "unknown key '%s' in endpoint %s", k, st.label);
+		}
+	}
+	if (!l->nomem)
+		check_endpoint(l, ep, &st, g);
+	free(st.listen_at);
+}
+
+static void
+load_endpoints(struct loader *l, struct sockd_config *cfg, const config_setting_t *s)
+{
+	/* An empty "[]" is an array to libconfig; accept it like "()". */
+	if (!config_setting_is_list(s) &&
+	    !(config_setting_is_array(s) && config_setting_length(s) == 0)) {
+		conf_error(l, s, "'endpoints' must be a list of groups: ( { ... }, { ... } )");
+		return;
+	}
+	for (int i = 0; i < config_setting_length(s) && !l->nomem; i++)
+		load_endpoint(l, cfg, config_setting_get_elem(s, (unsigned)i), (unsigned)i + 1);
+}
+
+static void
+load_root(struct loader *l, struct sockd_config *cfg, const config_setting_t *root)
+{
+	bool have_endpoints = false;
+
+	for (int i = 0; i < config_setting_length(root) && !l->nomem; i++) {
+		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+		const char *k = key(s);
+
+		if (strcmp(k, "daemon") == 0) {
+			load_daemon(l, cfg, s);
+		} else if (strcmp(k, "endpoints") == 0) {
+			have_endpoints = true;
+			load_endpoints(l, cfg, s);
+		} else {
+			conf_error(l, s, "unknown top-level key '%s'", k);
+		}
+	}
+	if (!have_endpoints && !l->nomem)
+		conf_error(l, NULL, "'endpoints' is missing (an empty list is \"endpoints = ();\")");
+}
+
+/* libconfig's own I/O error says nothing about why; find out first. */
+static int
+check_readable(const char *path)
+{
+	struct stat st;
+	FILE *f;
+	int r = 0;
+
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	if (fstat(fileno(f), &st) == -1)
+		r = -errno;
+	else if (S_ISDIR(st.st_mode))
+		r = -EISDIR;
+	fclose(f);
+	return r;
+}
+
+int
+config_load(const char *path, struct sockd_config **out, struct diag *d)
+{
+	struct loader l = { .path = path, .d = d };
+	struct sockd_config *cfg;
+	size_t start = d->n;
+	config_t lc;
+	int r;
+
+	*out = NULL;
+	r = check_readable(path);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		diag_add(d, path, 0, "%s", strerror(-r));
+		return d->n > start ? -EINVAL : -ENOMEM;
+	}
+
+	config_init(&lc);
+	if (!config_read_file(&lc, path)) {
+		diag_add(d, config_error_file(&lc) ? config_error_file(&lc) : path,
+		    config_error_line(&lc), "%s", config_error_text(&lc));
+		config_destroy(&lc);
+		return d->n > start ? -EINVAL : -ENOMEM;
+	}
+
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg) {
+		config_destroy(&lc);
+		return -ENOMEM;
+	}
+	cfg->daemon.workers = CONFIG_DEFAULT_WORKERS;
+	cfg->daemon.queue = CONFIG_DEFAULT_QUEUE;
+	cfg->daemon.max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
+	cfg->daemon.shutdown_timeout = CONFIG_DEFAULT_SHUTDOWN_TIMEOUT;
+	cfg->daemon.log_level = CONFIG_DEFAULT_LOG_LEVEL;
+	cfg->daemon.uid = (uid_t)-1;
+	cfg->daemon.gid = (gid_t)-1;
+	cfg->file = loader_strdup(&l, path);
+
+	if (!l.nomem)
+		load_root(&l, cfg, config_root_setting(&lc));
+
+	config_destroy(&lc);
+	free(l.addrs);
+	/* A diagnostic lost to a failed allocation must not pass as success. */
+	if (l.nomem || d->n - start < l.errors) {
+		config_free(cfg);
+		return -ENOMEM;
+	}
+	if (l.errors > 0) {
+		config_free(cfg);
+		return -EINVAL;
+	}
+	*out = cfg;
+	return 0;
+}
+
+/* ------------------------------------------------------------ dump */
+
+/*
+ * config_dump() writes what config_load() made of the file, in the order of
+ * the schema, every key with its effective value, so that the output loads
+ * again to the same config and dumps to the same text:
+ *
+ *   daemon = {
+ *     workers = 0;
+ *     queue = 4096;
+ *     max_connections = 65536;
+ *     shutdown_timeout = 10.000;
+ *     log_level = "info";
+ *     user = "sockd";                  # only when set
+ *     group = "sockd";                 # only when set
+ *   };
+ *
+ *   endpoints = (
+ *     { name = "echo";
+ *       listen = [ "tcp:127.0.0.1:7", "unix:/run/sockd/echo.sock" ];
+ *       service = "echo";
+ *       backlog = 1024;
+ *       v6only = false;
+ *       overload = "wait";
+ *       udp_guard = true;
+ *       mode = "0660";                 # only when set
+ *       owner = "root";                # only when set, as written
+ *       group = "0";                   # only when set, as written
+ *     },
+ *     { name = "daytime";
+ *       ...
+ *       daytime_format = "%A, %B %d, %Y %H:%M:%S-%Z";   # daytime only
+ *     }
+ *   );
+ *
+ * No endpoints at all is "endpoints = ();". Addresses are in addr_format()
+ * form; strings are escaped as libconfig reads them back.
+ */
+
+static void
+dump_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\x%02x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void
+dump_key_string(FILE *f, const char *indent, const char *k, const char *v)
+{
+	fprintf(f, "%s%s = ", indent, k);
+	dump_string(f, v);
+	fputs(";\n", f);
+}
+
+static void
+dump_endpoint(FILE *f, const struct endpoint *ep)
+{
+	char buf[ADDR_STRLEN];
+	const char *in = "    ";
+
+	fputs("  { name = ", f);
+	dump_string(f, ep->name ? ep->name : "");
+	fputs(";\n", f);
+	fprintf(f, "%slisten = [ ", in);
+	for (size_t i = 0; i < ep->n_listen; i++) {
+		if (i > 0)
+			fputs(", ", f);
+		dump_string(f, addr_format(&ep->listen[i], buf, sizeof(buf)));
+	}
+	fputs(" ];\n", f);
+	dump_key_string(f, in, "service", ep->service ? ep->service->name : "");
+	fprintf(f, "%sbacklog = %d;\n", in, ep->backlog);
+	fprintf(f, "%sv6only = %s;\n", in, ep->v6only ? "true" : "false");
+	dump_key_string(f, in, "overload", ep->overload == OVERLOAD_REJECT ? "reject" : "wait");
+	fprintf(f, "%sudp_guard = %s;\n", in, ep->udp_guard ? "true" : "false");
+	if (ep->mode >= 0)
+		fprintf(f, "%smode = \"%04o\";\n", in, (unsigned)ep->mode);
+	if (ep->owner_name)
+		dump_key_string(f, in, "owner", ep->owner_name);
+	if (ep->group_name)
+		dump_key_string(f, in, "group", ep->group_name);
+	if (ep->service && strcmp(ep->service->name, "daytime") == 0 && ep->daytime_format)
+		dump_key_string(f, in, "daytime_format", ep->daytime_format);
+	fputs("  }", f);
+}
+
+void
+config_dump(const struct sockd_config *cfg, FILE *f)
+{
+	const struct daemon_config *dc = &cfg->daemon;
+
+	fputs("daemon = {\n", f);
+	fprintf(f, "  workers = %u;\n", dc->workers);
+	fprintf(f, "  queue = %u;\n", dc->queue);
+	fprintf(f, "  max_connections = %u;\n", dc->max_connections);
+	fprintf(f, "  shutdown_timeout = %.3f;\n", dc->shutdown_timeout);
+	dump_key_string(f, "  ", "log_level", log_level_to_string(dc->log_level));
+	if (dc->user)
+		dump_key_string(f, "  ", "user", dc->user);
+	if (dc->group)
+		dump_key_string(f, "  ", "group", dc->group);
+	fputs("};\n\n", f);
+
+	if (cfg->n_endpoints == 0) {
+		fputs("endpoints = ();\n", f);
+		return;
+	}
+	fputs("endpoints = (\n", f);
+	for (size_t i = 0; i < cfg->n_endpoints; i++) {
+		dump_endpoint(f, cfg->endpoints[i]);
+		fputs(i + 1 < cfg->n_endpoints ? ",\n" : "\n", f);
+	}
+	fputs(");\n", f);
+}

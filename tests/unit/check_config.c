@@ -1,0 +1,717 @@
+/* Included, not linked, so the static service_serves() can be tested; the
+ * test then needs nothing from the config.o in libsockd.a. */
+#include "config.c"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char tmp_dir[256];
+static char conf_path[sizeof(tmp_dir) + 16];    /* tmp_dir/t.conf */
+
+static void
+setup(void)
+{
+	snprintf(tmp_dir, sizeof(tmp_dir), "%s/check_config.XXXXXX",
+	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(tmp_dir));
+	snprintf(conf_path, sizeof(conf_path), "%s/t.conf", tmp_dir);
+}
+
+static void
+teardown(void)
+{
+	char p[sizeof(tmp_dir) + 32];
+	const char *files[] = { "t.conf", "inc.conf", "dump1.conf" };
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", tmp_dir, files[i]);
+		unlink(p);
+	}
+	rmdir(tmp_dir);
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fputs(text, f) >= 0, 1);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static int
+load_text(const char *text, struct sockd_config **cfg, struct diag *d)
+{
+	write_file(conf_path, text);
+	return config_load(conf_path, cfg, d);
+}
+
+static struct sockd_config *
+load_ok(const char *text)
+{
+	struct diag d = { 0 };
+	struct sockd_config *cfg = NULL;
+	int r = load_text(text, &cfg, &d);
+
+	if (r != 0 || d.n != 0)
+		ck_abort_msg("load failed (%d): %s", r, d.n ? d.lines[0] : "no diagnostic");
+	ck_assert_ptr_nonnull(cfg);
+	return cfg;
+}
+
+static char *
+dump_to_string(const struct sockd_config *cfg)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+
+	ck_assert_ptr_nonnull(f);
+	config_dump(cfg, f);
+	ck_assert_int_eq(fclose(f), 0);
+	return buf;
+}
+
+/* "@" in an expected message stands for conf_path. */
+static char *
+expand(const char *msg)
+{
+	static char out[4096];
+	size_t n = 0;
+
+	for (const char *p = msg; *p && n + sizeof(conf_path) < sizeof(out); p++) {
+		if (*p == '@')
+			n += (size_t)snprintf(out + n, sizeof(out) - n, "%s", conf_path);
+		else
+			out[n++] = *p;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+static void
+assert_line(const struct diag *d, size_t i, int line, const char *msg)
+{
+	char want[sizeof(conf_path) + 4096 + 32];
+
+	if (line > 0)
+		snprintf(want, sizeof(want), "%s:%d: %s", conf_path, line, expand(msg));
+	else
+		snprintf(want, sizeof(want), "%s: %s", conf_path, expand(msg));
+	ck_assert_uint_gt(d->n, i);
+	ck_assert_str_eq(d->lines[i], want);
+}
+
+#define EP_HEAD "endpoints = (\n  { name = \"e\";\n    listen = [ \"tcp:127.0.0.1:7007\" ];\n    service = \"echo\";\n"
+#define EP_TAIL "  }\n);\n"
+#define EP(extra) EP_HEAD extra EP_TAIL         /* extra starts on line 5 */
+#define UNIX_HEAD "endpoints = (\n  { name = \"u\";\n    listen = [ \"unix:/tmp/check-config.sock\" ];\n    service = \"echo\";\n"
+#define UNIX_EP(extra) UNIX_HEAD extra EP_TAIL
+#define NO_USER "no-such-user-sockd-check"
+#define NO_GROUP "no-such-group-sockd-check"
+
+/* ------------------------------------------------------------ defaults */
+
+START_TEST(test_defaults)
+{
+	struct sockd_config *cfg = load_ok("endpoints = ();\n");
+
+	ck_assert_str_eq(cfg->file, conf_path);
+	ck_assert_uint_eq(cfg->daemon.workers, 0);
+	ck_assert_uint_eq(cfg->daemon.queue, 4096);
+	ck_assert_uint_eq(cfg->daemon.max_connections, 65536);
+	ck_assert_double_eq(cfg->daemon.shutdown_timeout, 10.0);
+	ck_assert_int_eq(cfg->daemon.log_level, LOG_INFO);
+	ck_assert_ptr_null(cfg->daemon.user);
+	ck_assert_ptr_null(cfg->daemon.group);
+	ck_assert_uint_eq(cfg->daemon.uid, (uid_t)-1);
+	ck_assert_uint_eq(cfg->daemon.gid, (gid_t)-1);
+	ck_assert_uint_eq(cfg->n_endpoints, 0);
+	config_free(cfg);
+
+	/* "[]" is libconfig's empty array; it means no endpoints too. */
+	cfg = load_ok("daemon = { };\nendpoints = [];\n");
+	ck_assert_uint_eq(cfg->n_endpoints, 0);
+	config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_endpoint_defaults)
+{
+	struct sockd_config *cfg = load_ok("# comment\n" EP(""));
+	struct endpoint *ep;
+	char buf[ADDR_STRLEN];
+
+	ck_assert_uint_eq(cfg->n_endpoints, 1);
+	ep = cfg->endpoints[0];
+	ck_assert_str_eq(ep->name, "e");
+	ck_assert_str_eq(ep->file, conf_path);
+	ck_assert_int_eq(ep->line, 3);
+	ck_assert_ptr_eq(ep->service, &service_echo);
+	ck_assert_uint_eq(ep->n_listen, 1);
+	ck_assert_str_eq(addr_format(&ep->listen[0], buf, sizeof(buf)), "tcp:127.0.0.1:7007");
+	ck_assert_int_eq(ep->backlog, CONFIG_DEFAULT_BACKLOG);
+	ck_assert(!ep->v6only);
+	ck_assert_int_eq(ep->overload, OVERLOAD_WAIT);
+	ck_assert(ep->udp_guard);
+	ck_assert_int_eq(ep->mode, -1);
+	ck_assert_uint_eq(ep->owner, (uid_t)-1);
+	ck_assert_uint_eq(ep->group, (gid_t)-1);
+	ck_assert_ptr_null(ep->owner_name);
+	ck_assert_ptr_null(ep->group_name);
+	ck_assert_str_eq(ep->daytime_format, DAYTIME_DEFAULT_FORMAT);
+	ck_assert_uint_eq(atomic_load(&ep->refs), 1);
+	config_free(cfg);
+}
+END_TEST
+
+/* ------------------------------------------------------------ every key */
+
+static const char full_conf[] =
+	"daemon = {\n"
+	"  workers = 3;\n"
+	"  queue = 17;\n"
+	"  max_connections = 1000;\n"
+	"  shutdown_timeout = 2.5;\n"
+	"  log_level = \"debug\";\n"
+	"  user = \"root\";\n"
+	"  group = \"root\";\n"
+	"};\n"
+	"endpoints = (\n"
+	"  { name = \"echo-1.x_Y\";\n"
+	"    listen = ( \"tcp:127.0.0.1:7\", \"udp:[::1]:07\", \"unix:/run/sockd/echo.sock\",\n"
+	"               \"unix-dgram:/tmp/d.sock\", \"unix-seqpacket:/tmp/s.sock\", \"unix:@abs\" );\n"
+	"    service = \"echo\";\n"
+	"    backlog = 65535;\n"
+	"    v6only = true;\n"
+	"    overload = \"reject\";\n"
+	"    udp_guard = false;\n"
+	"    mode = \"0640\";\n"
+	"    owner = \"root\";\n"
+	"    group = 0;\n"
+	"  },\n"
+	"  { name = \"dt\"; listen = \"tcp:[::1]:13\"; service = \"daytime\";\n"
+	"    daytime_format = \"%Y-%m-%d %H:%M:%S\"; backlog = 1; },\n"
+	"  { name = \"t\"; listen = [ \"tcp:0.0.0.0:37\" ]; service = \"time\"; },\n"
+	"  { name = \"c\"; listen = [ \"udp:127.0.0.1:19\" ]; service = \"chargen\"; },\n"
+	"  { name = \"d\"; listen = [ \"unix:/tmp/dd.sock\" ]; service = \"discard\";\n"
+	"    mode = 0660; owner = \"0\"; group = \"root\"; }\n"
+	");\n";
+
+START_TEST(test_every_key)
+{
+	struct sockd_config *cfg = load_ok(full_conf);
+	const char *want[] = { "tcp:127.0.0.1:7", "udp:[::1]:7", "unix:/run/sockd/echo.sock",
+		"unix-dgram:/tmp/d.sock", "unix-seqpacket:/tmp/s.sock", "unix:@abs" };
+	char buf[ADDR_STRLEN];
+	struct endpoint *ep;
+
+	ck_assert_uint_eq(cfg->daemon.workers, 3);
+	ck_assert_uint_eq(cfg->daemon.queue, 17);
+	ck_assert_uint_eq(cfg->daemon.max_connections, 1000);
+	ck_assert_double_eq(cfg->daemon.shutdown_timeout, 2.5);
+	ck_assert_int_eq(cfg->daemon.log_level, LOG_DEBUG);
+	ck_assert_str_eq(cfg->daemon.user, "root");
+	ck_assert_str_eq(cfg->daemon.group, "root");
+	ck_assert_uint_eq(cfg->daemon.uid, 0);
+	ck_assert_uint_eq(cfg->daemon.gid, 0);
+	ck_assert_uint_eq(cfg->n_endpoints, 5);
+
+	ep = cfg->endpoints[0];
+	ck_assert_str_eq(ep->name, "echo-1.x_Y");
+	ck_assert_int_eq(ep->line, 11);
+	ck_assert_uint_eq(ep->n_listen, 6);
+	for (size_t i = 0; i < 6; i++)
+		ck_assert_str_eq(addr_format(&ep->listen[i], buf, sizeof(buf)), want[i]);
+	ck_assert_ptr_eq(ep->service, &service_echo);
+	ck_assert_int_eq(ep->backlog, 65535);
+	ck_assert(ep->v6only);
+	ck_assert_int_eq(ep->overload, OVERLOAD_REJECT);
+	ck_assert(!ep->udp_guard);
+	ck_assert_int_eq(ep->mode, 0640);
+	ck_assert_uint_eq(ep->owner, 0);
+	ck_assert_str_eq(ep->owner_name, "root");
+	ck_assert_uint_eq(ep->group, 0);
+	ck_assert_str_eq(ep->group_name, "0");
+
+	ep = cfg->endpoints[1];
+	ck_assert_str_eq(ep->name, "dt");
+	ck_assert_int_eq(ep->line, 23);
+	ck_assert_ptr_eq(ep->service, &service_daytime);
+	ck_assert_uint_eq(ep->n_listen, 1);
+	ck_assert_str_eq(ep->daytime_format, "%Y-%m-%d %H:%M:%S");
+	ck_assert_int_eq(ep->backlog, 1);
+
+	ck_assert_ptr_eq(cfg->endpoints[2]->service, &service_time);
+	ck_assert_ptr_eq(cfg->endpoints[3]->service, &service_chargen);
+	ep = cfg->endpoints[4];
+	ck_assert_ptr_eq(ep->service, &service_discard);
+	/* libconfig reads 0660 as decimal 660; sockd reads its digits as octal */
+	ck_assert_int_eq(ep->mode, 0660);
+	ck_assert_uint_eq(ep->owner, 0);
+	ck_assert_str_eq(ep->owner_name, "0");
+	ck_assert_str_eq(ep->group_name, "root");
+	config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_mode_forms)
+{
+	struct { const char *text; int mode; } cases[] = {
+		{ "mode = \"0660\";\n", 0660 },
+		{ "mode = \"600\";\n", 0600 },
+		{ "mode = \"0\";\n", 0 },
+		{ "mode = 0777;\n", 0777 },
+		{ "mode = 640;\n", 0640 },
+		{ "mode = 0x1A0;\n", 0640 },
+	};
+	char text[1024];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sockd_config *cfg;
+
+		snprintf(text, sizeof(text), UNIX_HEAD "    %s" EP_TAIL, cases[i].text);
+		cfg = load_ok(text);
+		ck_assert_msg(cfg->endpoints[0]->mode == cases[i].mode, "%s gave 0%o",
+		    cases[i].text, (unsigned)cfg->endpoints[0]->mode);
+		config_free(cfg);
+	}
+}
+END_TEST
+
+START_TEST(test_daemon_user_without_group)
+{
+	struct sockd_config *cfg = load_ok("daemon = { user = \"root\"; };\nendpoints = ();\n");
+
+	ck_assert_str_eq(cfg->daemon.user, "root");
+	ck_assert_ptr_null(cfg->daemon.group);
+	ck_assert_uint_eq(cfg->daemon.uid, 0);
+	ck_assert_uint_eq(cfg->daemon.gid, 0);  /* root's primary group */
+	config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_shutdown_timeout_int)
+{
+	struct sockd_config *cfg = load_ok("daemon = { shutdown_timeout = 0; };\nendpoints = ();\n");
+
+	ck_assert_double_eq(cfg->daemon.shutdown_timeout, 0.0);
+	config_free(cfg);
+}
+END_TEST
+
+/* ------------------------------------------------------------ one error each */
+
+struct error_case {
+	const char *text;
+	int line;               /* 0: the message has no line number */
+	const char *msg;        /* '@' stands for the config's path */
+};
+
+static const struct error_case error_cases[] = {
+	/* daemon */
+	{ "daemon = {\n  workers = 1025;\n};\nendpoints = ();\n", 2, "'workers' must be between 0 and 1024" },
+	{ "daemon = {\n  workers = -1;\n};\nendpoints = ();\n", 2, "'workers' must be between 0 and 1024" },
+	{ "daemon = {\n  workers = 1.0;\n};\nendpoints = ();\n", 2, "'workers' must be an integer" },
+	{ "daemon = {\n  queue = 0;\n};\nendpoints = ();\n", 2, "'queue' must be between 1 and 1048576" },
+	{ "daemon = {\n  queue = 1048577;\n};\nendpoints = ();\n", 2, "'queue' must be between 1 and 1048576" },
+	{ "daemon = {\n\n  queue = \"4096\";\n};\nendpoints = ();\n", 3, "'queue' must be an integer" },
+	{ "daemon = {\n  max_connections = 10000001;\n};\nendpoints = ();\n", 2, "'max_connections' must be between 1 and 10000000" },
+	{ "daemon = {\n  max_connections = 0;\n};\nendpoints = ();\n", 2, "'max_connections' must be between 1 and 10000000" },
+	{ "daemon = {\n  shutdown_timeout = 3600.5;\n};\nendpoints = ();\n", 2, "'shutdown_timeout' must be between 0 and 3600" },
+	{ "daemon = {\n  shutdown_timeout = -0.1;\n};\nendpoints = ();\n", 2, "'shutdown_timeout' must be between 0 and 3600" },
+	{ "daemon = {\n  shutdown_timeout = \"10\";\n};\nendpoints = ();\n", 2, "'shutdown_timeout' must be a number" },
+	{ "daemon = {\n  log_level = \"verbose\";\n};\nendpoints = ();\n", 2, "unknown log_level 'verbose' (err, warning, notice, info, debug)" },
+	{ "daemon = {\n  log_level = 7;\n};\nendpoints = ();\n", 2, "'log_level' must be a string" },
+	{ "daemon = {\n  control = \"/run/sockd/control.sock\";\n};\nendpoints = ();\n", 2, "'control' is not supported yet" },
+	{ "daemon = {\n  include_dir = \"/etc/sockd/conf.d\";\n};\nendpoints = ();\n", 2, "'include_dir' is not supported yet" },
+	{ "daemon = {\n  worker = 1;\n};\nendpoints = ();\n", 2, "unknown key 'worker' in daemon" },
+	{ "daemon = {\n  user = \"" NO_USER "\";\n};\nendpoints = ();\n", 2, "unknown user '" NO_USER "'" },
+	{ "daemon = {\n  user = 0;\n};\nendpoints = ();\n", 2, "'user' must be a string" },
+	{ "daemon = {\n  user = \"root\";\n  group = \"" NO_GROUP "\";\n};\nendpoints = ();\n", 3, "unknown group '" NO_GROUP "'" },
+	{ "daemon = {\n  group = \"root\";\n};\nendpoints = ();\n", 2, "'group' requires 'user'" },
+	{ "\ndaemon = 1;\nendpoints = ();\n", 2, "'daemon' must be a group ({ ... })" },
+	/* top level */
+	{ "endpoints = ();\nendpoint = ();\n", 2, "unknown top-level key 'endpoint'" },
+	{ "daemon = { };\n", 0, "'endpoints' is missing (an empty list is \"endpoints = ();\")" },
+	{ "\nendpoints = \"echo\";\n", 2, "'endpoints' must be a list of groups: ( { ... }, { ... } )" },
+	{ "endpoints = (\n  \"echo\" );\n", 2, "endpoint #1 must be a group ({ ... })" },
+	/* libconfig itself */
+	{ "daemon = {\n  workers = 1;\n  queue = = 2;\n};\n", 3, "syntax error" },
+	{ "daemon = {\n  workers = 1;\n  workers = 2;\n};\n", 3, "duplicate setting name" },
+	/* endpoint: required keys */
+	{ "endpoints = (\n  { listen = \"tcp:127.0.0.1:7\";\n    service = \"echo\"; }\n);\n", 2, "endpoint #1 has no 'name'" },
+	{ "endpoints = (\n  { name = \"e\";\n    service = \"echo\"; }\n);\n", 2, "endpoint 'e' has no 'listen'" },
+	{ "endpoints = (\n  { name = \"e\";\n    listen = \"tcp:127.0.0.1:7\"; }\n);\n", 2, "endpoint 'e' has no 'service'" },
+	/* name */
+	{ "endpoints = (\n  { name = 1; listen = \"tcp:127.0.0.1:7\"; service = \"echo\"; }\n);\n", 2, "'name' must be a string" },
+	{ "endpoints = (\n  { listen = \"tcp:127.0.0.1:7\"; service = \"echo\";\n    name = \"a b\"; }\n);\n", 3,
+	  "invalid endpoint name 'a b' (1 to 64 letters, digits, '_', '.' or '-')" },
+	{ "endpoints = (\n  { listen = \"tcp:127.0.0.1:7\"; service = \"echo\";\n    name = \"\"; }\n);\n", 3,
+	  "invalid endpoint name '' (1 to 64 letters, digits, '_', '.' or '-')" },
+	{ "endpoints = (\n  { listen = \"tcp:127.0.0.1:7\"; service = \"echo\";\n"
+	  "    name = \"x1234567890123456789012345678901234567890123456789012345678901234\"; }\n);\n", 3,
+	  "invalid endpoint name 'x1234567890123456789012345678901234567890123456789012345678901234' (1 to 64 letters, digits, '_', '.' or '-')" },
+	{ EP_HEAD "  },\n  { name = \"e\"; listen = \"tcp:127.0.0.1:7\"; service = \"echo\"; }\n);\n", 6,
+	  "endpoint name 'e' is already used (@:2)" },
+	/* listen */
+	{ EP("    listen2 = 1;\n"), 5, "unknown key 'listen2' in endpoint 'e'" },
+	{ "endpoints = (\n  { name = \"e\"; service = \"echo\";\n    listen = [];\n  }\n);\n", 3, "'listen' must have at least one address" },
+	{ "endpoints = (\n  { name = \"e\"; service = \"echo\";\n    listen = 7;\n  }\n);\n", 3, "'listen' must be a string or a list of strings" },
+	{ "endpoints = (\n  { name = \"e\"; service = \"echo\";\n    listen = ( \"tcp:127.0.0.1:7\",\n      7 );\n  }\n);\n", 4, "'listen' must contain only strings" },
+	{ "endpoints = (\n  { name = \"e\"; service = \"echo\";\n    listen = [ \"tcp:127.0.0.1:7\",\n      \"tcp:127.0.0.1\" ];\n  }\n);\n", 4,
+	  "invalid address 'tcp:127.0.0.1': missing port" },
+	{ "endpoints = (\n  { name = \"e\"; service = \"echo\";\n    listen = [ \"tcp:127.0.0.1:7\",\n      \"tcp:127.0.0.1:07\" ];\n  }\n);\n", 4,
+	  "address 'tcp:127.0.0.1:07' is already used by endpoint 'e' (@:3)" },
+	{ EP_HEAD "  },\n  { name = \"f\"; service = \"discard\";\n    listen = \"tcp:127.0.0.1:7007\"; }\n);\n", 7,
+	  "address 'tcp:127.0.0.1:7007' is already used by endpoint 'e' (@:3)" },
+	/* service */
+	{ "endpoints = (\n  { name = \"e\"; listen = \"tcp:127.0.0.1:7\";\n    service = \"qotd\"; }\n);\n", 3,
+	  "unknown service 'qotd' (echo, discard, chargen, daytime, time)" },
+	{ "endpoints = (\n  { name = \"e\"; listen = \"tcp:127.0.0.1:7\";\n    service = [ \"echo\" ]; }\n);\n", 3, "'service' must be a string" },
+	/* plain options */
+	{ EP("    backlog = 0;\n"), 5, "'backlog' must be between 1 and 65535" },
+	{ EP("    backlog = 65536;\n"), 5, "'backlog' must be between 1 and 65535" },
+	{ EP("    backlog = \"128\";\n"), 5, "'backlog' must be an integer" },
+	{ EP("    v6only = 1;\n"), 5, "'v6only' must be a boolean (true or false)" },
+	{ EP("    udp_guard = \"yes\";\n"), 5, "'udp_guard' must be a boolean (true or false)" },
+	{ EP("    overload = \"drop\";\n"), 5, "unknown overload 'drop' (wait, reject)" },
+	{ EP("    overload = true;\n"), 5, "'overload' must be a string" },
+	/* Unix socket file options */
+	{ EP("    mode = \"0660\";\n"), 5, "'mode' is only allowed with a Unix socket path address" },
+	{ EP("    owner = \"root\";\n"), 5, "'owner' is only allowed with a Unix socket path address" },
+	{ EP("    group = \"root\";\n"), 5, "'group' is only allowed with a Unix socket path address" },
+	{ "endpoints = (\n  { name = \"e\"; listen = \"unix:@abstract\"; service = \"echo\";\n    mode = \"0600\"; }\n);\n", 3,
+	  "'mode' is only allowed with a Unix socket path address" },
+	{ UNIX_EP("    mode = \"0668\";\n"), 5, "invalid mode '0668' (octal digits expected, like \"0660\")" },
+	{ UNIX_EP("    mode = \"\";\n"), 5, "invalid mode '' (octal digits expected, like \"0660\")" },
+	{ UNIX_EP("    mode = \"rw-r--r--\";\n"), 5, "invalid mode 'rw-r--r--' (octal digits expected, like \"0660\")" },
+	{ UNIX_EP("    mode = 0680;\n"), 5, "invalid mode '680' (octal digits expected, like \"0660\")" },
+	{ UNIX_EP("    mode = \"1777\";\n"), 5, "'mode' must be between 0 and 0777" },
+	{ UNIX_EP("    mode = -1;\n"), 5, "'mode' must be between 0 and 0777" },
+	{ UNIX_EP("    mode = 0x200;\n"), 5, "'mode' must be between 0 and 0777" },
+	{ UNIX_EP("    mode = 6.6;\n"), 5, "'mode' must be an octal string like \"0660\" or an integer" },
+	{ UNIX_EP("    owner = \"" NO_USER "\";\n"), 5, "unknown user '" NO_USER "'" },
+	{ UNIX_EP("    owner = -2;\n"), 5, "'owner' must be between 0 and 4294967294" },
+	{ UNIX_EP("    owner = \"4294967295\";\n"), 5, "'owner' must be between 0 and 4294967294" },
+	{ UNIX_EP("    owner = true;\n"), 5, "'owner' must be a user name or a number" },
+	{ UNIX_EP("    group = \"" NO_GROUP "\";\n"), 5, "unknown group '" NO_GROUP "'" },
+	{ UNIX_EP("    group = 1.5;\n"), 5, "'group' must be a group name or a number" },
+	/* daytime_format */
+	{ EP("    daytime_format = \"%H:%M\";\n"), 5, "'daytime_format' is only allowed with service 'daytime'" },
+	{ "endpoints = (\n  { name = \"d\"; listen = \"tcp:127.0.0.1:13\"; service = \"daytime\";\n    daytime_format = \"\"; }\n);\n", 3,
+	  "invalid daytime_format '' (it must give one line of printable ASCII)" },
+	{ "endpoints = (\n  { name = \"d\"; listen = \"tcp:127.0.0.1:13\"; service = \"daytime\";\n    daytime_format = \"%H\\n%M\"; }\n);\n", 3,
+	  "invalid daytime_format '%H?%M' (it must give one line of printable ASCII)" },
+	{ "endpoints = (\n  { name = \"d\"; listen = \"tcp:127.0.0.1:13\"; service = \"daytime\";\n    daytime_format = 1; }\n);\n", 3,
+	  "'daytime_format' must be a string" },
+	{ EP("    zz = 1;\n"), 5, "unknown key 'zz' in endpoint 'e'" },
+};
+
+START_TEST(test_error)
+{
+	const struct error_case *c = &error_cases[_i];
+	struct diag d = { 0 };
+	struct sockd_config *cfg = (void *)1;
+	int r = load_text(c->text, &cfg, &d);
+
+	ck_assert_int_eq(r, -EINVAL);
+	ck_assert_ptr_null(cfg);
+	if (d.n != 1)
+		ck_abort_msg("%zu lines, first: %s", d.n, d.n ? d.lines[0] : "-");
+	assert_line(&d, 0, c->line, c->msg);
+	diag_free(&d);
+	ck_assert_uint_eq(d.n, 0);
+	ck_assert_ptr_null(d.lines);
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+	struct diag d = { 0 };
+	struct sockd_config *cfg;
+
+	ck_assert_int_eq(config_load(conf_path, &cfg, &d), -EINVAL);
+	ck_assert_uint_eq(d.n, 1);
+	assert_line(&d, 0, 0, "No such file or directory");
+	diag_free(&d);
+
+	ck_assert_int_eq(config_load(tmp_dir, &cfg, &d), -EINVAL);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_str_eq(d.lines[0] + strlen(tmp_dir), ": Is a directory");
+	diag_free(&d);
+}
+END_TEST
+
+START_TEST(test_error_in_include)
+{
+	char inc[sizeof(tmp_dir) + 16], text[sizeof(inc) + 64], want[sizeof(inc) + 64];
+	struct diag d = { 0 };
+	struct sockd_config *cfg;
+
+	snprintf(inc, sizeof(inc), "%s/inc.conf", tmp_dir);
+	write_file(inc, "\nbogus = 1;\n");
+	snprintf(text, sizeof(text), "endpoints = ();\n@include \"%s\"\n", inc);
+	ck_assert_int_eq(load_text(text, &cfg, &d), -EINVAL);
+	ck_assert_uint_eq(d.n, 1);
+	snprintf(want, sizeof(want), "%s:2: unknown top-level key 'bogus'", inc);
+	ck_assert_str_eq(d.lines[0], want);
+	diag_free(&d);
+}
+END_TEST
+
+/* ------------------------------------------------------------ many errors at once */
+
+START_TEST(test_errors_collected)
+{
+	static const char text[] =
+		"daemon = {\n"                                          /* 1 */
+		"  workers = 5000;\n"                                   /* 2 */
+		"  log_level = \"loud\";\n"                             /* 3 */
+		"  control = \"/run/x\";\n"                             /* 4 */
+		"};\n"                                                  /* 5 */
+		"endpoints = (\n"                                       /* 6 */
+		"  { name = \"a\";\n"                                   /* 7 */
+		"    listen = [ \"tcp:127.0.0.1:7\", \"bogus:1\" ];\n"  /* 8 */
+		"    service = \"echo\";\n"                             /* 9 */
+		"    colour = \"red\";\n"                               /* 10 */
+		"  },\n"                                                /* 11 */
+		"  { listen = [ \"tcp:127.0.0.1:7\" ];\n"               /* 12 */
+		"    service = \"nope\";\n"                             /* 13 */
+		"    backlog = 0;\n"                                    /* 14 */
+		"  },\n"                                                /* 15 */
+		"  { name = \"a\"; listen = \"udp:127.0.0.1:7\"; service = \"echo\"; }\n"  /* 16 */
+		");\n"                                                  /* 17 */
+		"extra = 1;\n";                                         /* 18 */
+	struct diag d = { 0 };
+	struct sockd_config *cfg;
+
+	/* A line already in d stays first: config_load appends. */
+	diag_add(&d, "earlier", 1, "kept");
+	ck_assert_int_eq(load_text(text, &cfg, &d), -EINVAL);
+	ck_assert_uint_eq(d.n, 1 + 11);
+	ck_assert_str_eq(d.lines[0], "earlier:1: kept");
+	assert_line(&d, 1, 2, "'workers' must be between 0 and 1024");
+	assert_line(&d, 2, 3, "unknown log_level 'loud' (err, warning, notice, info, debug)");
+	assert_line(&d, 3, 4, "'control' is not supported yet");
+	assert_line(&d, 4, 8, "invalid address 'bogus:1': unknown address type (tcp, udp, unix, unix-dgram, unix-seqpacket)");
+	assert_line(&d, 5, 10, "unknown key 'colour' in endpoint 'a'");
+	assert_line(&d, 6, 12, "address 'tcp:127.0.0.1:7' is already used by endpoint 'a' (@:8)");
+	assert_line(&d, 7, 13, "unknown service 'nope' (echo, discard, chargen, daytime, time)");
+	assert_line(&d, 8, 14, "'backlog' must be between 1 and 65535");
+	assert_line(&d, 9, 12, "endpoint #2 has no 'name'");
+	assert_line(&d, 10, 16, "endpoint name 'a' is already used (@:7)");
+	assert_line(&d, 11, 18, "unknown top-level key 'extra'");
+	diag_free(&d);
+}
+END_TEST
+
+START_TEST(test_diag_format)
+{
+	struct diag d = { 0 };
+
+	diag_add(&d, "f.conf", 3, "x %d", 1);
+	diag_add(&d, "f.conf", 0, "no line");
+	diag_add(&d, "f.conf", -1, "negative");
+	diag_add(&d, "f.conf", 2, "two\nlines\t");
+	ck_assert_uint_eq(d.n, 4);
+	ck_assert_str_eq(d.lines[0], "f.conf:3: x 1");
+	ck_assert_str_eq(d.lines[1], "f.conf: no line");
+	ck_assert_str_eq(d.lines[2], "f.conf: negative");
+	ck_assert_str_eq(d.lines[3], "f.conf:2: two?lines?");
+	diag_free(&d);
+	ck_assert_uint_eq(d.n, 0);
+	diag_free(&d);
+}
+END_TEST
+
+/* ------------------------------------------------------------ generic service check */
+
+START_TEST(test_service_serves)
+{
+	const struct service stream_only = { .name = "s", .flags = SERVICE_STREAM };
+	const struct service dgram_only = { .name = "d", .flags = SERVICE_DGRAM };
+	const char *streams[] = { "tcp:127.0.0.1:1", "unix:/x", "unix-seqpacket:/x", "unix:@x" };
+	const char *dgrams[] = { "udp:127.0.0.1:1", "unix-dgram:/x" };
+	struct addr a;
+
+	for (size_t i = 0; i < 4; i++) {
+		ck_assert_int_eq(addr_parse(streams[i], &a, NULL), 0);
+		ck_assert(service_serves(&stream_only, &a));
+		ck_assert(!service_serves(&dgram_only, &a));
+		ck_assert(service_serves(&service_echo, &a));
+	}
+	for (size_t i = 0; i < 2; i++) {
+		ck_assert_int_eq(addr_parse(dgrams[i], &a, NULL), 0);
+		ck_assert(!service_serves(&stream_only, &a));
+		ck_assert(service_serves(&dgram_only, &a));
+		ck_assert(service_serves(&service_echo, &a));
+	}
+}
+END_TEST
+
+/* ------------------------------------------------------------ dump */
+
+START_TEST(test_dump_exact)
+{
+	struct sockd_config *cfg = load_ok(
+	    "endpoints = (\n"
+	    "  { name = \"u\"; listen = [ \"unix:/tmp/a\\\"b.sock\", \"udp:[0:0::1]:7\" ];\n"
+	    "    service = \"echo\"; mode = 432; owner = 0; },\n"
+	    "  { name = \"dt\"; listen = \"tcp:127.0.0.1:13\"; service = \"daytime\"; }\n"
+	    ");\n");
+	char *s = dump_to_string(cfg);
+
+	ck_assert_str_eq(s,
+	    "daemon = {\n"
+	    "  workers = 0;\n"
+	    "  queue = 4096;\n"
+	    "  max_connections = 65536;\n"
+	    "  shutdown_timeout = 10.000;\n"
+	    "  log_level = \"info\";\n"
+	    "};\n"
+	    "\n"
+	    "endpoints = (\n"
+	    "  { name = \"u\";\n"
+	    "    listen = [ \"unix:/tmp/a\\\"b.sock\", \"udp:[::1]:7\" ];\n"
+	    "    service = \"echo\";\n"
+	    "    backlog = 1024;\n"
+	    "    v6only = false;\n"
+	    "    overload = \"wait\";\n"
+	    "    udp_guard = true;\n"
+	    "    mode = \"0432\";\n"
+	    "    owner = \"0\";\n"
+	    "  },\n"
+	    "  { name = \"dt\";\n"
+	    "    listen = [ \"tcp:127.0.0.1:13\" ];\n"
+	    "    service = \"daytime\";\n"
+	    "    backlog = 1024;\n"
+	    "    v6only = false;\n"
+	    "    overload = \"wait\";\n"
+	    "    udp_guard = true;\n"
+	    "    daytime_format = \"%A, %B %d, %Y %H:%M:%S-%Z\";\n"
+	    "  }\n"
+	    ");\n");
+	free(s);
+	config_free(cfg);
+
+	cfg = load_ok("endpoints = ();\n");
+	s = dump_to_string(cfg);
+	ck_assert_ptr_nonnull(strstr(s, "};\n\nendpoints = ();\n"));
+	free(s);
+	config_free(cfg);
+}
+END_TEST
+
+static void
+assert_round_trip(const char *text)
+{
+	char path[sizeof(tmp_dir) + 16];
+	struct sockd_config *cfg = load_ok(text), *cfg2;
+	struct diag d = { 0 };
+	char *first = dump_to_string(cfg), *second;
+
+	snprintf(path, sizeof(path), "%s/dump1.conf", tmp_dir);
+	write_file(path, first);
+	if (config_load(path, &cfg2, &d) != 0)
+		ck_abort_msg("dump does not load: %s\n%s", d.n ? d.lines[0] : "?", first);
+	second = dump_to_string(cfg2);
+	ck_assert_str_eq(first, second);
+	free(first);
+	free(second);
+	config_free(cfg);
+	config_free(cfg2);
+}
+
+START_TEST(test_dump_round_trip)
+{
+	assert_round_trip(full_conf);
+	assert_round_trip("endpoints = ();\n");
+	assert_round_trip("daemon = { shutdown_timeout = 0.1234; user = \"root\"; };\n"
+	    "endpoints = ( { name = \"d\"; listen = \"udp:127.0.0.1:13\"; service = \"daytime\";\n"
+	    "  daytime_format = \"\\\"%H\\\\%M\\\"\"; } );\n");
+}
+END_TEST
+
+/* ------------------------------------------------------------ references */
+
+START_TEST(test_endpoint_ref)
+{
+	struct sockd_config *cfg = load_ok(EP(""));
+	struct endpoint *ep = cfg->endpoints[0];
+
+	ck_assert_uint_eq(atomic_load(&ep->refs), 1);
+	ck_assert_ptr_eq(endpoint_ref(ep), ep);
+	ck_assert_uint_eq(atomic_load(&ep->refs), 2);
+	endpoint_ref(ep);
+	endpoint_unref(ep);
+	ck_assert_uint_eq(atomic_load(&ep->refs), 2);
+
+	/* The endpoint outlives the config that declared it. */
+	config_free(cfg);
+	ck_assert_uint_eq(atomic_load(&ep->refs), 1);
+	ck_assert_str_eq(ep->name, "e");
+	ck_assert_str_eq(ep->file, conf_path);
+	ck_assert_ptr_eq(ep->service, &service_echo);
+	endpoint_unref(ep);
+
+	ck_assert_ptr_null(endpoint_ref(NULL));
+	endpoint_unref(NULL);
+	config_free(NULL);
+}
+END_TEST
+
+static Suite *
+config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc;
+
+	tc = tcase_create("load");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_endpoint_defaults);
+	tcase_add_test(tc, test_every_key);
+	tcase_add_test(tc, test_mode_forms);
+	tcase_add_test(tc, test_daemon_user_without_group);
+	tcase_add_test(tc, test_shutdown_timeout_int);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("errors");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_error, 0, (int)(sizeof(error_cases) / sizeof(error_cases[0])));
+	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_error_in_include);
+	tcase_add_test(tc, test_errors_collected);
+	tcase_add_test(tc, test_diag_format);
+	tcase_add_test(tc, test_service_serves);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("dump");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_dump_exact);
+	tcase_add_test(tc, test_dump_round_trip);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("refs");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_endpoint_ref);
+	suite_add_tcase(s, tc);
+
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(config_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
