@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <libconfig.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "acl.h"
 #include "builtin.h"
 #include "config.h"
 #include "log.h"
@@ -21,6 +23,11 @@
 #define BACKLOG_MAX             65535
 #define MODE_MAX                0777
 #define ID_MAX                  4294967294LL    /* (uid_t)-1 means "unset" */
+#define EP_MAX_CONNECTIONS_MAX  10000000
+#define MAX_PER_SOURCE_MAX      1000000
+#define RATE_MAX                1000000
+#define BURST_MAX               1000000
+#define TIMEOUT_MAX             31536000        /* a year, in seconds */
 
 /* Where a listen address was first claimed, to name it when it is claimed
  * again (possibly from an @include'd file). */
@@ -40,6 +47,10 @@ struct loader {
 	struct seen_addr *addrs;        /* every listen address so far */
 	size_t n_addrs;
 	size_t cap_addrs;
+	const config_setting_t *include_dir;    /* daemon.include_dir, once valid */
+	config_t **frags;               /* parsed include_dir files, kept until the
+	                                 * end: seen_addr.file points into them */
+	size_t n_frags;
 };
 
 /* What one endpoint needs for the checks that span several keys. */
@@ -52,8 +63,15 @@ struct ep_state {
 	const config_setting_t *owner;
 	const config_setting_t *group;
 	const config_setting_t *daytime_format;
+	const config_setting_t *allow;
+	const config_setting_t *deny;
+	const config_setting_t *allow_uid;
+	const config_setting_t *allow_gid;
+	const config_setting_t *burst;
 	const config_setting_t **listen_at;      /* per address in ep->listen */
 	bool listen_bad;
+	struct acl_rule *rules[2];      /* allow, deny */
+	size_t n_rules[2];
 };
 
 /* vasprintf() without needing _GNU_SOURCE; NULL when out of memory. */
@@ -163,6 +181,16 @@ endpoint_unref(struct endpoint *ep)
 	free(ep->owner_name);
 	free(ep->group_name);
 	free(ep->daytime_format);
+	acl_free(ep->acl);
+	free(ep->allow_uid);
+	free(ep->allow_gid);
+	for (size_t i = 0; i < ep->n_allow_uid; i++)
+		free(ep->allow_uid_names[i]);
+	free(ep->allow_uid_names);
+	for (size_t i = 0; i < ep->n_allow_gid; i++)
+		free(ep->allow_gid_names[i]);
+	free(ep->allow_gid_names);
+	source_table_free(ep->sources);
 	free(ep);
 }
 
@@ -176,11 +204,41 @@ config_free(struct sockd_config *cfg)
 	free(cfg->endpoints);
 	free(cfg->daemon.user);
 	free(cfg->daemon.group);
+	free(cfg->daemon.include_dir);
 	free(cfg->file);
 	free(cfg);
 }
 
 /* ------------------------------------------------------------ helpers */
+
+static void
+loader_verror(struct loader *l, const char *file, int line, const char *fmt, va_list ap)
+{
+	char *msg;
+
+	l->errors++;
+	msg = vformat(fmt, ap);
+	if (!msg) {
+		l->nomem = true;
+		return;
+	}
+	diag_add(l->d, file, line, "%s", msg);
+	free(msg);
+}
+
+/* An error about a whole file (line <= 0) or a place no setting marks. */
+static void file_error(struct loader *l, const char *file, int line,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+file_error(struct loader *l, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	loader_verror(l, file, line, fmt, ap);
+	va_end(ap);
+}
 
 static void conf_error(struct loader *l, const config_setting_t *s,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -189,25 +247,17 @@ static void
 conf_error(struct loader *l, const config_setting_t *s, const char *fmt, ...)
 {
 	const char *file = l->path;
-	char *msg;
 	va_list ap;
 	int line = 0;
 
-	l->errors++;
 	if (s) {
 		if (config_setting_source_file(s))
 			file = config_setting_source_file(s);
 		line = (int)config_setting_source_line(s);
 	}
 	va_start(ap, fmt);
-	msg = vformat(fmt, ap);
+	loader_verror(l, file, line, fmt, ap);
 	va_end(ap);
-	if (!msg) {
-		l->nomem = true;
-		return;
-	}
-	diag_add(l->d, file, line, "%s", msg);
-	free(msg);
 }
 
 static char *
@@ -272,7 +322,7 @@ get_number(struct loader *l, const config_setting_t *s, double min,
 		return false;
 	}
 	if (!(v >= min && v <= max)) {
-		conf_error(l, s, "'%s' must be between %g and %g", key(s), min, max);
+		conf_error(l, s, "'%s' must be between %.15g and %.15g", key(s), min, max);
 		return false;
 	}
 	*out = v;
@@ -430,7 +480,16 @@ load_daemon(struct loader *l, struct sockd_config *cfg, const config_setting_t *
 		} else if (strcmp(k, "group") == 0) {
 			if ((str = get_string(l, s)))
 				group = s;
-		} else if (strcmp(k, "control") == 0 || strcmp(k, "include_dir") == 0) {
+		} else if (strcmp(k, "include_dir") == 0) {
+			if (!(str = get_string(l, s)))
+				continue;
+			if (str[0] != '/') {
+				conf_error(l, s, "'include_dir' must be an absolute path");
+				continue;
+			}
+			l->include_dir = s;
+			dc->include_dir = loader_strdup(l, str);
+		} else if (strcmp(k, "control") == 0) {
 			conf_error(l, s, "'%s' is not supported yet", k);
 		} else {
 			conf_error(l, s, "unknown key '%s' in daemon", k);
@@ -649,13 +708,15 @@ load_mode(struct loader *l, struct endpoint *ep, const config_setting_t *s)
 	ep->mode = (int)v;
 }
 
-/* owner/group: a name, or a number (as an integer or a string of digits).
- * The text is kept as written for config_dump. */
-static void
-load_id(struct loader *l, struct endpoint *ep, const config_setting_t *s, bool is_user)
+/* A user or group: a name, or a number (an integer or a string of digits).
+ * Returns 1 with *id and *text (as written, allocated), -1 after reporting
+ * an error, or 0 when s is neither a string nor an integer (the caller
+ * words that error). what names the key in messages. */
+static int
+resolve_id(struct loader *l, const config_setting_t *s, const char *what,
+    bool is_user, id_t *id, char **text)
 {
-	const char *what = is_user ? "owner" : "group";
-	char buf[32], **name = is_user ? &ep->owner_name : &ep->group_name;
+	char buf[32];
 	const char *str;
 	bool numeric = true;
 	long long v = 0;
@@ -681,30 +742,154 @@ load_id(struct loader *l, struct endpoint *ep, const config_setting_t *s, bool i
 		}
 		break;
 	default:
-		conf_error(l, s, "'%s' must be a %s name or a number", what,
-		    is_user ? "user" : "group");
-		return;
+		return 0;
 	}
 
 	if (numeric) {
 		if (v < 0 || v > ID_MAX) {
 			conf_error(l, s, "'%s' must be between 0 and %lld", what, ID_MAX);
-			return;
+			return -1;
 		}
-		uid = (uid_t)v;
-		gid = (gid_t)v;
+		*id = (id_t)v;
 	} else {
 		r = is_user ? lookup_user(str, &uid, NULL) : lookup_group(str, &gid);
 		if (r < 0) {
 			lookup_error(l, s, is_user ? "user" : "group", str, r);
+			return -1;
+		}
+		*id = is_user ? uid : gid;
+	}
+	*text = loader_strdup(l, str);
+	return *text ? 1 : -1;
+}
+
+/* owner/group; the text is kept as written for config_dump. */
+static void
+load_id(struct loader *l, struct endpoint *ep, const config_setting_t *s, bool is_user)
+{
+	const char *what = is_user ? "owner" : "group";
+	char *text;
+	id_t id;
+	int r;
+
+	r = resolve_id(l, s, what, is_user, &id, &text);
+	if (r == 0)
+		conf_error(l, s, "'%s' must be a %s name or a number", what,
+		    is_user ? "user" : "group");
+	if (r <= 0)
+		return;
+	if (is_user) {
+		ep->owner = id;
+		ep->owner_name = text;
+	} else {
+		ep->group = id;
+		ep->group_name = text;
+	}
+}
+
+/* allow_uid/allow_gid: one user (group) or a list of them. */
+static void
+load_id_list(struct loader *l, struct endpoint *ep, const config_setting_t *s, bool is_user)
+{
+	const char *what = is_user ? "allow_uid" : "allow_gid";
+	const char *kind = is_user ? "user" : "group";
+	bool scalar = false;
+	char **names;
+	id_t *ids;
+	size_t n, k = 0;
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+	case CONFIG_TYPE_STRING:
+		scalar = true;
+		n = 1;
+		break;
+	case CONFIG_TYPE_ARRAY:
+	case CONFIG_TYPE_LIST:
+		n = (size_t)config_setting_length(s);
+		if (n == 0) {
+			conf_error(l, s, "'%s' must have at least one %s", what, kind);
 			return;
 		}
+		break;
+	default:
+		conf_error(l, s, "'%s' must be a %s name or a number, or a list of them", what, kind);
+		return;
 	}
-	if (is_user)
-		ep->owner = uid;
-	else
-		ep->group = gid;
-	*name = loader_strdup(l, str);
+	ids = calloc(n, sizeof(*ids));
+	names = calloc(n, sizeof(*names));
+	if (!ids || !names) {
+		free(ids);
+		free(names);
+		l->nomem = true;
+		return;
+	}
+	for (size_t i = 0; i < n && !l->nomem; i++) {
+		const config_setting_t *e = scalar ? s : config_setting_get_elem(s, (unsigned)i);
+		int r = resolve_id(l, e, what, is_user, &ids[k], &names[k]);
+
+		if (r == 0)
+			conf_error(l, e, "'%s' must contain only %s names or numbers", what, kind);
+		if (r > 0)
+			k++;
+	}
+
+	/* uid_t and gid_t are both id_t on Linux; the arrays are used as is. */
+	if (is_user) {
+		ep->allow_uid = ids;
+		ep->allow_uid_names = names;
+		ep->n_allow_uid = k;
+	} else {
+		ep->allow_gid = ids;
+		ep->allow_gid_names = names;
+		ep->n_allow_gid = k;
+	}
+}
+
+/* allow/deny: one CIDR rule or a list of them, parsed into st->rules[which]
+ * (0 allow, 1 deny); the endpoint's acl is built from both at the end. */
+static void
+load_rules(struct loader *l, struct ep_state *st, const config_setting_t *s, int which)
+{
+	const char *what = key(s), *text, *why;
+	struct acl_rule *rules;
+	bool scalar = config_setting_type(s) == CONFIG_TYPE_STRING;
+	size_t n, k = 0;
+
+	if (scalar) {
+		n = 1;
+	} else if (config_setting_is_array(s) || config_setting_is_list(s)) {
+		n = (size_t)config_setting_length(s);
+		if (n == 0) {
+			conf_error(l, s, "'%s' must have at least one rule", what);
+			return;
+		}
+	} else {
+		conf_error(l, s, "'%s' must be a string or a list of strings", what);
+		return;
+	}
+	rules = calloc(n, sizeof(*rules));
+	if (!rules) {
+		l->nomem = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const config_setting_t *e = scalar ? s : config_setting_get_elem(s, (unsigned)i);
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			conf_error(l, e, "'%s' must contain only strings", what);
+			continue;
+		}
+		text = config_setting_get_string(e);
+		why = "?";
+		if (acl_rule_parse(text, &rules[k], &why) < 0)
+			conf_error(l, e, "invalid address rule '%s' in '%s': %s", text, what, why);
+		else
+			k++;
+	}
+	st->rules[which] = rules;
+	st->n_rules[which] = k;
 }
 
 static void
@@ -727,7 +912,7 @@ static void
 check_endpoint(struct loader *l, struct endpoint *ep, struct ep_state *st,
     const config_setting_t *g)
 {
-	bool has_path = false;
+	bool has_path = false, has_ip = false;
 	char buf[ADDR_STRLEN];
 
 	if (!st->name)
@@ -740,6 +925,8 @@ check_endpoint(struct loader *l, struct endpoint *ep, struct ep_state *st,
 	for (size_t i = 0; i < ep->n_listen; i++) {
 		if (addr_is_unix_path(&ep->listen[i]))
 			has_path = true;
+		if (addr_family(&ep->listen[i]) != AF_UNIX)
+			has_ip = true;
 		if (ep->service && !service_serves(ep->service, &ep->listen[i])) {
 			addr_format(&ep->listen[i], buf, sizeof(buf));
 			conf_error(l, st->listen_at[i],
@@ -759,6 +946,22 @@ check_endpoint(struct loader *l, struct endpoint *ep, struct ep_state *st,
 				    "'%s' is only allowed with a Unix socket path address",
 				    key(only_unix[i]));
 	}
+	if (st->listen && !st->listen_bad) {
+		/* Peer credentials exist only for Unix peers, and CIDR rules
+		 * never match them: either list would silently allow all. */
+		const config_setting_t *creds[] = { st->allow_uid, st->allow_gid };
+		const config_setting_t *cidr[] = { st->allow, st->deny };
+
+		for (size_t i = 0; i < 2; i++) {
+			if (creds[i] && has_ip)
+				conf_error(l, creds[i], "'%s' is only allowed on Unix socket endpoints",
+				    key(creds[i]));
+			if (cidr[i] && !has_ip)
+				conf_error(l, cidr[i],
+				    "'%s' is only allowed on endpoints with tcp or udp addresses",
+				    key(cidr[i]));
+		}
+	}
 
 	if (st->daytime_format && ep->service && ep->service != service_lookup("daytime"))
 		conf_error(l, st->daytime_format,
@@ -773,6 +976,7 @@ load_endpoint(struct loader *l, struct sockd_config *cfg,
 	struct endpoint *ep, **eps;
 	const config_setting_t *n;
 	long long v;
+	double f;
 	bool b;
 
 	if (!config_setting_is_group(g)) {
@@ -804,6 +1008,14 @@ load_endpoint(struct loader *l, struct sockd_config *cfg,
 	ep->owner = (uid_t)-1;
 	ep->group = (gid_t)-1;
 	ep->daytime_format = loader_strdup(l, DAYTIME_DEFAULT_FORMAT);
+	ep->udp_rate = CONFIG_DEFAULT_UDP_RATE;
+	ep->udp_burst = CONFIG_DEFAULT_UDP_BURST;
+	ep->idle_timeout = CONFIG_DEFAULT_IDLE_TIMEOUT;
+	/* Always there, so that counting needs no check and reads the same
+	 * whether max_per_source is set or not. */
+	ep->sources = source_table_new();
+	if (!ep->sources)
+		l->nomem = true;
 	if (l->nomem)
 		return;
 
@@ -858,12 +1070,63 @@ load_endpoint(struct loader *l, struct sockd_config *cfg,
 		} else if (strcmp(k, "daytime_format") == 0) {
 			st.daytime_format = s;
 			load_daytime_format(l, ep, s);
+		} else if (strcmp(k, "allow") == 0) {
+			st.allow = s;
+			load_rules(l, &st, s, 0);
+		} else if (strcmp(k, "deny") == 0) {
+			st.deny = s;
+			load_rules(l, &st, s, 1);
+		} else if (strcmp(k, "allow_uid") == 0) {
+			st.allow_uid = s;
+			load_id_list(l, ep, s, true);
+		} else if (strcmp(k, "allow_gid") == 0) {
+			st.allow_gid = s;
+			load_id_list(l, ep, s, false);
+		} else if (strcmp(k, "max_connections") == 0) {
+			if (get_integer(l, s, 0, EP_MAX_CONNECTIONS_MAX, &v))
+				ep->max_connections = (unsigned)v;
+		} else if (strcmp(k, "max_per_source") == 0) {
+			if (get_integer(l, s, 0, MAX_PER_SOURCE_MAX, &v))
+				ep->max_per_source = (unsigned)v;
+		} else if (strcmp(k, "rate") == 0) {
+			if (get_number(l, s, 0, RATE_MAX, &f))
+				ep->rate = f;
+		} else if (strcmp(k, "burst") == 0) {
+			st.burst = s;
+			if (get_integer(l, s, 1, BURST_MAX, &v))
+				ep->burst = (unsigned)v;
+		} else if (strcmp(k, "udp_rate") == 0) {
+			if (get_number(l, s, 0, RATE_MAX, &f))
+				ep->udp_rate = f;
+		} else if (strcmp(k, "udp_burst") == 0) {
+			if (get_integer(l, s, 1, BURST_MAX, &v))
+				ep->udp_burst = (unsigned)v;
+		} else if (strcmp(k, "idle_timeout") == 0) {
+			if (get_number(l, s, 0, TIMEOUT_MAX, &f))
+				ep->idle_timeout = f;
+		} else if (strcmp(k, "lifetime") == 0) {
+			if (get_number(l, s, 0, TIMEOUT_MAX, &f))
+				ep->lifetime = f;
 		} else {
 			conf_error(l, s, "unknown key '%s' in endpoint %s", k, st.label);
 		}
 	}
+	/* A bucket as deep as one second of rate: a client may open that
+	 * many connections at once, then waits for refills. */
+	if (!st.burst) {
+		ep->burst = ep->rate > 1 ? (unsigned)ep->rate : 1;
+		if (ep->burst < ep->rate)
+			ep->burst++;
+	}
+	if ((st.allow || st.deny) && !l->nomem) {
+		ep->acl = acl_new(st.rules[0], st.n_rules[0], st.rules[1], st.n_rules[1]);
+		if (!ep->acl)
+			l->nomem = true;
+	}
 	if (!l->nomem)
 		check_endpoint(l, ep, &st, g);
+	free(st.rules[0]);
+	free(st.rules[1]);
 	free(st.listen_at);
 }
 
@@ -921,6 +1184,153 @@ check_readable(const char *path)
 	return r;
 }
 
+/* ------------------------------------------------------------ include_dir */
+
+/* Packagers and editors leave "x.conf.dpkg-old", "x.conf~", ".x.conf.swp"
+ * next to the files that count: only "*.conf" not starting with '.' do. */
+static bool
+fragment_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return name[0] != '.' && n > 5 && strcmp(name + n - 5, ".conf") == 0;
+}
+
+static int
+strcmp_ptr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A fragment only adds endpoints. */
+static void
+load_fragment_root(struct loader *l, struct sockd_config *cfg, const config_setting_t *root)
+{
+	for (int i = 0; i < config_setting_length(root) && !l->nomem; i++) {
+		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+		const char *k = key(s);
+
+		if (strcmp(k, "endpoints") == 0)
+			load_endpoints(l, cfg, s);
+		else
+			conf_error(l, s, "'%s' is not allowed in an include_dir file (only 'endpoints')", k);
+	}
+}
+
+static void
+load_fragment(struct loader *l, struct sockd_config *cfg, const char *path)
+{
+	config_t *lc, **frags;
+	struct stat st;
+	int r;
+
+	/* stat, not the dirent type: a symlink to a file counts too. */
+	if (stat(path, &st) == -1) {
+		if (errno == ENOMEM)
+			l->nomem = true;
+		else
+			file_error(l, path, 0, "%s", strerror(errno));
+		return;
+	}
+	if (!S_ISREG(st.st_mode))
+		return;
+	r = check_readable(path);
+	if (r == -ENOMEM) {
+		l->nomem = true;
+		return;
+	}
+	if (r < 0) {
+		file_error(l, path, 0, "%s", strerror(-r));
+		return;
+	}
+
+	frags = realloc(l->frags, (l->n_frags + 1) * sizeof(*frags));
+	lc = malloc(sizeof(*lc));
+	if (frags)
+		l->frags = frags;
+	if (!frags || !lc) {
+		free(lc);
+		l->nomem = true;
+		return;
+	}
+	config_init(lc);
+	if (!config_read_file(lc, path)) {
+		file_error(l, config_error_file(lc) ? config_error_file(lc) : path,
+		    config_error_line(lc), "%s", config_error_text(lc));
+		config_destroy(lc);
+		free(lc);
+		return;
+	}
+	l->frags[l->n_frags++] = lc;
+	load_fragment_root(l, cfg, config_root_setting(lc));
+}
+
+static void
+load_include_dir(struct loader *l, struct sockd_config *cfg, const char *dir)
+{
+	char **names = NULL, **nn, *path;
+	size_t n = 0, cap = 0, len;
+	struct dirent *de;
+	DIR *d;
+
+	d = opendir(dir);
+	if (!d) {
+		/* The packaged config names the directory; it need not exist. */
+		if (errno == ENOENT)
+			return;
+		if (errno == ENOMEM)
+			l->nomem = true;
+		else
+			conf_error(l, l->include_dir, "cannot read include_dir '%s': %s",
+			    dir, strerror(errno));
+		return;
+	}
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			if (errno != 0)
+				conf_error(l, l->include_dir, "cannot read include_dir '%s': %s",
+				    dir, strerror(errno));
+			break;
+		}
+		if (!fragment_name(de->d_name))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			nn = realloc(names, cap * sizeof(*names));
+			if (!nn) {
+				l->nomem = true;
+				break;
+			}
+			names = nn;
+		}
+		if (!(names[n] = loader_strdup(l, de->d_name)))
+			break;
+		n++;
+	}
+	closedir(d);
+
+	/* strcmp is the C locale's byte order, whatever LC_COLLATE says. */
+	if (n > 0)
+		qsort(names, n, sizeof(*names), strcmp_ptr);
+	len = strlen(dir);
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	for (size_t i = 0; i < n && !l->nomem; i++) {
+		path = format("%.*s/%s", (int)len, len == 1 ? "" : dir, names[i]);
+		if (!path) {
+			l->nomem = true;
+			break;
+		}
+		load_fragment(l, cfg, path);
+		free(path);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
 int
 config_load(const char *path, struct sockd_config **out, struct diag *d)
 {
@@ -963,8 +1373,19 @@ config_load(const char *path, struct sockd_config **out, struct diag *d)
 
 	if (!l.nomem)
 		load_root(&l, cfg, config_root_setting(&lc));
+	if (!l.nomem && cfg->daemon.include_dir) {
+		size_t n = cfg->n_endpoints;
+
+		load_include_dir(&l, cfg, cfg->daemon.include_dir);
+		cfg->n_included = cfg->n_endpoints - n;
+	}
 
 	config_destroy(&lc);
+	for (size_t i = 0; i < l.n_frags; i++) {
+		config_destroy(l.frags[i]);
+		free(l.frags[i]);
+	}
+	free(l.frags);
 	free(l.addrs);
 	/* A diagnostic lost to a failed allocation must not pass as success. */
 	if (l.nomem || d->n - start < l.errors) {
@@ -994,6 +1415,7 @@ config_load(const char *path, struct sockd_config **out, struct diag *d)
  *     log_level = "info";
  *     user = "sockd";                  # only when set
  *     group = "sockd";                 # only when set
+ *     include_dir = "/etc/sockd/conf.d";       # only when set
  *   };
  *
  *   endpoints = (
@@ -1004,9 +1426,21 @@ config_load(const char *path, struct sockd_config **out, struct diag *d)
  *       v6only = false;
  *       overload = "wait";
  *       udp_guard = true;
+ *       max_connections = 0;
+ *       max_per_source = 0;
+ *       rate = 0.0;
+ *       burst = 1;
+ *       udp_rate = 20.0;
+ *       udp_burst = 40;
+ *       idle_timeout = 300.0;
+ *       lifetime = 0.0;
+ *       allow = [ "10.0.0.0/8" ];      # only when set, canonical rules
+ *       deny = [ "10.1.0.0/16" ];      # only when set
  *       mode = "0660";                 # only when set
  *       owner = "root";                # only when set, as written
  *       group = "0";                   # only when set, as written
+ *       allow_uid = [ "root", "0" ];   # only when set, as written
+ *       allow_gid = [ "adm" ];         # only when set, as written
  *     },
  *     { name = "daytime";
  *       ...
@@ -1014,8 +1448,11 @@ config_load(const char *path, struct sockd_config **out, struct diag *d)
  *     }
  *   );
  *
- * No endpoints at all is "endpoints = ();". Addresses are in addr_format()
- * form; strings are escaped as libconfig reads them back.
+ * No endpoints at all is "endpoints = ();", and endpoints from include_dir
+ * files are printed with the others, in the order they were read.
+ * Addresses are in addr_format() form; strings are escaped as libconfig
+ * reads them back; the new numbers print exactly (shortest form that reads
+ * back to the same double), since rounding 0.0004 to 0 would mean "none".
  */
 
 static void
@@ -1044,6 +1481,59 @@ dump_key_string(FILE *f, const char *indent, const char *k, const char *v)
 }
 
 static void
+dump_key_number(FILE *f, const char *indent, const char *k, double v)
+{
+	char buf[64];
+
+	if (v < 1e15 && v > -1e15 && v == (double)(long long)v) {
+		snprintf(buf, sizeof(buf), "%.1f", v);
+	} else {
+		for (int prec = 1; prec <= 17; prec++) {
+			snprintf(buf, sizeof(buf), "%.*g", prec, v);
+			if (strtod(buf, NULL) == v)
+				break;
+		}
+		/* libconfig reads "5" as an integer; a float needs '.' or 'e' */
+		if (!strpbrk(buf, ".e"))
+			strncat(buf, ".0", sizeof(buf) - strlen(buf) - 1);
+	}
+	fprintf(f, "%s%s = %s;\n", indent, k, buf);
+}
+
+static void
+dump_rules(FILE *f, const char *indent, const char *k, const struct acl *acl, bool allow)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	const struct acl_rule *r;
+	size_t n;
+
+	r = acl_rules(acl, allow, &n);
+	if (n == 0)
+		return;
+	fprintf(f, "%s%s = [ ", indent, k);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			fputs(", ", f);
+		dump_string(f, acl_rule_format(&r[i], buf, sizeof(buf)));
+	}
+	fputs(" ];\n", f);
+}
+
+static void
+dump_names(FILE *f, const char *indent, const char *k, char *const *names, size_t n)
+{
+	if (n == 0)
+		return;
+	fprintf(f, "%s%s = [ ", indent, k);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			fputs(", ", f);
+		dump_string(f, names[i]);
+	}
+	fputs(" ];\n", f);
+}
+
+static void
 dump_endpoint(FILE *f, const struct endpoint *ep)
 {
 	char buf[ADDR_STRLEN];
@@ -1064,12 +1554,26 @@ dump_endpoint(FILE *f, const struct endpoint *ep)
 	fprintf(f, "%sv6only = %s;\n", in, ep->v6only ? "true" : "false");
 	dump_key_string(f, in, "overload", ep->overload == OVERLOAD_REJECT ? "reject" : "wait");
 	fprintf(f, "%sudp_guard = %s;\n", in, ep->udp_guard ? "true" : "false");
+	fprintf(f, "%smax_connections = %u;\n", in, ep->max_connections);
+	fprintf(f, "%smax_per_source = %u;\n", in, ep->max_per_source);
+	dump_key_number(f, in, "rate", ep->rate);
+	fprintf(f, "%sburst = %u;\n", in, ep->burst);
+	dump_key_number(f, in, "udp_rate", ep->udp_rate);
+	fprintf(f, "%sudp_burst = %u;\n", in, ep->udp_burst);
+	dump_key_number(f, in, "idle_timeout", ep->idle_timeout);
+	dump_key_number(f, in, "lifetime", ep->lifetime);
+	if (ep->acl) {
+		dump_rules(f, in, "allow", ep->acl, true);
+		dump_rules(f, in, "deny", ep->acl, false);
+	}
 	if (ep->mode >= 0)
 		fprintf(f, "%smode = \"%04o\";\n", in, (unsigned)ep->mode);
 	if (ep->owner_name)
 		dump_key_string(f, in, "owner", ep->owner_name);
 	if (ep->group_name)
 		dump_key_string(f, in, "group", ep->group_name);
+	dump_names(f, in, "allow_uid", ep->allow_uid_names, ep->n_allow_uid);
+	dump_names(f, in, "allow_gid", ep->allow_gid_names, ep->n_allow_gid);
 	if (ep->service && strcmp(ep->service->name, "daytime") == 0 && ep->daytime_format)
 		dump_key_string(f, in, "daytime_format", ep->daytime_format);
 	fputs("  }", f);
@@ -1090,6 +1594,15 @@ config_dump(const struct sockd_config *cfg, FILE *f)
 		dump_key_string(f, "  ", "user", dc->user);
 	if (dc->group)
 		dump_key_string(f, "  ", "group", dc->group);
+	/* Endpoints read from include_dir are printed with the others; read
+	 * again, the directory would add them twice. */
+	if (dc->include_dir && cfg->n_included > 0) {
+		fputs("  # ", f);
+		dump_key_string(f, "", "include_dir", dc->include_dir);
+		fputs("  # (already read: its endpoints are printed below)\n", f);
+	} else if (dc->include_dir) {
+		dump_key_string(f, "  ", "include_dir", dc->include_dir);
+	}
 	fputs("};\n\n", f);
 
 	if (cfg->n_endpoints == 0) {
@@ -1098,7 +1611,15 @@ config_dump(const struct sockd_config *cfg, FILE *f)
 	}
 	fputs("endpoints = (\n", f);
 	for (size_t i = 0; i < cfg->n_endpoints; i++) {
-		dump_endpoint(f, cfg->endpoints[i]);
+		const struct endpoint *ep = cfg->endpoints[i];
+
+		if (i >= cfg->n_endpoints - cfg->n_included &&
+		    (i == 0 || strcmp(ep->file, cfg->endpoints[i - 1]->file) != 0)) {
+			fputs("  # from ", f);
+			dump_string(f, ep->file);
+			fputs("\n", f);
+		}
+		dump_endpoint(f, ep);
 		fputs(i + 1 < cfg->n_endpoints ? ",\n" : "\n", f);
 	}
 	fputs(");\n", f);

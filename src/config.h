@@ -26,10 +26,17 @@ void diag_free(struct diag *d);         /* frees the lines, leaves d empty */
 #define CONFIG_DEFAULT_SHUTDOWN_TIMEOUT 10.0
 #define CONFIG_DEFAULT_LOG_LEVEL        LOG_INFO
 #define CONFIG_DEFAULT_BACKLOG          1024
+#define CONFIG_DEFAULT_UDP_RATE         20.0    /* replies per second per source */
+#define CONFIG_DEFAULT_UDP_BURST        40
+#define CONFIG_DEFAULT_IDLE_TIMEOUT     300.0   /* seconds */
+/* Endpoint max_connections, max_per_source, rate and lifetime default to
+ * 0 (no limit); burst defaults to rate rounded up, at least 1. */
 
-/* Load and validate path. Returns 0 and *out, or -EINVAL with every problem
- * appended to d (at least one line; an unreadable file is one too), or
- * -ENOMEM. Never logs. */
+/* Load and validate path, then every *.conf file in daemon.include_dir (in
+ * strcmp order; names starting with '.' are skipped; a missing directory
+ * is no error), each of which may only add endpoints. Returns 0 and *out,
+ * or -EINVAL with every problem appended to d (at least one line; an
+ * unreadable file is one too), or -ENOMEM. Never logs. */
 int config_load(const char *path, struct sockd_config **out, struct diag *d);
 
 void config_free(struct sockd_config *cfg);     /* accepts NULL */
