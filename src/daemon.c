@@ -16,6 +16,7 @@
 #include "listener.h"
 #include "log.h"
 #include "queue.h"
+#include "service.h"
 #include "systemd.h"
 #include "worker.h"
 
@@ -33,10 +34,16 @@ cpus_available(void)
 	return n > 0 ? (unsigned)n : 1;
 }
 
+static unsigned
+workers_wanted(const struct sockd_config *cfg)
+{
+	return cfg->daemon.workers ? cfg->daemon.workers : cpus_available();
+}
+
 /* setgroups, setgid, setuid, in that order, and read the ids back: a
  * half-dropped process must not go on serving. */
 static int
-drop_privileges(const struct daemon_config *dc)
+drop_privileges(struct sockd *d, const struct daemon_config *dc)
 {
 	uid_t ruid, euid, suid;
 	gid_t rgid, egid, sgid;
@@ -64,77 +71,356 @@ drop_privileges(const struct daemon_config *dc)
 		log_err("privilege drop to user '%s' did not take effect", dc->user);
 		return -EPERM;
 	}
+	d->dropped_to = strdup(dc->user);
 	log_info("serving as user %s (uid %u, gid %u)", dc->user, (unsigned)dc->uid, (unsigned)dc->gid);
 	return 0;
 }
 
-int
-daemon_start(struct sockd *d, struct sockd_config *cfg)
+/* Grow the pool to n workers, or retire the newest beyond n. */
+static int
+workers_resize(struct sockd *d, unsigned n)
 {
-	unsigned n_workers, w_dgram = 0;
+	if (n > d->n_workers) {
+		struct worker **v = realloc(d->workers, n * sizeof(*v));
+
+		if (!v)
+			return log_errno(ENOMEM, "workers");
+		d->workers = v;
+		while (d->n_workers < n) {
+			int r = worker_start(d, d->n_workers, &d->workers[d->n_workers]);
+
+			if (r < 0)
+				return log_errno(r, "starting worker %u", d->n_workers);
+			d->n_workers++;
+		}
+		return 0;
+	}
+	while (d->n_workers > n) {
+		struct worker **v = realloc(d->retired, (d->n_retired + 1) * sizeof(*v));
+
+		if (!v)
+			return log_errno(ENOMEM, "workers");
+		d->retired = v;
+		d->n_workers--;
+		worker_retire(d->workers[d->n_workers]);
+		d->retired[d->n_retired++] = d->workers[d->n_workers];
+	}
+	return 0;
+}
+
+/* Join the retired workers that have finished their last connection. */
+static void
+workers_reap(struct sockd *d)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < d->n_retired; i++) {
+		if (worker_exited(d->retired[i]))
+			worker_join(d->retired[i]);
+		else
+			d->retired[k++] = d->retired[i];
+	}
+	d->n_retired = k;
+}
+
+/* Each datagram socket belongs to one worker, spread round-robin. */
+static int
+assign_dgrams(struct sockd *d)
+{
+	unsigned k = 0;
+
+	for (size_t i = 0; i < d->n_listeners; i++) {
+		struct listener *l = d->listeners[i];
+		int r;
+
+		if (addr_is_stream(&l->addr))
+			continue;
+		r = worker_add_dgram(d->workers[k++ % d->n_workers], l);
+		if (r < 0)
+			return log_errno(r, "endpoint %s", l->ep->name);
+	}
+	return 0;
+}
+
+int
+daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path)
+{
 	int r;
 
 	memset(d, 0, sizeof(*d));
 	d->cfg = cfg;
-	d->acceptor_epfd = d->acceptor_wakefd = -1;
+	d->config_path = path;
+	d->last_reload_ok = true;
+	d->acceptor_epfd = -1;
 	d->max_connections = cfg->daemon.max_connections;
 	d->exitfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (d->exitfd == -1)
+	d->acceptor_wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->exitfd == -1 || d->acceptor_wakefd == -1)
 		return log_errno(errno, "eventfd");
 
 	r = listeners_open(cfg, &d->listeners, &d->n_listeners);
 	if (r < 0)
 		return r;
-	r = drop_privileges(&cfg->daemon);
+	r = drop_privileges(d, &cfg->daemon);
 	if (r < 0)
 		return r;
 
 	r = queue_new(cfg->daemon.queue, &d->queue);
 	if (r < 0)
 		return log_errno(r, "queue");
-
-	n_workers = cfg->daemon.workers ? cfg->daemon.workers : cpus_available();
-	d->workers = calloc(n_workers, sizeof(*d->workers));
-	if (!d->workers)
-		return log_errno(ENOMEM, "workers");
-	for (unsigned i = 0; i < n_workers; i++) {
-		r = worker_start(d, i, &d->workers[i]);
-		if (r < 0)
-			return log_errno(r, "starting worker %u", i);
-		d->n_workers++;
-	}
-	/* Each datagram socket belongs to one worker, spread round-robin. */
-	for (size_t i = 0; i < d->n_listeners; i++) {
-		struct listener *l = d->listeners[i];
-
-		if (addr_is_stream(&l->addr))
-			continue;
-		r = worker_add_dgram(d->workers[w_dgram++ % d->n_workers], l);
-		if (r < 0)
-			return log_errno(r, "endpoint %s", l->ep->name);
-	}
+	r = workers_resize(d, workers_wanted(cfg));
+	if (r < 0)
+		return r;
+	r = assign_dgrams(d);
+	if (r < 0)
+		return r;
 	r = acceptor_start(d);
 	if (r < 0)
 		return r;
 
+	d->watchdog_usec = systemd_watchdog_usec();
 	log_info("ready: %zu listeners, %u workers", d->n_listeners, d->n_workers);
 	systemd_notify("READY=1\nSTATUS=%zu endpoints, %zu listeners, %u workers",
 		       cfg->n_endpoints, d->n_listeners, d->n_workers);
 	return 0;
 }
 
+/* ------------------------------------------------------------ reload */
+
+static uint64_t
+monotonic_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void
+reload_failed(struct sockd *d, const char *why)
+{
+	log_err("reload failed (%s): still serving the previous configuration", why);
+	d->last_reload_ok = false;
+	systemd_notify("READY=1\nSTATUS=reload failed (%s), serving the previous configuration", why);
+}
+
+/* The running listener whose socket a new listen address can take over. */
+static struct listener *
+reload_match(struct sockd *d, bool *taken, const struct addr *a)
+{
+	for (size_t i = 0; i < d->n_listeners; i++)
+		if (!taken[i] && addr_equal(&d->listeners[i]->addr, a)) {
+			taken[i] = true;
+			return d->listeners[i];
+		}
+	return NULL;
+}
+
+int
+daemon_reload(struct sockd *d)
+{
+	struct sockd_config *cfg = NULL, *old_cfg;
+	struct listener **nl = NULL, **from = NULL;
+	size_t nn = 0, cap = 0, kept = 0, bound = 0;
+	struct diag dg = { 0 };
+	bool *taken = NULL;
+	int r;
+
+	systemd_notify("RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)monotonic_usec());
+	log_info("reloading %s", d->config_path);
+
+	r = config_load(d->config_path, &cfg, &dg);
+	if (r < 0) {
+		for (size_t i = 0; i < dg.n; i++)
+			log_err("%s", dg.lines[i]);
+		diag_free(&d->reload_errors);
+		d->reload_errors = dg;
+		reload_failed(d, dg.n == 1 ? "1 configuration error" : "configuration errors");
+		return r;
+	}
+	diag_free(&dg);
+
+	/* Stage the new listener set without touching the running one. */
+	for (size_t i = 0; i < cfg->n_endpoints; i++)
+		cap += cfg->endpoints[i]->n_listen;
+	cap += d->n_listeners;
+	nl = calloc(cap ? cap : 1, sizeof(*nl));
+	from = calloc(cap ? cap : 1, sizeof(*from));
+	taken = calloc(d->n_listeners ? d->n_listeners : 1, sizeof(*taken));
+	if (!nl || !from || !taken) {
+		r = log_errno(ENOMEM, "reload");
+		goto out_fail;
+	}
+	for (size_t i = 0; i < cfg->n_endpoints; i++) {
+		struct endpoint *ep = cfg->endpoints[i];
+
+		for (size_t j = 0; j < ep->n_listen; j++) {
+			struct listener *old = reload_match(d, taken, &ep->listen[j]);
+
+			if (old) {
+				nl[nn] = listener_new(ep, &ep->listen[j], -1);
+				if (!nl[nn]) {
+					r = log_errno(ENOMEM, "reload");
+					goto out_fail;
+				}
+				from[nn++] = old;
+				kept++;
+				continue;
+			}
+			r = listener_bind(ep, &ep->listen[j], &nl[nn]);
+			if (r < 0) {
+				if (r == -EACCES && d->dropped_to)
+					log_err("endpoint %s needs privileges sockd gave up when it switched "
+						"to user '%s': restart sockd to bind it", ep->name, d->dropped_to);
+				goto out_fail;
+			}
+			nn++;
+			bound++;
+		}
+	}
+	/* Sockets systemd passed stay with the endpoint of the same name even
+	 * when they stand for no configured address. */
+	for (size_t i = 0; i < d->n_listeners; i++) {
+		struct listener *old = d->listeners[i];
+
+		if (taken[i] || !old->from_systemd)
+			continue;
+		for (size_t k = 0; k < cfg->n_endpoints; k++) {
+			struct endpoint *ep = cfg->endpoints[k];
+
+			if (strcmp(ep->name, old->ep->name) != 0 ||
+			    !(ep->service->flags & (addr_is_stream(&old->addr) ? SERVICE_STREAM : SERVICE_DGRAM)))
+				continue;
+			nl[nn] = listener_new(ep, &old->addr, -1);
+			if (!nl[nn]) {
+				r = log_errno(ENOMEM, "reload");
+				goto out_fail;
+			}
+			from[nn++] = old;
+			taken[i] = true;
+			kept++;
+			break;
+		}
+	}
+	if (cfg->daemon.user && (!d->cfg->daemon.user || strcmp(cfg->daemon.user, d->cfg->daemon.user) != 0))
+		log_warn("daemon.user changed: it takes effect at the next restart");
+
+	/* Commit. The acceptor pauses for the swap (clients wait in the
+	 * backlog of the sockets that stay open); workers let go of their
+	 * datagram sockets and get the new ones. */
+	acceptor_stop(d);
+	for (unsigned i = 0; i < d->n_workers; i++)
+		worker_release_dgrams(d->workers[i]);
+	for (size_t i = 0; i < nn; i++) {
+		if (!from[i])
+			continue;
+		nl[i]->fd = from[i]->fd;
+		nl[i]->from_systemd = from[i]->from_systemd;
+		nl[i]->unlink_on_close = from[i]->unlink_on_close;
+		from[i]->fd = -1;
+		from[i]->unlink_on_close = false;
+	}
+	for (size_t i = 0; i < d->n_listeners; i++) {
+		if (!taken[i]) {
+			char text[ADDR_STRLEN];
+
+			log_info("closing %s (%s)", addr_format(&d->listeners[i]->addr, text, sizeof(text)),
+				 d->listeners[i]->ep->name);
+		}
+		listener_free(d->listeners[i]);
+	}
+	free(d->listeners);
+	d->listeners = nl;
+	d->n_listeners = nn;
+	nl = NULL;
+
+	old_cfg = d->cfg;
+	d->cfg = cfg;
+	config_free(old_cfg);   /* endpoints in use stay alive through their references */
+	d->max_connections = cfg->daemon.max_connections;
+	log_set_level(cfg->daemon.log_level);
+
+	r = workers_resize(d, workers_wanted(cfg));
+	if (r < 0 && d->n_workers == 0)
+		goto out_fatal;
+	r = assign_dgrams(d);
+	if (r < 0)
+		goto out_fatal;
+	r = acceptor_start(d);
+	if (r < 0)
+		goto out_fatal;
+
+	d->last_reload_ok = true;
+	diag_free(&d->reload_errors);
+	log_info("reloaded: %zu endpoints, %zu listeners (%zu kept, %zu new), %u workers",
+		 cfg->n_endpoints, d->n_listeners, kept, bound, d->n_workers);
+	systemd_notify("READY=1\nSTATUS=%zu endpoints, %zu listeners, %u workers",
+		       cfg->n_endpoints, d->n_listeners, d->n_workers);
+	free(from);
+	free(taken);
+	return 0;
+
+out_fatal:
+	free(from);
+	free(taken);
+	return r;
+
+out_fail:
+	for (size_t i = 0; i < nn; i++)
+		listener_free(nl[i]);   /* staged takeovers hold fd -1 */
+	free(nl);
+	free(from);
+	free(taken);
+	config_free(cfg);
+	reload_failed(d, "cannot apply the new configuration");
+	return r;
+}
+
+/* ------------------------------------------------------------ run, stop */
+
 static void
 update_status(struct sockd *d)
 {
-	systemd_notify("STATUS=%zu endpoints, %lu active, %lu served",
-		       d->cfg->n_endpoints, atomic_load(&d->active), atomic_load(&d->served));
+	systemd_notify("STATUS=%zu endpoints, %lu active, %lu served%s",
+		       d->cfg->n_endpoints, atomic_load(&d->active), atomic_load(&d->served),
+		       d->last_reload_ok ? "" : "; last reload failed");
+}
+
+/* WATCHDOG=1 only while the acceptor and every worker answered the
+ * previous round of pings: a stuck thread lets systemd restart us. */
+static void
+watchdog_tick(struct sockd *d)
+{
+	bool alive = acceptor_answered(d);
+
+	for (unsigned i = 0; i < d->n_workers; i++)
+		alive &= worker_answered(d->workers[i]);
+	if (alive)
+		systemd_notify("WATCHDOG=1");
+	else
+		log_warn("a thread did not answer the watchdog in time: not notifying systemd");
+	acceptor_ping(d);
+	for (unsigned i = 0; i < d->n_workers; i++)
+		worker_ping(d->workers[i]);
+}
+
+static bool
+all_exited(struct sockd *d)
+{
+	for (unsigned i = 0; i < d->n_workers; i++)
+		if (!worker_exited(d->workers[i]))
+			return false;
+	for (unsigned i = 0; i < d->n_retired; i++)
+		if (!worker_exited(d->retired[i]))
+			return false;
+	return true;
 }
 
 /* Wait until every worker has left or the deadline passes. */
 static bool
-wait_workers(struct sockd *d, unsigned *left, const struct timespec *deadline)
+wait_workers(struct sockd *d, const struct timespec *deadline)
 {
-	while (*left > 0) {
+	while (!all_exited(d)) {
 		struct timespec now;
 		struct pollfd p = { .fd = d->exitfd, .events = POLLIN };
 		long ms;
@@ -144,8 +430,8 @@ wait_workers(struct sockd *d, unsigned *left, const struct timespec *deadline)
 		ms = (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
 		if (ms <= 0)
 			return false;
-		if (poll(&p, 1, (int)ms) == 1 && read(d->exitfd, &v, sizeof(v)) == sizeof(v))
-			*left = v >= *left ? 0 : *left - (unsigned)v;
+		if (poll(&p, 1, (int)ms) == 1)
+			(void)!read(d->exitfd, &v, sizeof(v));
 	}
 	return true;
 }
@@ -154,7 +440,6 @@ static void
 shutdown_gracefully(struct sockd *d)
 {
 	double timeout = d->cfg->daemon.shutdown_timeout;
-	unsigned left = d->n_workers;
 	struct timespec deadline;
 
 	systemd_notify("STOPPING=1");
@@ -178,24 +463,23 @@ shutdown_gracefully(struct sockd *d)
 		deadline.tv_sec++;
 		deadline.tv_nsec -= 1000000000L;
 	}
-	if (!wait_workers(d, &left, &deadline)) {
+	if (!wait_workers(d, &deadline)) {
 		log_notice("shutdown timeout (%.1fs) reached: closing %lu open connections",
 			   timeout, atomic_load(&d->active));
 		for (unsigned i = 0; i < d->n_workers; i++)
 			worker_abort(d->workers[i]);
+		for (unsigned i = 0; i < d->n_retired; i++)
+			worker_abort(d->retired[i]);
 	}
-	for (unsigned i = 0; i < d->n_workers; i++)
-		worker_join(d->workers[i]);
-	d->n_workers = 0;
 }
 
 int
 daemon_run(struct sockd *d)
 {
 	struct itimerspec its = { .it_interval.tv_sec = STATUS_INTERVAL_S, .it_value.tv_sec = STATUS_INTERVAL_S };
-	struct pollfd p[2];
+	struct pollfd p[4];
 	sigset_t mask;
-	int sfd, tfd, code = 0;
+	int sfd, tfd, wfd = -1, code = 0;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -203,20 +487,34 @@ daemon_run(struct sockd *d)
 	sigaddset(&mask, SIGHUP);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-	if (sfd == -1 || tfd == -1) {
+	if (d->watchdog_usec)
+		wfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	if (sfd == -1 || tfd == -1 || (d->watchdog_usec && wfd == -1)) {
 		log_errno(errno, "signalfd/timerfd");
 		code = 1;
 		goto out;
 	}
 	timerfd_settime(tfd, 0, &its, NULL);
+	if (wfd != -1) {
+		uint64_t half = d->watchdog_usec / 2;
+		struct itimerspec w = {
+			.it_interval = { (time_t)(half / 1000000), (long)(half % 1000000) * 1000 },
+			.it_value = { (time_t)(half / 1000000), (long)(half % 1000000) * 1000 },
+		};
+
+		timerfd_settime(wfd, 0, &w, NULL);
+		watchdog_tick(d);
+	}
 	p[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 	p[1] = (struct pollfd){ .fd = tfd, .events = POLLIN };
+	p[2] = (struct pollfd){ .fd = d->exitfd, .events = POLLIN };
+	p[3] = (struct pollfd){ .fd = wfd, .events = POLLIN };
 
 	for (;;) {
 		struct signalfd_siginfo si;
 		uint64_t v;
 
-		if (poll(p, 2, -1) == -1) {
+		if (poll(p, wfd != -1 ? 4 : 3, -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_errno(errno, "poll");
@@ -227,10 +525,22 @@ daemon_run(struct sockd *d)
 			(void)!read(tfd, &v, sizeof(v));
 			update_status(d);
 		}
+		if (p[2].revents & POLLIN) {
+			(void)!read(d->exitfd, &v, sizeof(v));
+			workers_reap(d);
+		}
+		if (wfd != -1 && (p[3].revents & POLLIN)) {
+			(void)!read(wfd, &v, sizeof(v));
+			watchdog_tick(d);
+		}
 		if (!(p[0].revents & POLLIN) || read(sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
 		if (si.ssi_signo == SIGHUP) {
-			log_notice("SIGHUP: live reload is not implemented yet, ignoring");
+			if (daemon_reload(d) < 0 && !d->acceptor_running) {
+				log_err("cannot serve after the reload, exiting");
+				code = 1;
+				break;
+			}
 			continue;
 		}
 		log_info("%s received", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
@@ -242,6 +552,8 @@ out:
 		close(sfd);
 	if (tfd != -1)
 		close(tfd);
+	if (wfd != -1)
+		close(wfd);
 	return code;
 }
 
@@ -251,19 +563,24 @@ daemon_free(struct sockd *d)
 	acceptor_stop(d);
 	for (unsigned i = 0; i < d->n_workers; i++)
 		worker_abort(d->workers[i]);
+	for (unsigned i = 0; i < d->n_retired; i++)
+		worker_abort(d->retired[i]);
 	for (unsigned i = 0; i < d->n_workers; i++)
 		worker_join(d->workers[i]);
+	for (unsigned i = 0; i < d->n_retired; i++)
+		worker_join(d->retired[i]);
 	free(d->workers);
+	free(d->retired);
 	for (size_t i = 0; i < d->n_listeners; i++)
 		listener_free(d->listeners[i]);
 	free(d->listeners);
 	queue_free(d->queue);
-	if (d->acceptor_epfd != -1)
-		close(d->acceptor_epfd);
-	if (d->acceptor_wakefd != -1)
+	if (d->acceptor_wakefd > 0)
 		close(d->acceptor_wakefd);
-	if (d->exitfd != -1)
+	if (d->exitfd > 0)
 		close(d->exitfd);
+	diag_free(&d->reload_errors);
+	free(d->dropped_to);
 	config_free(d->cfg);
 	memset(d, 0, sizeof(*d));
 }

@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "config.h"
 #include "sockd.h"
 
 struct listener;
@@ -18,6 +19,13 @@ struct sockd {
 	struct queue *queue;
 	struct worker **workers;
 	unsigned n_workers;
+	struct worker **retired;        /* left the pool on reload, finishing their connections */
+	unsigned n_retired;
+	const char *config_path;
+	bool last_reload_ok;            /* for status: did the last reload take? */
+	struct diag reload_errors;      /* its errors when it did not */
+	uint64_t watchdog_usec;         /* 0 = no watchdog */
+	char *dropped_to;               /* the user we switched to at start, or NULL */
 
 	atomic_ulong active;            /* stream connections open, all endpoints */
 	atomic_ulong served;            /* connections and datagrams answered, ever */
@@ -30,14 +38,21 @@ struct sockd {
 	atomic_bool acceptor_waiting;   /* paused on max_connections */
 	atomic_bool acceptor_stop;
 	bool acceptor_running;
+	atomic_uint acceptor_pings;     /* watchdog: asked ... */
+	atomic_uint acceptor_pongs;     /* ... and answered */
 
 	int exitfd;                     /* eventfd: a worker thread ended */
 };
 
-/* Start everything for cfg (takes ownership of cfg). */
-int daemon_start(struct sockd *d, struct sockd_config *cfg);
+/* Start everything for cfg (takes ownership of cfg), loaded from path. */
+int daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path);
 
-/* Serve until SIGTERM/SIGINT; then shut down gracefully. Returns the exit code. */
+/* Serve until SIGTERM/SIGINT, reloading on SIGHUP; then shut down
+ * gracefully. Returns the exit code. */
 int daemon_run(struct sockd *d);
+
+/* Load the configuration file again and apply it, or keep the running
+ * one when it is invalid or cannot be applied. 0 when it took. */
+int daemon_reload(struct sockd *d);
 
 void daemon_free(struct sockd *d);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -22,10 +23,11 @@
 
 #define ACCEPTS_PER_ROUND 64            /* per listener, so busy listeners share fairly */
 #define EMFILE_PAUSE_MS 100
+#define REFUSAL_LOG_MS 10000            /* at most one refusal line per endpoint this often */
 
 /* ------------------------------------------------------------ opening */
 
-static struct listener *
+struct listener *
 listener_new(struct endpoint *ep, const struct addr *a, int fd)
 {
 	struct listener *l = calloc(1, sizeof(*l));
@@ -97,7 +99,7 @@ unix_apply_perms(const struct endpoint *ep, const char *path, const char *text)
 	return 0;
 }
 
-static int
+int
 listener_bind(struct endpoint *ep, const struct addr *a, struct listener **out)
 {
 	char text[ADDR_STRLEN];
@@ -415,6 +417,109 @@ emfile_pause(struct acceptor_state *st, int err)
 	timerfd_settime(st->timerfd, 0, &its, NULL);
 }
 
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static bool
+peer_cred_allowed(const struct endpoint *ep, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (ep->n_allow_uid == 0 && ep->n_allow_gid == 0)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
+		return false;
+	for (size_t i = 0; i < ep->n_allow_uid; i++)
+		if (ep->allow_uid[i] == cred.uid)
+			return true;
+	for (size_t i = 0; i < ep->n_allow_gid; i++)
+		if (ep->allow_gid[i] == cred.gid)
+			return true;
+	return false;
+}
+
+/* A client can drive refusals as fast as it connects: say so at most once
+ * per REFUSAL_LOG_MS per endpoint, with how many went unsaid. */
+static void
+log_refusal(struct endpoint *ep, const char *why, const struct sockaddr *peer, socklen_t len)
+{
+	uint64_t now = now_ms();
+	char text[ADDR_STRLEN];
+
+	if (ep->refusal_logged_ms && now - ep->refusal_logged_ms < REFUSAL_LOG_MS) {
+		ep->refusals_unlogged++;
+		return;
+	}
+	if (ep->refusals_unlogged)
+		log_notice("endpoint %s: refused %s (%s), and %lu more since the last such line",
+			   ep->name, addr_format_peer(peer, len, text, sizeof(text)), why, ep->refusals_unlogged);
+	else
+		log_notice("endpoint %s: refused %s (%s)", ep->name,
+			   addr_format_peer(peer, len, text, sizeof(text)), why);
+	ep->refusal_logged_ms = now;
+	ep->refusals_unlogged = 0;
+}
+
+/* Access and limits of the endpoint itself; on refusal fd is closed.
+ * On success the connection is counted on the endpoint (and its source). */
+static bool
+admit(struct endpoint *ep, int fd, const struct sockaddr *peer, socklen_t len, bool *source_counted)
+{
+	const char *why = NULL;
+	atomic_ulong *counter = NULL;
+
+	*source_counted = false;
+	if (ep->proxy_protocol) {
+		/* Only trusted proxies may speak for a client; allow/deny and
+		 * max_per_source apply to that client, once its header is in. */
+		if (!acl_allows(ep->proxy_from, peer, len) || !peer_cred_allowed(ep, fd)) {
+			why = "not a trusted PROXY sender";
+			counter = &ep->stats.refused_proxy;
+		}
+	} else if (!acl_allows(ep->acl, peer, len) || !peer_cred_allowed(ep, fd)) {
+		why = "access denied";
+		counter = &ep->stats.refused_acl;
+	}
+	if (why) {
+		/* refused below */
+	} else if (ep->rate > 0 && !rate_limit_take(&ep->rate_state, now_ms())) {
+		why = "over the connection rate";
+		counter = &ep->stats.refused_rate;
+	} else if (ep->max_connections &&
+		   atomic_load_explicit(&ep->stats.active, memory_order_relaxed) >= ep->max_connections) {
+		why = "endpoint max_connections reached";
+		counter = &ep->stats.refused_limit;
+	} else if (ep->instances &&
+		   atomic_load_explicit(&ep->stats.active, memory_order_relaxed) >= ep->instances) {
+		why = "instances reached";
+		counter = &ep->stats.refused_limit;
+	} else if (ep->max_per_source && !ep->proxy_protocol) {
+		int r = source_acquire(ep->sources, peer, len, ep->max_per_source);
+
+		if (r < 0) {
+			why = r == -EBUSY ? "max_per_source reached" : "out of memory";
+			counter = &ep->stats.refused_limit;
+		} else {
+			*source_counted = true;
+		}
+	}
+	if (why) {
+		atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
+		log_refusal(ep, why, peer, len);
+		close(fd);
+		return false;
+	}
+	atomic_fetch_add_explicit(&ep->stats.active, 1, memory_order_relaxed);
+	return true;
+}
+
 static void
 accept_some(struct acceptor_state *st, struct listener *l)
 {
@@ -424,7 +529,7 @@ accept_some(struct acceptor_state *st, struct listener *l)
 	for (int i = 0; i < ACCEPTS_PER_ROUND; i++) {
 		struct sockaddr_storage peer;
 		socklen_t len = sizeof(peer);
-		bool room = have_room(d);
+		bool room = have_room(d), counted;
 		struct conn *c;
 		int fd;
 
@@ -457,21 +562,27 @@ accept_some(struct acceptor_state *st, struct listener *l)
 		}
 		if (!room) {
 			atomic_fetch_add_explicit(&ep->stats.refused_overload, 1, memory_order_relaxed);
+			log_refusal(ep, "overloaded", (struct sockaddr *)&peer, len);
 			close(fd);
 			continue;
 		}
+		if (!admit(ep, fd, (struct sockaddr *)&peer, len, &counted))
+			continue;
 		c = conn_new(fd, ep, addr_socktype(&l->addr), (struct sockaddr *)&peer, len);
 		if (!c) {
+			if (counted)
+				source_release(ep->sources, (struct sockaddr *)&peer, len);
+			atomic_fetch_sub_explicit(&ep->stats.active, 1, memory_order_relaxed);
 			close(fd);
 			emfile_pause(st, ENOMEM);
 			return;
 		}
+		c->source_counted = counted;
 		atomic_fetch_add(&d->active, 1);
 		if (queue_push(d->queue, c) < 0) {
 			/* Cannot happen while we are the only producer and
 			 * checked for room; if it does, the client goes. */
-			atomic_fetch_sub(&d->active, 1);
-			conn_discard(c);
+			conn_discard(d, c);
 			continue;
 		}
 		atomic_fetch_add_explicit(&ep->stats.accepted, 1, memory_order_relaxed);
@@ -495,7 +606,10 @@ acceptor_main(void *arg)
 
 	acceptor_update(&st);
 	while (!atomic_load(&d->acceptor_stop)) {
-		int n = epoll_wait(d->acceptor_epfd, evs, 64, -1);
+		int n;
+
+		atomic_store(&d->acceptor_pongs, atomic_load(&d->acceptor_pings));
+		n = epoll_wait(d->acceptor_epfd, evs, 64, -1);
 
 		if (n == -1 && errno != EINTR) {
 			log_errno(errno, "acceptor: epoll_wait");
@@ -536,9 +650,7 @@ acceptor_start(struct sockd *d)
 	d->acceptor_epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->acceptor_epfd == -1)
 		return log_errno(errno, "acceptor: epoll_create1");
-	d->acceptor_wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (d->acceptor_wakefd == -1)
-		return log_errno(errno, "acceptor: eventfd");
+	atomic_store(&d->acceptor_stop, false);
 
 	ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = ACC_WAKE };
 	if (epoll_ctl(d->acceptor_epfd, EPOLL_CTL_ADD, d->acceptor_wakefd, &ev) == -1)
@@ -552,6 +664,8 @@ acceptor_start(struct sockd *d)
 
 		if (!addr_is_stream(&l->addr))
 			continue;
+		if (l->ep->rate_state.last_ms == 0)
+			rate_limit_init(&l->ep->rate_state, l->ep->rate, l->ep->burst, now_ms());
 		ev = (struct epoll_event){ .events = 0, .data.u64 = i };
 		if (epoll_ctl(d->acceptor_epfd, EPOLL_CTL_ADD, l->fd, &ev) == -1)
 			return log_errno(errno, "acceptor: epoll_ctl");
@@ -581,4 +695,20 @@ acceptor_stop(struct sockd *d)
 	acceptor_wake(d);
 	pthread_join(d->acceptor, NULL);
 	d->acceptor_running = false;
+	close(d->acceptor_epfd);
+	d->acceptor_epfd = -1;
+}
+
+void
+acceptor_ping(struct sockd *d)
+{
+	atomic_fetch_add(&d->acceptor_pings, 1);
+	acceptor_wake(d);
+}
+
+bool
+acceptor_answered(struct sockd *d)
+{
+	return !d->acceptor_running ||
+	       atomic_load(&d->acceptor_pongs) == atomic_load(&d->acceptor_pings);
 }

@@ -23,6 +23,9 @@ struct listener {
  * failure everything opened is closed again and the error is logged. */
 int listeners_open(const struct sockd_config *cfg, struct listener ***out, size_t *n_out);
 
+/* A listener of ep on a, owning fd (-1: none yet). NULL on ENOMEM. */
+struct listener *listener_new(struct endpoint *ep, const struct addr *a, int fd);
+
 /* Close the socket, unlink a socket file we created, drop the reference. */
 void listener_free(struct listener *l);
 
@@ -32,5 +35,13 @@ int acceptor_start(struct sockd *d);
 /* Wake the acceptor (room freed: a connection closed). Thread-safe. */
 void acceptor_wake(struct sockd *d);
 
-/* Stop accepting: the thread closes no listener but leaves, and is joined. */
+/* Stop accepting: the thread closes no listener but leaves, and is joined.
+ * acceptor_start() may run it again (reload swaps listeners in between). */
 void acceptor_stop(struct sockd *d);
+
+/* Watchdog: ask the acceptor to answer; answered once its loop came round. */
+void acceptor_ping(struct sockd *d);
+bool acceptor_answered(struct sockd *d);
+
+/* Bind one listen address of ep (used at start and by reload). */
+int listener_bind(struct endpoint *ep, const struct addr *a, struct listener **out);

@@ -211,7 +211,7 @@ main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 
-	if (daemon_start(&d, cfg) < 0) {
+	if (daemon_start(&d, cfg, arg_config) < 0) {
 		daemon_free(&d);
 		tell_parent(&parent_fd, EXIT_RUNTIME);
 		return EXIT_RUNTIME;

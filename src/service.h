@@ -7,11 +7,13 @@
 #include <sys/types.h>
 
 struct conn;
+struct conn_aux;
 struct endpoint;
 
 enum {
 	SERVICE_STREAM = 1 << 0,        /* tcp, unix, unix-seqpacket */
 	SERVICE_DGRAM = 1 << 1,         /* udp, unix-dgram */
+	SERVICE_OPAQUE = 1 << 2,        /* the bytes bypass sockd: no idle_timeout */
 };
 
 /* Per-datagram context handed to a service's dgram handler. */
@@ -48,8 +50,19 @@ struct service {
 	 * touch c after closing it. Only called when c has no unsent output. */
 	void (*conn_io)(struct conn *c, uint32_t events);
 
-	/* Stream: free service state (called once, just before c is freed). */
+	/* Stream: an auxiliary fd of c is ready (see conn_aux_add). */
+	void (*conn_aux_io)(struct conn *c, struct conn_aux *aux, uint32_t events);
+
+	/* Stream: the deadline set with conn_set_timer passed. NULL: close c. */
+	void (*conn_timeout)(struct conn *c);
+
+	/* Stream: c is closing; close the service's own fds, stop children.
+	 * svc_state is freed by the worker afterwards. Optional. */
 	void (*conn_free)(struct conn *c);
+
+	/* The daemon is stopping (drain) or giving up on c (abort): e.g. send
+	 * SIGTERM or SIGKILL to a child. Optional. */
+	void (*conn_stop)(struct conn *c, bool force);
 
 	/* Datagram: the reply to one request of len bytes at in. Set *out to in,
 	 * to static data or to ctx->buf, and return its length; or return -1
@@ -69,3 +82,5 @@ extern const struct service service_discard;
 extern const struct service service_chargen;
 extern const struct service service_daytime;
 extern const struct service service_time;
+extern const struct service service_exec;
+extern const struct service service_forward;

@@ -6,13 +6,28 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "acl.h"
 #include "addr.h"
 
+struct acl;
 struct service;
+struct source_table;
 
 enum overload {
 	OVERLOAD_WAIT,          /* stop accepting; the kernel backlog holds new clients */
 	OVERLOAD_REJECT,        /* accept and close at once */
+};
+
+enum balance {
+	BALANCE_FIRST,                  /* always start with the first upstream */
+	BALANCE_ROUNDROBIN,
+};
+
+#define NICE_UNSET (-100)
+
+struct exec_rlimit {
+	int resource;                   /* RLIMIT_* */
+	unsigned long long soft, hard;  /* RLIM_INFINITY for "unlimited" */
 };
 
 /* Counters are updated by the acceptor and the workers with relaxed atomics;
@@ -20,6 +35,13 @@ enum overload {
 struct endpoint_stats {
 	atomic_ulong accepted;          /* stream connections handed to workers */
 	atomic_ulong refused_overload;  /* accepted and closed by overload = "reject" */
+	atomic_ulong refused_acl;       /* allow/deny, allow_uid/allow_gid */
+	atomic_ulong refused_limit;     /* max_connections, max_per_source of the endpoint */
+	atomic_ulong refused_rate;      /* rate */
+	atomic_ulong closed_idle;       /* idle_timeout or lifetime reached */
+	atomic_ulong dropped_rate;      /* datagrams over udp_rate */
+	atomic_ulong refused_proxy;     /* untrusted sender, bad or late PROXY header */
+	atomic_ulong failed;            /* exec could not start, forward found no upstream */
 	atomic_ulong active;            /* stream connections open now */
 	atomic_ulong datagrams_in;
 	atomic_ulong datagrams_out;
@@ -51,6 +73,55 @@ struct endpoint {
 	char *group_name;
 	char *daytime_format;           /* strftime format; never NULL */
 
+	struct acl *acl;                /* allow/deny CIDR rules; NULL = everyone */
+	uid_t *allow_uid;               /* Unix peers (SO_PEERCRED) allowed by uid ... */
+	size_t n_allow_uid;
+	gid_t *allow_gid;               /* ... or by gid; both empty = everyone */
+	size_t n_allow_gid;
+	char **allow_uid_names;         /* n_allow_uid entries as written, for config_dump */
+	char **allow_gid_names;         /* n_allow_gid entries as written */
+	unsigned max_connections;       /* open connections of this endpoint; 0 = no own limit */
+	unsigned max_per_source;        /* open connections per client address; 0 = no limit */
+	double rate;                    /* new connections per second; 0 = no limit */
+	unsigned burst;                 /* token bucket depth for rate */
+	double udp_rate;                /* datagram replies per second per source; 0 = no limit */
+	unsigned udp_burst;
+	double idle_timeout;            /* seconds without a byte either way; 0 = none */
+	double lifetime;                /* seconds a connection may last; 0 = none */
+
+	/* proxy_protocol: expect a PROXY header before the service starts. */
+	int proxy_protocol;             /* 0 = none, else enum proxy_version (1, 2, 3 = any) */
+	struct acl *proxy_from;         /* senders trusted to send it; NULL = any */
+	double proxy_timeout;           /* seconds for the whole header */
+
+	/* service "exec" */
+	char **command;                 /* argv, NULL-terminated; command[0] is absolute */
+	char **env;                     /* "NAME=value", NULL-terminated; NULL = none */
+	char *exec_user;                /* run the program as this user, or NULL */
+	char *exec_group;
+	uid_t exec_uid;                 /* (uid_t)-1 = as sockd */
+	gid_t exec_gid;
+	unsigned instances;             /* children at once; 0 = no own limit */
+	int umask;                      /* -1 = inherit */
+	int nice;                       /* NICE_UNSET = inherit */
+	struct exec_rlimit *rlimits;
+	size_t n_rlimits;
+
+	/* service "forward" */
+	struct addr *upstream;
+	size_t n_upstream;
+	double connect_timeout;         /* seconds per upstream attempt */
+	enum balance balance;
+	int send_proxy;                 /* 0 = none, 1 = v1, 2 = v2 */
+	atomic_uint rr_next;            /* roundrobin position */
+
+	/* Runtime state that lives as long as the endpoint. */
+	struct source_table *sources;   /* open connections per source (max_per_source);
+	                                 * created by config_load for every endpoint */
+	struct rate_limit rate_state;   /* acceptor thread only */
+	uint64_t refusal_logged_ms;     /* acceptor thread only: last refusal logged */
+	unsigned long refusals_unlogged;
+
 	atomic_uint refs;
 	struct endpoint_stats stats;
 };
@@ -63,6 +134,7 @@ struct daemon_config {
 	int log_level;                  /* LOG_ERR .. LOG_DEBUG */
 	char *user;                     /* drop to this user after binding, or NULL */
 	char *group;                    /* and this group (default: the user's), or NULL */
+	char *include_dir;              /* *.conf fragments adding endpoints, or NULL */
 	uid_t uid;                      /* resolved at load; (uid_t)-1 without user */
 	gid_t gid;                      /* resolved at load; (gid_t)-1 without user/group */
 };
@@ -72,6 +144,7 @@ struct sockd_config {
 	struct daemon_config daemon;
 	struct endpoint **endpoints;    /* one reference each */
 	size_t n_endpoints;
+	size_t n_included;              /* the last n_included came from include_dir files */
 };
 
 struct endpoint *endpoint_ref(struct endpoint *ep);

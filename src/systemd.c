@@ -45,6 +45,16 @@ systemd_listen_fds(struct passed_fd **fds)
 	return n;
 }
 
+uint64_t
+systemd_watchdog_usec(void)
+{
+	uint64_t usec = 0;
+
+	if (sd_watchdog_enabled(0, &usec) <= 0)
+		return 0;
+	return usec;
+}
+
 void
 systemd_notify(const char *fmt, ...)
 {

@@ -1,5 +1,7 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "daemon.h"
 #include "listener.h"
 #include "log.h"
+#include "proxy_proto.h"
 #include "queue.h"
 #include "service.h"
 #include "udp_guard.h"
@@ -26,11 +30,15 @@
 #define DGRAM_MAX (64 * 1024)
 #define DGRAM_ROUNDS 8          /* batches per wakeup before serving others */
 #define NO_HEAP UINT32_MAX
+#define PIPE_POOL 32            /* empty pipes a worker keeps for splice */
+
+#define UDP_RATE_SOURCES 4096   /* sources tracked per datagram socket for udp_rate */
 
 /* A datagram socket this worker serves. The listener owns the fd. */
 struct dgram_sock {
 	struct watch watch;
 	struct listener *l;
+	struct source_rates *rates;     /* udp_rate per source, or NULL */
 	struct dgram_sock *next;
 };
 
@@ -55,8 +63,19 @@ struct worker {
 	struct dgram_sock *mail_dgrams; /* handed over, not yet in epoll */
 	bool mail_drain;
 	bool mail_abort;
+	bool mail_retire;
+	bool mail_release;
+	sem_t released;                 /* posted when mail_release was done */
+	atomic_uint pings;              /* watchdog: asked ... */
+	atomic_uint pongs;              /* ... and answered */
+	atomic_bool exited;
 
-	bool draining;
+	struct conn *graveyard;         /* closed during this batch, freed after it */
+	int pipes[PIPE_POOL][2];
+	unsigned n_pipes;
+
+	bool draining;                  /* shutdown: finish what is open and queued */
+	bool retiring;                  /* reload: finish what is open, take nothing new */
 	struct conn *conns;
 	unsigned n_conns;
 	struct dgram_sock *dgrams;
@@ -72,6 +91,11 @@ struct worker {
 
 	struct watch queue_watch;
 	struct watch mail_watch;
+
+	/* Fault injection for the watchdog test: $SOCKD_FAULT_STALL_MS makes
+	 * the first worker to take a connection of an endpoint named
+	 * "fault-stall" hang that long, once. */
+	unsigned long fault_stall_ms;
 };
 
 static uint64_t
@@ -189,11 +213,19 @@ conn_new(int fd, struct endpoint *ep, int socktype, const struct sockaddr *peer,
 }
 
 void
-conn_discard(struct conn *c)
+conn_discard(struct sockd *d, struct conn *c)
 {
+	struct endpoint *ep = c->ep;
+
 	close(c->fd);
-	endpoint_unref(c->ep);
+	if (c->source_counted)
+		source_release(ep->sources, &c->peer.sa, c->peer_len);
+	atomic_fetch_sub_explicit(&ep->stats.active, 1, memory_order_relaxed);
+	endpoint_unref(ep);
 	free(c);
+	atomic_fetch_sub(&d->active, 1);
+	if (atomic_exchange(&d->acceptor_waiting, false))
+		acceptor_wake(d);
 }
 
 static const char *
@@ -248,22 +280,145 @@ conn_close(struct conn *c)
 			  (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
 			  (double)(monotonic_ms() - c->started_ms) / 1000.0);
 	}
+	if (c->closed)
+		return;
+	c->closed = true;
 	heap_remove(w, c);
 	conn_unlink(c);
 	if (ep->service->conn_free)
 		ep->service->conn_free(c);
-	close(c->fd);           /* also leaves the epoll set: the fd is never dup'ed */
 	free(c->out);
+	c->out = NULL;
+	free(c->proxy_buf);
+	c->proxy_buf = NULL;
 	atomic_fetch_add_explicit(&ep->stats.bytes_in, c->bytes_in, memory_order_relaxed);
 	atomic_fetch_add_explicit(&ep->stats.bytes_out, c->bytes_out, memory_order_relaxed);
-	atomic_fetch_sub_explicit(&ep->stats.active, 1, memory_order_relaxed);
-	endpoint_unref(ep);
-	free(c);
-
 	atomic_fetch_add_explicit(&d->served, 1, memory_order_relaxed);
+
+	/* Closing the fd also takes it out of the epoll set: it is never
+	 * dup'ed. The memory waits for the end of the batch. */
+	close(c->fd);
+	c->fd = -1;
+	if (c->source_counted)
+		source_release(ep->sources, &c->peer.sa, c->peer_len);
+	atomic_fetch_sub_explicit(&ep->stats.active, 1, memory_order_relaxed);
 	atomic_fetch_sub(&d->active, 1);
 	if (atomic_exchange(&d->acceptor_waiting, false))
 		acceptor_wake(d);
+	c->next = w->graveyard;
+	w->graveyard = c;
+}
+
+static void
+worker_bury(struct worker *w)
+{
+	while (w->graveyard) {
+		struct conn *c = w->graveyard;
+
+		w->graveyard = c->next;
+		free(c->svc_state);
+		endpoint_unref(c->ep);
+		free(c);
+	}
+}
+
+int
+conn_aux_add(struct conn *c, struct conn_aux *aux, int fd, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = &aux->watch };
+
+	aux->watch.kind = WATCH_AUX;
+	aux->c = c;
+	aux->fd = fd;
+	if (epoll_ctl(c->w->epfd, EPOLL_CTL_ADD, fd, &ev) == -1)
+		return -errno;
+	aux->armed = events;
+	aux->added = true;
+	return 0;
+}
+
+int
+conn_aux_want(struct conn_aux *aux, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = &aux->watch };
+
+	if (!aux->added)
+		return -EINVAL;
+	if (events == aux->armed)
+		return 0;
+	if (epoll_ctl(aux->c->w->epfd, EPOLL_CTL_MOD, aux->fd, &ev) == -1)
+		return -errno;
+	aux->armed = events;
+	return 0;
+}
+
+void
+conn_aux_del(struct conn_aux *aux)
+{
+	if (!aux->added)
+		return;
+	epoll_ctl(aux->c->w->epfd, EPOLL_CTL_DEL, aux->fd, NULL);
+	aux->added = false;
+}
+
+uint64_t
+conn_now_ms(const struct conn *c)
+{
+	return c->w->now_ms;
+}
+
+int
+conn_replace_fd(struct conn *c, int fd)
+{
+	struct epoll_event ev = { .events = 0, .data.ptr = &c->watch };
+
+	close(c->fd);
+	c->fd = fd;
+	c->armed = 0;
+	if (epoll_ctl(c->w->epfd, EPOLL_CTL_ADD, fd, &ev) == -1)
+		return -errno;
+	return 0;
+}
+
+void
+conn_count(struct conn *c, size_t in, size_t out)
+{
+	c->bytes_in += in;
+	c->bytes_out += out;
+	if (in || out)
+		c->active_ms = c->w->now_ms;
+}
+
+int
+conn_pipe_get(struct conn *c, int p[2])
+{
+	struct worker *w = c->w;
+
+	if (w->n_pipes > 0) {
+		w->n_pipes--;
+		p[0] = w->pipes[w->n_pipes][0];
+		p[1] = w->pipes[w->n_pipes][1];
+		return 0;
+	}
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == -1)
+		return -errno;
+	return 0;
+}
+
+void
+conn_pipe_put(struct conn *c, int p[2])
+{
+	struct worker *w = c->w;
+
+	if (w->n_pipes < PIPE_POOL) {
+		w->pipes[w->n_pipes][0] = p[0];
+		w->pipes[w->n_pipes][1] = p[1];
+		w->n_pipes++;
+	} else {
+		close(p[0]);
+		close(p[1]);
+	}
+	p[0] = p[1] = -1;
 }
 
 void
@@ -285,7 +440,10 @@ conn_read(struct conn *c, void *buf, size_t len)
 
 	if (n == -1)
 		return -errno;
-	c->bytes_in += (uint64_t)n;
+	if (n > 0) {
+		c->bytes_in += (uint64_t)n;
+		c->active_ms = c->w->now_ms;
+	}
 	return n;
 }
 
@@ -297,7 +455,10 @@ conn_write(struct conn *c, const void *buf, size_t len)
 
 	if (n == -1)
 		return -errno;
-	c->bytes_out += (uint64_t)n;
+	if (n > 0) {
+		c->bytes_out += (uint64_t)n;
+		c->active_ms = c->w->now_ms;
+	}
 	return n;
 }
 
@@ -333,13 +494,72 @@ conn_send(struct conn *c, const void *buf, size_t len)
 	return 0;
 }
 
+static uint64_t
+ms_of(double seconds)
+{
+	return (uint64_t)(seconds * 1000.0 + 0.5);
+}
+
+/* The earliest moment c must be looked at: idle timeout, lifetime or the
+ * end of lingering; 0 when none applies. Activity does not touch the heap:
+ * an expired entry whose connection was busy is simply pushed back. */
+static uint64_t
+conn_due(const struct conn *c)
+{
+	const struct endpoint *ep = c->ep;
+	uint64_t due = 0;
+
+	if (ep->idle_timeout > 0 && !(ep->service->flags & SERVICE_OPAQUE))
+		due = c->active_ms + ms_of(ep->idle_timeout);
+	if (ep->lifetime > 0) {
+		uint64_t end = c->started_ms + ms_of(ep->lifetime);
+
+		if (!due || end < due)
+			due = end;
+	}
+	if (c->lingering && (!due || c->linger_until_ms < due))
+		due = c->linger_until_ms;
+	if (c->timer_ms && (!due || c->timer_ms < due))
+		due = c->timer_ms;
+	return due;
+}
+
+/* (Re)schedule c; false (c is closed) when the heap cannot grow. */
+static bool
+conn_schedule(struct conn *c)
+{
+	uint64_t due = conn_due(c);
+
+	if (!due) {
+		heap_remove(c->w, c);
+		return true;
+	}
+	if (conn_set_deadline(c, due) < 0) {
+		log_warn("endpoint %s: out of memory for a timer, closing connection", c->ep->name);
+		conn_close(c);
+		return false;
+	}
+	return true;
+}
+
+void
+conn_set_timer(struct conn *c, uint64_t deadline_ms)
+{
+	c->timer_ms = deadline_ms;
+	conn_schedule(c);
+}
+
 static void
 conn_linger(struct conn *c)
 {
 	shutdown(c->fd, SHUT_WR);
 	c->lingering = true;
-	if (conn_arm(c, EPOLLIN) < 0 || conn_set_deadline(c, c->w->now_ms + LINGER_MS) < 0)
+	c->linger_until_ms = c->w->now_ms + LINGER_MS;
+	if (conn_arm(c, EPOLLIN) < 0) {
 		conn_close(c);
+		return;
+	}
+	conn_schedule(c);
 }
 
 void
@@ -399,8 +619,114 @@ conn_drain_input(struct conn *c)
 }
 
 static void
+proxy_refuse(struct conn *c, const char *why)
+{
+	char peer[ADDR_STRLEN];
+
+	atomic_fetch_add_explicit(&c->ep->stats.refused_proxy, 1, memory_order_relaxed);
+	log_debug("endpoint %s: %s: %s", c->ep->name,
+		  c->peer_len ? addr_format_peer(&c->peer.sa, c->peer_len, peer, sizeof(peer)) : "unix", why);
+	conn_close(c);
+}
+
+/* The header is in: the client is who it says, and access, limits and
+ * the service go by that. */
+static void
+proxy_accepted(struct conn *c, const struct proxy_result *res)
+{
+	struct endpoint *ep = c->ep;
+
+	free(c->proxy_buf);
+	c->proxy_buf = NULL;
+	c->timer_ms = 0;
+	if (!conn_schedule(c))
+		return;
+	if (!res->local && (res->src.ss_family == AF_INET || res->src.ss_family == AF_INET6) &&
+	    res->src_len <= sizeof(c->peer) && res->dst_len <= sizeof(c->local)) {
+		memcpy(&c->peer, &res->src, res->src_len);
+		c->peer_len = res->src_len;
+		memcpy(&c->local, &res->dst, res->dst_len);
+		c->local_len = res->dst_len;
+		c->proxied = true;
+	}
+	if (!acl_allows(ep->acl, &c->peer.sa, c->peer_len)) {
+		atomic_fetch_add_explicit(&ep->stats.refused_acl, 1, memory_order_relaxed);
+		conn_close(c);
+		return;
+	}
+	if (ep->max_per_source) {
+		if (source_acquire(ep->sources, &c->peer.sa, c->peer_len, ep->max_per_source) < 0) {
+			atomic_fetch_add_explicit(&ep->stats.refused_limit, 1, memory_order_relaxed);
+			conn_close(c);
+			return;
+		}
+		c->source_counted = c->peer_len > 0;
+	}
+	ep->service->conn_start(c);
+}
+
+/* Read the PROXY header without taking a byte of what follows it: one byte
+ * to tell the versions apart, then up to the v1 line's LF (peeked first)
+ * or exactly the v2 length. */
+static void
+proxy_read(struct conn *c)
+{
+	uint8_t *b = c->proxy_buf;
+	struct proxy_result res;
+
+	for (int round = 0; round < 8; round++) {
+		size_t have = c->proxy_have, want;
+		ssize_t n, r;
+
+		if (have == 0) {
+			want = 1;
+		} else if (b[0] == 'P') {
+			uint8_t *lf;
+
+			n = recv(c->fd, b + have, PROXY_V1_MAX - have, MSG_PEEK | MSG_DONTWAIT);
+			if (n <= 0)
+				goto read_failed;
+			lf = memchr(b + have, '\n', (size_t)n);
+			want = lf ? (size_t)(lf - (b + have)) + 1 : (size_t)n;
+		} else if (have < 16) {
+			want = 16 - have;
+		} else {
+			want = 16 + (((size_t)b[14] << 8) | b[15]) - have;
+		}
+		if (want == 0 || have + want > PROXY_HEADER_MAX) {
+			proxy_refuse(c, "PROXY header too long");
+			return;
+		}
+		n = recv(c->fd, b + have, want, MSG_DONTWAIT);
+		if (n <= 0)
+			goto read_failed;
+		c->proxy_have += (uint32_t)n;
+		r = proxy_parse(b, c->proxy_have, c->ep->proxy_protocol, &res);
+		if (r < 0) {
+			proxy_refuse(c, r == -EPROTONOSUPPORT ? "PROXY header of the wrong version"
+							      : "invalid PROXY header");
+			return;
+		}
+		if (r > 0) {
+			proxy_accepted(c, &res);
+			return;
+		}
+	}
+	return;
+
+read_failed:
+	if (errno == EAGAIN || errno == EINTR)
+		return;
+	proxy_refuse(c, "closed before its PROXY header was complete");
+}
+
+static void
 conn_dispatch(struct conn *c, uint32_t events)
 {
+	if (c->proxy_buf) {
+		proxy_read(c);
+		return;
+	}
 	if (c->out) {
 		if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 			conn_flush(c);
@@ -419,19 +745,39 @@ conn_adopt(struct worker *w, struct conn *c)
 	struct epoll_event ev = { .events = 0, .data.ptr = &c->watch };
 
 	c->w = w;
-	c->started_ms = w->now_ms;
+	c->started_ms = c->active_ms = w->now_ms;
 	c->next = w->conns;
 	if (w->conns)
 		w->conns->prev = c;
 	w->conns = c;
 	w->n_conns++;
-	atomic_fetch_add_explicit(&c->ep->stats.active, 1, memory_order_relaxed);
 
 	/* Registered with no events; the service's conn_want() arms it. */
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev) == -1) {
 		log_warn_errno(errno, "endpoint %s: epoll_ctl, closing connection", c->ep->name);
 		conn_close(c);
 		return;
+	}
+	if (c->ep->proxy_protocol) {
+		c->proxy_buf = malloc(PROXY_HEADER_MAX);
+		if (!c->proxy_buf) {
+			conn_close(c);
+			return;
+		}
+		c->timer_ms = w->now_ms + ms_of(c->ep->proxy_timeout);
+		if (conn_schedule(c))
+			conn_want(c, EPOLLIN);
+		return;
+	}
+	if (!conn_schedule(c))
+		return;
+	if (w->fault_stall_ms && strcmp(c->ep->name, "fault-stall") == 0) {
+		struct timespec ts = { (time_t)(w->fault_stall_ms / 1000), (long)(w->fault_stall_ms % 1000) * 1000000 };
+
+		log_warn("worker %u: stalling %lu ms ($SOCKD_FAULT_STALL_MS)", w->id, w->fault_stall_ms);
+		w->fault_stall_ms = 0;
+		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+			;
 	}
 	c->ep->service->conn_start(c);
 }
@@ -451,8 +797,30 @@ worker_expire(struct worker *w)
 {
 	while (w->heap_len > 0 && w->heap[0]->deadline_ms <= w->now_ms) {
 		struct conn *c = w->heap[0];
+		uint64_t due = conn_due(c);
 
-		heap_remove(w, c);
+		if (due > w->now_ms) {
+			conn_set_deadline(c, due);      /* it moved: cannot grow the heap */
+			continue;
+		}
+		if (c->timer_ms && c->timer_ms <= w->now_ms) {
+			c->timer_ms = 0;
+			if (c->proxy_buf) {
+				proxy_refuse(c, "no complete PROXY header in time");
+				continue;
+			}
+			if (c->ep->service->conn_timeout) {
+				c->ep->service->conn_timeout(c);
+				if (!c->closed)
+					conn_schedule(c);
+				continue;
+			}
+		} else if (!c->lingering) {
+			atomic_fetch_add_explicit(&c->ep->stats.closed_idle, 1, memory_order_relaxed);
+			log_debug("endpoint %s: closing a connection after %s", c->ep->name,
+				  c->ep->lifetime > 0 && w->now_ms >= c->started_ms + ms_of(c->ep->lifetime)
+				  ? "its lifetime" : "its idle timeout");
+		}
 		conn_close(c);
 	}
 }
@@ -505,6 +873,13 @@ dgram_serve(struct worker *w, struct dgram_sock *ds)
 				   !udp_guard_allow(h->msg_name, h->msg_namelen, l->local_is_loopback, NULL)) {
 				atomic_fetch_add_explicit(&ep->stats.dropped_guard, 1, memory_order_relaxed);
 				continue;
+			} else if (!acl_allows(ep->acl, h->msg_name, h->msg_namelen)) {
+				atomic_fetch_add_explicit(&ep->stats.refused_acl, 1, memory_order_relaxed);
+				continue;
+			} else if (ds->rates &&
+				   !source_rates_take(ds->rates, h->msg_name, h->msg_namelen, w->now_ms)) {
+				atomic_fetch_add_explicit(&ep->stats.dropped_rate, 1, memory_order_relaxed);
+				continue;
 			}
 			ctx.buf = b->reply[nout];
 			len = ep->service->dgram_reply(&ctx, b->data[i], b->in[i].msg_len, &reply);
@@ -554,12 +929,26 @@ worker_add_dgram(struct worker *w, struct listener *l)
 		return -ENOMEM;
 	ds->watch.kind = WATCH_DGRAM;
 	ds->l = l;
+	if (l->ep->udp_rate > 0 && addr_family(&l->addr) != AF_UNIX) {
+		ds->rates = source_rates_new(l->ep->udp_rate, l->ep->udp_burst, UDP_RATE_SOURCES);
+		if (!ds->rates) {
+			free(ds);
+			return -ENOMEM;
+		}
+	}
 	pthread_mutex_lock(&w->mail_lock);
 	ds->next = w->mail_dgrams;
 	w->mail_dgrams = ds;
 	pthread_mutex_unlock(&w->mail_lock);
 	(void)!write(w->mailfd, &one, sizeof(one));
 	return 0;
+}
+
+static void
+dgram_sock_free(struct dgram_sock *ds)
+{
+	source_rates_free(ds->rates);
+	free(ds);
 }
 
 static void
@@ -570,7 +959,7 @@ worker_close_dgrams(struct worker *w)
 
 		w->dgrams = ds->next;
 		epoll_ctl(w->epfd, EPOLL_CTL_DEL, ds->l->fd, NULL);
-		free(ds);
+		dgram_sock_free(ds);
 	}
 }
 
@@ -580,7 +969,7 @@ static void
 worker_mail(struct worker *w, bool *abort_now)
 {
 	struct dgram_sock *list;
-	bool drain, abrt;
+	bool drain, abrt, retire, release;
 	uint64_t v;
 
 	(void)!read(w->mailfd, &v, sizeof(v));
@@ -589,7 +978,20 @@ worker_mail(struct worker *w, bool *abort_now)
 	w->mail_dgrams = NULL;
 	drain = w->mail_drain;
 	abrt = w->mail_abort;
+	retire = w->mail_retire;
+	release = w->mail_release;
+	w->mail_release = false;
 	pthread_mutex_unlock(&w->mail_lock);
+
+	if (release) {
+		worker_close_dgrams(w);
+		sem_post(&w->released);
+	}
+	if (retire && !w->retiring) {
+		w->retiring = true;
+		epoll_ctl(w->epfd, EPOLL_CTL_DEL, queue_fd(w->d->queue), NULL);
+		worker_close_dgrams(w);
+	}
 
 	while (list) {
 		struct dgram_sock *ds = list;
@@ -601,7 +1003,7 @@ worker_mail(struct worker *w, bool *abort_now)
 		if (!w->batch || epoll_ctl(w->epfd, EPOLL_CTL_ADD, ds->l->fd, &ev) == -1) {
 			log_err("worker %u: cannot serve datagram endpoint %s: %s", w->id,
 				ds->l->ep->name, w->batch ? strerror(errno) : "out of memory");
-			free(ds);
+			dgram_sock_free(ds);
 			continue;
 		}
 		ds->next = w->dgrams;
@@ -610,6 +1012,10 @@ worker_mail(struct worker *w, bool *abort_now)
 	if (drain && !w->draining) {
 		w->draining = true;
 		worker_close_dgrams(w);
+		/* Children of exec connections are told to finish now. */
+		for (struct conn *c = w->conns; c; c = c->next)
+			if (c->ep->service->conn_stop)
+				c->ep->service->conn_stop(c, false);
 	}
 	if (abrt)
 		*abort_now = true;
@@ -625,8 +1031,13 @@ worker_main(void *arg)
 
 	w->now_ms = monotonic_ms();
 	while (!abort_now) {
+		bool mail = false;
 		int timeout = -1, n;
 
+		/* Answering here, once per round, proves the loop is not stuck. */
+		atomic_store(&w->pongs, atomic_load(&w->pings));
+		if (w->retiring && w->n_conns == 0)
+			break;
 		if (w->draining && w->n_conns == 0 && queue_length(w->d->queue) == 0)
 			break;
 		if (w->heap_len > 0) {
@@ -645,8 +1056,16 @@ worker_main(void *arg)
 
 			switch (wt->kind) {
 			case WATCH_CONN:
-				conn_dispatch((struct conn *)wt, evs[i].events);
+				if (!((struct conn *)wt)->closed)
+					conn_dispatch((struct conn *)wt, evs[i].events);
 				break;
+			case WATCH_AUX: {
+				struct conn_aux *aux = (struct conn_aux *)wt;
+
+				if (!aux->c->closed)
+					aux->c->ep->service->conn_aux_io(aux->c, aux, evs[i].events);
+				break;
+			}
 			case WATCH_DGRAM:
 				dgram_serve(w, (struct dgram_sock *)wt);
 				break;
@@ -654,25 +1073,41 @@ worker_main(void *arg)
 				worker_take_conns(w);
 				break;
 			case WATCH_MAIL:
-				worker_mail(w, &abort_now);
+				/* After the batch: mail may free datagram
+				 * sockets that later events of it point to. */
+				mail = true;
 				break;
 			}
 		}
+		if (mail)
+			worker_mail(w, &abort_now);
 		worker_expire(w);
+		worker_bury(w);
 	}
 
 	/* Leaving: close whatever is still open (after an abort). */
-	while (w->conns)
-		conn_close(w->conns);
+	while (w->conns) {
+		struct conn *c = w->conns;
+
+		if (c->ep->service->conn_stop)
+			c->ep->service->conn_stop(c, true);
+		conn_close(c);
+	}
+	worker_bury(w);
 	if (abort_now) {
 		void *item;
 
-		while (queue_pop(w->d->queue, &item, 1) == 1) {
-			atomic_fetch_sub(&w->d->active, 1);
-			conn_discard(item);
-		}
+		while (queue_pop(w->d->queue, &item, 1) == 1)
+			conn_discard(w->d, item);
 	}
 	worker_close_dgrams(w);
+	pthread_mutex_lock(&w->mail_lock);
+	atomic_store(&w->exited, true);
+	if (w->mail_release) {
+		w->mail_release = false;
+		sem_post(&w->released);
+	}
+	pthread_mutex_unlock(&w->mail_lock);
 	(void)!write(w->d->exitfd, &one, sizeof(one));
 	return NULL;
 }
@@ -693,6 +1128,9 @@ worker_start(struct sockd *d, unsigned id, struct worker **out)
 	w->queue_watch.kind = WATCH_QUEUE;
 	w->mail_watch.kind = WATCH_MAIL;
 	pthread_mutex_init(&w->mail_lock, NULL);
+	sem_init(&w->released, 0, 0);
+	if (getenv("SOCKD_FAULT_STALL_MS"))
+		w->fault_stall_ms = strtoul(getenv("SOCKD_FAULT_STALL_MS"), NULL, 10);
 	if (getrandom(&w->rand, sizeof(w->rand), 0) != sizeof(w->rand) || w->rand == 0)
 		w->rand = 0x9e3779b97f4a7c15ULL ^ (uint64_t)id;
 
@@ -730,19 +1168,33 @@ out_free:
 	if (w->mailfd != -1)
 		close(w->mailfd);
 	pthread_mutex_destroy(&w->mail_lock);
+	sem_destroy(&w->released);
 	free(w->scratch);
 	free(w);
 	return r;
 }
 
+enum mail { MAIL_DRAIN, MAIL_ABORT, MAIL_RETIRE, MAIL_PING };
+
 static void
-worker_post(struct worker *w, bool drain, bool abrt)
+worker_post(struct worker *w, enum mail m)
 {
 	uint64_t one = 1;
 
 	pthread_mutex_lock(&w->mail_lock);
-	w->mail_drain |= drain;
-	w->mail_abort |= abrt;
+	switch (m) {
+	case MAIL_DRAIN:
+		w->mail_drain = true;
+		break;
+	case MAIL_ABORT:
+		w->mail_abort = true;
+		break;
+	case MAIL_RETIRE:
+		w->mail_retire = true;
+		break;
+	case MAIL_PING:
+		break;
+	}
 	pthread_mutex_unlock(&w->mail_lock);
 	(void)!write(w->mailfd, &one, sizeof(one));
 }
@@ -750,13 +1202,57 @@ worker_post(struct worker *w, bool drain, bool abrt)
 void
 worker_drain(struct worker *w)
 {
-	worker_post(w, true, false);
+	worker_post(w, MAIL_DRAIN);
 }
 
 void
 worker_abort(struct worker *w)
 {
-	worker_post(w, false, true);
+	worker_post(w, MAIL_ABORT);
+}
+
+void
+worker_retire(struct worker *w)
+{
+	worker_post(w, MAIL_RETIRE);
+}
+
+void
+worker_release_dgrams(struct worker *w)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&w->mail_lock);
+	if (atomic_load(&w->exited)) {
+		pthread_mutex_unlock(&w->mail_lock);
+		return;
+	}
+	w->mail_release = true;
+	pthread_mutex_unlock(&w->mail_lock);
+	(void)!write(w->mailfd, &one, sizeof(one));
+	/* The loop answers between two batches and never blocks otherwise;
+	 * a worker that leaves first answers on its way out. */
+	while (sem_wait(&w->released) == -1 && errno == EINTR)
+		;
+}
+
+bool
+worker_exited(struct worker *w)
+{
+	return atomic_load(&w->exited);
+}
+
+void
+worker_ping(struct worker *w)
+{
+	atomic_fetch_add(&w->pings, 1);
+	worker_post(w, MAIL_PING);
+}
+
+bool
+worker_answered(struct worker *w)
+{
+	return atomic_load(&w->pongs) == atomic_load(&w->pings) || atomic_load(&w->exited);
 }
 
 void
@@ -769,11 +1265,16 @@ worker_join(struct worker *w)
 		struct dgram_sock *ds = w->mail_dgrams;
 
 		w->mail_dgrams = ds->next;
-		free(ds);
+		dgram_sock_free(ds);
 	}
 	close(w->epfd);
 	close(w->mailfd);
+	for (unsigned i = 0; i < w->n_pipes; i++) {
+		close(w->pipes[i][0]);
+		close(w->pipes[i][1]);
+	}
 	pthread_mutex_destroy(&w->mail_lock);
+	sem_destroy(&w->released);
 	free(w->heap);
 	free(w->scratch);
 	free(w->batch);

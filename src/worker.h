@@ -15,7 +15,7 @@ struct worker;
 
 /* What an epoll_event's data.ptr points at: the first member of every
  * watched object, so the loop can tell them apart. */
-enum watch_kind { WATCH_CONN, WATCH_DGRAM, WATCH_QUEUE, WATCH_MAIL };
+enum watch_kind { WATCH_CONN, WATCH_AUX, WATCH_DGRAM, WATCH_QUEUE, WATCH_MAIL };
 
 struct watch {
 	enum watch_kind kind;
@@ -45,11 +45,27 @@ struct conn {
 	bool finishing;                 /* after output: shut down writes, linger, close */
 	bool lingering;                 /* writes shut down; waiting for the peer's EOF */
 
+	bool source_counted;            /* holds a count in ep->sources */
+	bool closed;                    /* closed; freed after the current event batch */
+	bool proxied;                   /* peer/local come from a PROXY header */
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} local;                        /* for PROXY headers and exec; AF_UNSPEC until known */
+	socklen_t local_len;
+	void *svc_state;                /* the service's own allocation, freed by conn_free */
+	uint8_t *proxy_buf;             /* waiting for a PROXY header: what arrived of it */
+	uint32_t proxy_have;
+
 	uint64_t svc;                   /* service state (chargen position, ...) */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 	uint64_t started_ms;            /* CLOCK_MONOTONIC */
-	uint64_t deadline_ms;           /* 0 = none */
+	uint64_t active_ms;             /* last byte in or out */
+	uint64_t linger_until_ms;       /* while lingering */
+	uint64_t timer_ms;              /* the service's own deadline (conn_set_timer), 0 = none */
+	uint64_t deadline_ms;           /* when the timer heap looks at c next */
 	uint32_t heap_idx;              /* position in the worker's timer heap */
 
 	struct conn *prev, *next;       /* the worker's list of connections */
@@ -60,8 +76,9 @@ struct conn {
 struct conn *conn_new(int fd, struct endpoint *ep, int socktype,
 		      const struct sockaddr *peer, socklen_t peer_len);
 
-/* Close and free a connection that never reached a worker. */
-void conn_discard(struct conn *c);
+/* Close and free a connection that never reached a worker, undoing what
+ * the acceptor counted for it (endpoint, source and daemon totals). */
+void conn_discard(struct sockd *d, struct conn *c);
 
 /* --- for services, from inside conn_start/conn_io --- */
 
@@ -73,8 +90,41 @@ void conn_want(struct conn *c, uint32_t events);
  * is then already closed and freed). */
 int conn_send(struct conn *c, const void *buf, size_t len);
 
-/* Close now and free c. */
+/* Close c now (its fds, its counts); the memory goes after the current
+ * event batch, so a later event of the same batch finds it closed. */
 void conn_close(struct conn *c);
+
+/* A second fd watched for c (an upstream socket, a child's pidfd). Embed it
+ * in the service's state; the service closes the fd itself. */
+struct conn_aux {
+	struct watch watch;
+	struct conn *c;
+	int fd;
+	uint32_t armed;
+	bool added;
+};
+
+/* Watch fd for c with events (EPOLLIN/EPOLLOUT/0): 0 or -errno. */
+int conn_aux_add(struct conn *c, struct conn_aux *aux, int fd, uint32_t events);
+int conn_aux_want(struct conn_aux *aux, uint32_t events);
+/* Stop watching (does not close the fd). Accepts an aux never added. */
+void conn_aux_del(struct conn_aux *aux);
+
+/* Replace c's fd (closing the old one) with fd, watched for nothing yet. */
+int conn_replace_fd(struct conn *c, int fd);
+
+/* Bytes moved without conn_read/conn_write (splice): count them. */
+void conn_count(struct conn *c, size_t in, size_t out);
+
+/* An empty pipe from the worker's pool (for splice), or -errno; give it
+ * back with conn_pipe_put only once empty, else close it. */
+int conn_pipe_get(struct conn *c, int p[2]);
+void conn_pipe_put(struct conn *c, int p[2]);
+
+/* Set c's own deadline (connect or PROXY timeout), 0 to clear: the timer
+ * calls the service's conn_timeout, or closes c if it has none. */
+void conn_set_timer(struct conn *c, uint64_t deadline_ms);
+uint64_t conn_now_ms(const struct conn *c);
 
 /* Orderly end: send what is pending, shut down writing, discard input until
  * the peer closes (at most a few seconds), then close. */
@@ -95,9 +145,24 @@ int worker_start(struct sockd *d, unsigned id, struct worker **out);
  * the listener stays owned by the caller and must outlive w's use of it). */
 int worker_add_dgram(struct worker *w, struct listener *l);
 
+/* Stop serving datagram sockets; returns once w no longer touches them. */
+void worker_release_dgrams(struct worker *w);
+
 /* Graceful stop: close datagram sockets, serve what is queued and open,
  * exit when no connection is left. Thread-safe. */
 void worker_drain(struct worker *w);
+
+/* Leave the pool (reload with fewer workers): take no new connections,
+ * finish the open ones, then exit. Thread-safe. */
+void worker_retire(struct worker *w);
+
+/* True once w's thread has left its loop (then worker_join is quick). */
+bool worker_exited(struct worker *w);
+
+/* Watchdog: ask w to answer; worker_answered() is true once it has
+ * come round its loop since the last worker_ping(). */
+void worker_ping(struct worker *w);
+bool worker_answered(struct worker *w);
 
 /* Close every connection now and exit. Thread-safe. */
 void worker_abort(struct worker *w);
