@@ -8,6 +8,8 @@ const struct service *const service_table[] = {
 	&service_chargen,
 	&service_daytime,
 	&service_time,
+	&service_exec,
+	&service_forward,
 	NULL,
 };
 

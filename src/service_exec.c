@@ -1,0 +1,347 @@
+/* service "exec": one program per connection, the socket on its stdin and
+ * stdout (inetd's "nowait"), its stderr on ours (the journal). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/pidfd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "service.h"
+#include "sockd.h"
+#include "worker.h"
+
+#define CHILD_STACK (64 * 1024)
+#define ENV_VARS 16                     /* the connection's own variables, at most */
+#define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+struct exec_state {
+	pid_t pid;
+	uint64_t started_ms;
+};
+
+/* What the child needs; built before the clone, because the child shares
+ * our memory and must not allocate. */
+struct spawn {
+	const struct endpoint *ep;
+	char **envp;
+	int sock;
+	volatile int err;               /* set by the child when it cannot exec */
+	const char *failed;             /* ... and what failed */
+};
+
+/* Runs in a CLONE_VM|CLONE_VFORK child: only raw system calls. glibc's
+ * set*id() wrappers would signal every thread of the parent, whose memory
+ * (and thread list) this child shares, so the ids are set with syscall(). */
+static int
+child_main(void *arg)
+{
+	struct spawn *s = arg;
+	const struct endpoint *ep = s->ep;
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigset_t none;
+	int sock = s->sock;
+
+	/* sockd ignores SIGPIPE and blocks the signals it reads from a
+	 * signalfd; the program starts with neither. */
+	sigaction(SIGPIPE, &dfl, NULL);
+	sigemptyset(&none);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(unsigned long));
+
+	if (sock < 3) {
+		sock = fcntl(sock, F_DUPFD_CLOEXEC, 3);
+		if (sock == -1) {
+			s->failed = "dup";
+			goto fail;
+		}
+	}
+	if (dup2(sock, STDIN_FILENO) == -1 || dup2(sock, STDOUT_FILENO) == -1) {
+		s->failed = "dup2";
+		goto fail;
+	}
+	if (ep->exec_uid != (uid_t)-1) {
+		gid_t gid = ep->exec_gid;
+
+		if (syscall(SYS_setgroups, 1, &gid) == -1) {
+			s->failed = "setgroups";
+			goto fail;
+		}
+		if (syscall(SYS_setresgid, gid, gid, gid) == -1) {
+			s->failed = "setgid";
+			goto fail;
+		}
+		if (syscall(SYS_setresuid, ep->exec_uid, ep->exec_uid, ep->exec_uid) == -1) {
+			s->failed = "setuid";
+			goto fail;
+		}
+	}
+	if (ep->umask >= 0)
+		umask((mode_t)ep->umask);
+	if (ep->nice != NICE_UNSET && setpriority(PRIO_PROCESS, 0, ep->nice) == -1) {
+		s->failed = "setpriority";
+		goto fail;
+	}
+	for (size_t i = 0; i < ep->n_rlimits; i++) {
+		struct rlimit rl = { ep->rlimits[i].soft, ep->rlimits[i].hard };
+
+		if (setrlimit(ep->rlimits[i].resource, &rl) == -1) {
+			s->failed = "setrlimit";
+			goto fail;
+		}
+	}
+	execve(ep->command[0], ep->command, s->envp);
+	s->failed = "execve";
+fail:
+	s->err = errno;
+	_exit(127);
+}
+
+static int
+env_add(char **envp, size_t *n, char *buf, size_t *used, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+static int
+env_add(char **envp, size_t *n, char *buf, size_t *used, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vsnprintf(buf + *used, size - *used, fmt, ap);
+	va_end(ap);
+	if (r < 0 || (size_t)r >= size - *used)
+		return -ENOSPC;
+	envp[(*n)++] = buf + *used;
+	*used += (size_t)r + 1;
+	return 0;
+}
+
+static void
+ip_port(const struct sockaddr *sa, char *ip, size_t size, unsigned *port)
+{
+	struct sockaddr_in v4;
+
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+		*port = ntohs(s6->sin6_port);
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			memcpy(&v4.sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+			inet_ntop(AF_INET, &v4.sin_addr, ip, (socklen_t)size);
+		} else {
+			inet_ntop(AF_INET6, &s6->sin6_addr, ip, (socklen_t)size);
+		}
+		return;
+	}
+	*port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, (socklen_t)size);
+}
+
+/* The environment ucspi-tcp's tcpserver and systemd give a per-connection
+ * program: who is on the other end, and where it connected to. */
+static char **
+build_env(struct conn *c, char *buf, size_t size)
+{
+	const struct endpoint *ep = c->ep;
+	size_t n_cfg = 0, n = 0, used = 0;
+	bool have_path = false;
+	char ip[INET6_ADDRSTRLEN];
+	unsigned port;
+	char **envp;
+
+	for (char **e = ep->env; e && *e; e++, n_cfg++)
+		have_path |= strncmp(*e, "PATH=", 5) == 0;
+	envp = calloc(n_cfg + ENV_VARS + 1, sizeof(*envp));
+	if (!envp)
+		return NULL;
+
+	if (c->peer_len) {
+		union {
+			struct sockaddr sa;
+			struct sockaddr_storage ss;
+		} local;
+		socklen_t llen = sizeof(local);
+
+		env_add(envp, &n, buf, &used, size, "PROTO=TCP");
+		ip_port(&c->peer.sa, ip, sizeof(ip), &port);
+		env_add(envp, &n, buf, &used, size, "TCPREMOTEIP=%s", ip);
+		env_add(envp, &n, buf, &used, size, "TCPREMOTEPORT=%u", port);
+		env_add(envp, &n, buf, &used, size, "REMOTE_ADDR=%s", ip);
+		env_add(envp, &n, buf, &used, size, "REMOTE_PORT=%u", port);
+		if (c->local_len) {
+			ip_port(&c->local.sa, ip, sizeof(ip), &port);
+		} else if (getsockname(c->fd, &local.sa, &llen) == 0 &&
+			   (local.sa.sa_family == AF_INET || local.sa.sa_family == AF_INET6)) {
+			ip_port(&local.sa, ip, sizeof(ip), &port);
+		} else {
+			ip[0] = '\0';
+			port = 0;
+		}
+		if (ip[0]) {
+			env_add(envp, &n, buf, &used, size, "TCPLOCALIP=%s", ip);
+			env_add(envp, &n, buf, &used, size, "TCPLOCALPORT=%u", port);
+		}
+	} else {
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+
+		env_add(envp, &n, buf, &used, size, "PROTO=UNIX");
+		if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+			env_add(envp, &n, buf, &used, size, "UNIXREMOTEUID=%u", (unsigned)cred.uid);
+			env_add(envp, &n, buf, &used, size, "UNIXREMOTEGID=%u", (unsigned)cred.gid);
+			env_add(envp, &n, buf, &used, size, "UNIXREMOTEPID=%d", (int)cred.pid);
+		}
+	}
+	if (!have_path)
+		env_add(envp, &n, buf, &used, size, DEFAULT_PATH);
+	for (char **e = ep->env; e && *e; e++)
+		envp[n++] = *e;
+	envp[n] = NULL;
+	return envp;
+}
+
+static void
+exec_start(struct conn *c)
+{
+	struct endpoint *ep = c->ep;
+	struct spawn sp = { .ep = ep, .sock = c->fd };
+	struct exec_state *st;
+	char envbuf[1024];
+	void *stack;
+	int pidfd, r;
+	pid_t pid;
+
+	st = calloc(1, sizeof(*st));
+	sp.envp = build_env(c, envbuf, sizeof(envbuf));
+	stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (!st || !sp.envp || stack == MAP_FAILED) {
+		log_err("endpoint %s: out of memory starting %s", ep->name, ep->command[0]);
+		goto out_fail;
+	}
+	c->svc_state = st;
+
+	/* CLONE_VFORK: we resume once the child has exec'd or given up, so
+	 * sp.err is final when clone() returns. */
+	pid = clone(child_main, (char *)stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &sp);
+	if (pid == -1) {
+		log_errno(errno, "endpoint %s: cannot start %s", ep->name, ep->command[0]);
+		goto out_fail;
+	}
+	if (sp.err) {
+		log_errno(sp.err, "endpoint %s: %s %s", ep->name, sp.failed, ep->command[0]);
+		waitpid(pid, NULL, 0);
+		goto out_fail;
+	}
+	st->pid = pid;
+	st->started_ms = conn_now_ms(c);
+
+	/* The child owns the connection now: our copy goes, so the client
+	 * sees EOF as soon as the program closes its side. c lives on as the
+	 * child's pidfd until it is reaped. */
+	pidfd = pidfd_open(pid, 0);
+	if (pidfd == -1) {
+		r = -errno;
+		log_errno(r, "endpoint %s: pidfd_open, killing pid %d", ep->name, (int)pid);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		goto out_fail;
+	}
+	fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+	r = conn_replace_fd(c, pidfd);
+	munmap(stack, CHILD_STACK);
+	free(sp.envp);
+	if (r < 0) {
+		log_errno(r, "endpoint %s: epoll_ctl, killing pid %d", ep->name, (int)pid);
+		pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+		waitpid(pid, NULL, 0);
+		st->pid = 0;
+		conn_close(c);
+		return;
+	}
+	log_debug("endpoint %s: started pid %d: %s", ep->name, (int)pid, ep->command[0]);
+	conn_want(c, EPOLLIN);
+	return;
+
+out_fail:
+	atomic_fetch_add_explicit(&ep->stats.failed, 1, memory_order_relaxed);
+	if (stack != MAP_FAILED)
+		munmap(stack, CHILD_STACK);
+	free(sp.envp);
+	conn_close(c);
+}
+
+/* Reap the child behind c's pidfd; true when it has exited. */
+static bool
+reap(struct conn *c, bool block)
+{
+	struct exec_state *st = c->svc_state;
+	siginfo_t si = { 0 };
+	double secs;
+
+	if (!st || st->pid == 0)
+		return true;
+	if (waitid(P_PIDFD, (id_t)c->fd, &si, WEXITED | (block ? 0 : WNOHANG)) == -1 || si.si_pid == 0)
+		return false;
+	secs = (double)(conn_now_ms(c) - st->started_ms) / 1000.0;
+	if (si.si_code == CLD_EXITED)
+		log_info("endpoint %s: pid %d exited with status %d after %.3fs",
+			 c->ep->name, (int)st->pid, si.si_status, secs);
+	else
+		log_info("endpoint %s: pid %d killed by SIG%s after %.3fs",
+			 c->ep->name, (int)st->pid, sigabbrev_np(si.si_status) ?: "?", secs);
+	st->pid = 0;
+	return true;
+}
+
+static void
+exec_io(struct conn *c, uint32_t events)
+{
+	if (reap(c, false))
+		conn_close(c);
+}
+
+static void
+exec_stop(struct conn *c, bool force)
+{
+	struct exec_state *st = c->svc_state;
+
+	if (!st || st->pid == 0)
+		return;
+	pidfd_send_signal(c->fd, force ? SIGKILL : SIGTERM, NULL, 0);
+	if (force)
+		reap(c, true);
+}
+
+/* c is closing with the child still running (lifetime reached, or an
+ * abort): the program goes with it. */
+static void
+exec_free(struct conn *c)
+{
+	struct exec_state *st = c->svc_state;
+
+	if (st && st->pid) {
+		pidfd_send_signal(c->fd, SIGKILL, NULL, 0);
+		reap(c, true);
+	}
+}
+
+const struct service service_exec = {
+	.name = "exec",
+	.flags = SERVICE_STREAM | SERVICE_OPAQUE,
+	.conn_start = exec_start,
+	.conn_io = exec_io,
+	.conn_stop = exec_stop,
+	.conn_free = exec_free,
+};
