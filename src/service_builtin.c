@@ -127,12 +127,39 @@ chargen_start(struct conn *c)
 	conn_want(c, EPOLLIN | EPOLLOUT);
 }
 
+/* The client's input is thrown away; its EOF only means it sends no more
+ * (it may well still read), so the stream goes on until a write fails. */
+static void
+chargen_drop_input(struct conn *c)
+{
+	size_t size;
+	uint8_t *buf = conn_scratch(c, &size);
+
+	for (int i = 0; i < IO_ROUNDS; i++) {
+		ssize_t n = conn_read(c, buf, size);
+
+		if (n == -EAGAIN || n == -EINTR)
+			return;
+		if (n == 0) {
+			conn_want(c, EPOLLOUT);
+			return;
+		}
+		if (n < 0) {
+			conn_close(c);
+			return;
+		}
+	}
+}
+
 static void
 chargen_io(struct conn *c, uint32_t events)
 {
-	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && drop_input(c))
-		return;
-	if (!(events & EPOLLOUT))
+	if ((events & (EPOLLIN | EPOLLERR)) && (c->want & EPOLLIN)) {
+		chargen_drop_input(c);
+		if (c->closed)
+			return;
+	}
+	if (!(events & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
 		return;
 	for (int i = 0; i < IO_ROUNDS; i++) {
 		ssize_t n = conn_write(c, chargen_pattern + c->svc, STREAM_CHUNK);
