@@ -358,7 +358,7 @@ fwd_timeout(struct conn *c)
 
 const struct service service_forward = {
 	.name = "forward",
-	.flags = SERVICE_STREAM,
+	.flags = SERVICE_STREAM | SERVICE_DGRAM,
 	.conn_start = fwd_start,
 	.conn_io = fwd_io,
 	.conn_aux_io = fwd_aux_io,

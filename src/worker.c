@@ -20,6 +20,7 @@
 #include "queue.h"
 #include "service.h"
 #include "udp_guard.h"
+#include "udp_relay.h"
 #include "worker.h"
 
 #define EVENTS_PER_WAIT 256
@@ -33,12 +34,14 @@
 #define PIPE_POOL 32            /* empty pipes a worker keeps for splice */
 
 #define UDP_RATE_SOURCES 4096   /* sources tracked per datagram socket for udp_rate */
+#define UDP_SESSIONS 4096       /* datagram forward sessions per socket, unless max_connections says */
 
 /* A datagram socket this worker serves. The listener owns the fd. */
 struct dgram_sock {
 	struct watch watch;
 	struct listener *l;
 	struct source_rates *rates;     /* udp_rate per source, or NULL */
+	struct udp_relay *relay;        /* service forward: the sessions, or NULL */
 	struct dgram_sock *next;
 };
 
@@ -73,6 +76,7 @@ struct worker {
 	struct conn *graveyard;         /* closed during this batch, freed after it */
 	int pipes[PIPE_POOL][2];
 	unsigned n_pipes;
+	uint64_t relay_due;             /* next datagram session expiry, 0 = none */
 
 	bool draining;                  /* shutdown: finish what is open and queued */
 	bool retiring;                  /* reload: finish what is open, take nothing new */
@@ -876,6 +880,12 @@ dgram_serve(struct worker *w, struct dgram_sock *ds)
 			} else if (!acl_allows(ep->acl, h->msg_name, h->msg_namelen)) {
 				atomic_fetch_add_explicit(&ep->stats.refused_acl, 1, memory_order_relaxed);
 				continue;
+			} else if (ds->relay) {
+				/* Replies come from the upstream, not from us:
+				 * udp_rate does not apply. */
+				udp_relay_input(ds->relay, h->msg_name, h->msg_namelen, b->data[i],
+						b->in[i].msg_len, w->now_ms);
+				continue;
 			} else if (ds->rates &&
 				   !source_rates_take(ds->rates, h->msg_name, h->msg_namelen, w->now_ms)) {
 				atomic_fetch_add_explicit(&ep->stats.dropped_rate, 1, memory_order_relaxed);
@@ -929,7 +939,13 @@ worker_add_dgram(struct worker *w, struct listener *l)
 		return -ENOMEM;
 	ds->watch.kind = WATCH_DGRAM;
 	ds->l = l;
-	if (l->ep->udp_rate > 0 && addr_family(&l->addr) != AF_UNIX) {
+	if (l->ep->service == &service_forward) {
+		ds->relay = udp_relay_new(l, w->epfd, l->ep->max_connections ? l->ep->max_connections : UDP_SESSIONS);
+		if (!ds->relay) {
+			free(ds);
+			return -ENOMEM;
+		}
+	} else if (l->ep->udp_rate > 0 && addr_family(&l->addr) != AF_UNIX) {
 		ds->rates = source_rates_new(l->ep->udp_rate, l->ep->udp_burst, UDP_RATE_SOURCES);
 		if (!ds->rates) {
 			free(ds);
@@ -947,6 +963,7 @@ worker_add_dgram(struct worker *w, struct listener *l)
 static void
 dgram_sock_free(struct dgram_sock *ds)
 {
+	udp_relay_free(ds->relay);
 	source_rates_free(ds->rates);
 	free(ds);
 }
@@ -1040,9 +1057,11 @@ worker_main(void *arg)
 			break;
 		if (w->draining && w->n_conns == 0 && queue_length(w->d->queue) == 0)
 			break;
-		if (w->heap_len > 0) {
-			uint64_t due = w->heap[0]->deadline_ms;
+		if (w->heap_len > 0 || w->relay_due) {
+			uint64_t due = w->heap_len > 0 ? w->heap[0]->deadline_ms : UINT64_MAX;
 
+			if (w->relay_due && w->relay_due < due)
+				due = w->relay_due;
 			timeout = due <= w->now_ms ? 0 : (int)(due - w->now_ms);
 		}
 		n = epoll_wait(w->epfd, evs, EVENTS_PER_WAIT, timeout);
@@ -1069,6 +1088,9 @@ worker_main(void *arg)
 			case WATCH_DGRAM:
 				dgram_serve(w, (struct dgram_sock *)wt);
 				break;
+			case WATCH_UDPSESS:
+				udp_relay_upstream((struct udp_session *)wt, w->now_ms);
+				break;
 			case WATCH_QUEUE:
 				worker_take_conns(w);
 				break;
@@ -1083,6 +1105,13 @@ worker_main(void *arg)
 			worker_mail(w, &abort_now);
 		worker_expire(w);
 		worker_bury(w);
+		w->relay_due = 0;
+		for (struct dgram_sock *ds = w->dgrams; ds; ds = ds->next) {
+			uint64_t due = ds->relay ? udp_relay_expire(ds->relay, w->now_ms) : 0;
+
+			if (due && (!w->relay_due || due < w->relay_due))
+				w->relay_due = due;
+		}
 	}
 
 	/* Leaving: close whatever is still open (after an abort). */

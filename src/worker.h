@@ -15,7 +15,7 @@ struct worker;
 
 /* What an epoll_event's data.ptr points at: the first member of every
  * watched object, so the loop can tell them apart. */
-enum watch_kind { WATCH_CONN, WATCH_AUX, WATCH_DGRAM, WATCH_QUEUE, WATCH_MAIL };
+enum watch_kind { WATCH_CONN, WATCH_AUX, WATCH_DGRAM, WATCH_UDPSESS, WATCH_QUEUE, WATCH_MAIL };
 
 struct watch {
 	enum watch_kind kind;
