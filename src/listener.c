@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -168,7 +169,7 @@ passed_fd_addr(const struct passed_fd *p, struct addr *a)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss), olen;
-	int type, listening = 0, r;
+	int type, listening = 0, r, flags;
 	struct stat st;
 
 	if (fstat(p->fd, &st) == -1 || !S_ISSOCK(st.st_mode)) {
@@ -195,6 +196,11 @@ passed_fd_addr(const struct passed_fd *p, struct addr *a)
 		log_err("fd %d '%s' from systemd has an unsupported address family", p->fd, p->name);
 		return r;
 	}
+	/* systemd passes sockets blocking; the acceptor and the workers must
+	 * never block on one. */
+	flags = fcntl(p->fd, F_GETFL);
+	if (flags == -1 || fcntl(p->fd, F_SETFL, flags | O_NONBLOCK) == -1)
+		return log_errno(errno, "fd %d '%s' from systemd: O_NONBLOCK", p->fd, p->name);
 	return 0;
 }
 
