@@ -7,12 +7,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "acl.h"
 #include "builtin.h"
 #include "config.h"
 #include "log.h"
+#include "proxy_proto.h"
 #include "service.h"
 
 #define NAME_MAX_LEN            64
@@ -28,6 +31,11 @@
 #define RATE_MAX                1000000
 #define BURST_MAX               1000000
 #define TIMEOUT_MAX             31536000        /* a year, in seconds */
+#define SHORT_TIMEOUT_MIN       0.1             /* proxy_timeout, connect_timeout */
+#define SHORT_TIMEOUT_MAX       3600
+#define INSTANCES_MAX           1000000
+#define NICE_MIN                (-20)
+#define NICE_MAX                19
 
 /* Where a listen address was first claimed, to name it when it is claimed
  * again (possibly from an @include'd file). */
@@ -51,6 +59,14 @@ struct loader {
 	config_t **frags;               /* parsed include_dir files, kept until the
 	                                 * end: seen_addr.file points into them */
 	size_t n_frags;
+	struct exec_user *exec_users;   /* checked against daemon.user at the end */
+	size_t n_exec_users;
+};
+
+/* An exec endpoint's resolved 'user': daemon.user may be read after it. */
+struct exec_user {
+	struct endpoint *ep;
+	const config_setting_t *s;
 };
 
 /* What one endpoint needs for the checks that span several keys. */
@@ -68,10 +84,25 @@ struct ep_state {
 	const config_setting_t *allow_uid;
 	const config_setting_t *allow_gid;
 	const config_setting_t *burst;
+	const config_setting_t *proxy_protocol;
+	const config_setting_t *proxy_from;
+	const config_setting_t *proxy_timeout;
+	const config_setting_t *command;        /* service "exec" */
+	const config_setting_t *env;
+	const config_setting_t *user;
+	const config_setting_t *instances;
+	const config_setting_t *umask;
+	const config_setting_t *nice;
+	const config_setting_t *rlimit;
+	const config_setting_t *upstream;       /* service "forward" */
+	const config_setting_t *connect_timeout;
+	const config_setting_t *balance;
+	const config_setting_t *send_proxy;
 	const config_setting_t **listen_at;      /* per address in ep->listen */
+	const config_setting_t **upstream_at;    /* per address in ep->upstream */
 	bool listen_bad;
-	struct acl_rule *rules[2];      /* allow, deny */
-	size_t n_rules[2];
+	struct acl_rule *rules[3];      /* allow, deny, proxy_from */
+	size_t n_rules[3];
 };
 
 /* vasprintf() without needing _GNU_SOURCE; NULL when out of memory. */
@@ -190,6 +221,17 @@ endpoint_unref(struct endpoint *ep)
 	for (size_t i = 0; i < ep->n_allow_gid; i++)
 		free(ep->allow_gid_names[i]);
 	free(ep->allow_gid_names);
+	acl_free(ep->proxy_from);
+	for (char **p = ep->command; p && *p; p++)
+		free(*p);
+	free(ep->command);
+	for (char **p = ep->env; p && *p; p++)
+		free(*p);
+	free(ep->env);
+	free(ep->exec_user);
+	free(ep->exec_group);
+	free(ep->rlimits);
+	free(ep->upstream);
 	source_table_free(ep->sources);
 	free(ep);
 }
@@ -205,6 +247,7 @@ config_free(struct sockd_config *cfg)
 	free(cfg->daemon.user);
 	free(cfg->daemon.group);
 	free(cfg->daemon.include_dir);
+	free(cfg->daemon.control);
 	free(cfg->file);
 	free(cfg);
 }
@@ -361,7 +404,8 @@ all_digits(const char *s)
 	return true;
 }
 
-/* getpwnam_r/getgrnam_r want a buffer of unknown size: grow it on ERANGE. */
+/* getpwnam_r/getgrnam_r want a buffer of unknown size: grow it on ERANGE.
+ * With name NULL, the user is looked up by the number in *uid. */
 static int
 lookup_user(const char *name, uid_t *uid, gid_t *gid)
 {
@@ -377,7 +421,10 @@ lookup_user(const char *name, uid_t *uid, gid_t *gid)
 			return -ENOMEM;
 		}
 		buf = nbuf;
-		r = getpwnam_r(name, &pw, buf, size, &res);
+		if (name)
+			r = getpwnam_r(name, &pw, buf, size, &res);
+		else
+			r = getpwuid_r(*uid, &pw, buf, size, &res);
 		if (r != ERANGE || size >= (1 << 20))
 			break;
 		size *= 2;
@@ -490,7 +537,13 @@ load_daemon(struct loader *l, struct sockd_config *cfg, const config_setting_t *
 			l->include_dir = s;
 			dc->include_dir = loader_strdup(l, str);
 		} else if (strcmp(k, "control") == 0) {
-			conf_error(l, s, "'%s' is not supported yet", k);
+			if (!(str = get_string(l, s)))
+				continue;
+			/* sun_path holds 107 bytes and a NUL. */
+			if ((str[0] != '/' && str[0] != '@') || str[1] == '\0' || strlen(str) > 107)
+				conf_error(l, s, "'control' must be an absolute path or @name of at most 107 bytes");
+			else
+				dc->control = loader_strdup(l, str);
 		} else {
 			conf_error(l, s, "unknown key '%s' in daemon", k);
 		}
@@ -666,9 +719,10 @@ load_service(struct loader *l, struct endpoint *ep, const config_setting_t *s)
 
 /* Modes are octal to everyone who sets them, but libconfig reads the
  * integer 0660 as decimal 660: so the digits of a decimal integer are
- * read as octal, as chmod does. A hex integer is taken at its value. */
-static void
-load_mode(struct loader *l, struct endpoint *ep, const config_setting_t *s)
+ * read as octal, as chmod does. A hex integer is taken at its value.
+ * mode and umask; example is a typical value for messages. */
+static bool
+get_octal(struct loader *l, const config_setting_t *s, const char *example, int *out)
 {
 	char buf[32];
 	const char *str;
@@ -681,8 +735,8 @@ load_mode(struct loader *l, struct endpoint *ep, const config_setting_t *s)
 	case CONFIG_TYPE_INT:
 	case CONFIG_TYPE_INT64:
 		if (config_setting_get_int64(s) < 0) {
-			conf_error(l, s, "'mode' must be between 0 and 0%o", MODE_MAX);
-			return;
+			conf_error(l, s, "'%s' must be between 0 and 0%o", key(s), MODE_MAX);
+			return false;
 		}
 		if (config_setting_get_format(s) == CONFIG_FORMAT_HEX) {
 			snprintf(buf, sizeof(buf), "%llo", (unsigned long long)config_setting_get_int64(s));
@@ -692,20 +746,53 @@ load_mode(struct loader *l, struct endpoint *ep, const config_setting_t *s)
 		str = buf;
 		break;
 	default:
-		conf_error(l, s, "'mode' must be an octal string like \"0660\" or an integer");
-		return;
+		conf_error(l, s, "'%s' must be an octal string like \"%s\" or an integer", key(s), example);
+		return false;
 	}
 	if (*str == '\0' || strspn(str, "01234567") != strlen(str)) {
-		conf_error(l, s, "invalid mode '%s' (octal digits expected, like \"0660\")", str);
-		return;
+		conf_error(l, s, "invalid %s '%s' (octal digits expected, like \"%s\")",
+		    key(s), str, example);
+		return false;
 	}
 	for (; *str && v <= MODE_MAX; str++)
 		v = v * 8 + (unsigned long)(*str - '0');
 	if (v > MODE_MAX) {
-		conf_error(l, s, "'mode' must be between 0 and 0%o", MODE_MAX);
-		return;
+		conf_error(l, s, "'%s' must be between 0 and 0%o", key(s), MODE_MAX);
+		return false;
 	}
-	ep->mode = (int)v;
+	*out = (int)v;
+	return true;
+}
+
+/* A user or group written as text: a name, or a string of digits. Returns
+ * true with *id, or false after reporting an error on s; what names the
+ * key in messages. */
+static bool
+id_from_text(struct loader *l, const config_setting_t *s, const char *what,
+    bool is_user, const char *str, id_t *id)
+{
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	long long v;
+	int r;
+
+	if (all_digits(str)) {
+		errno = 0;
+		v = strtoll(str, NULL, 10);
+		if (errno == ERANGE || v > ID_MAX) {
+			conf_error(l, s, "'%s' must be between 0 and %lld", what, ID_MAX);
+			return false;
+		}
+		*id = (id_t)v;
+		return true;
+	}
+	r = is_user ? lookup_user(str, &uid, NULL) : lookup_group(str, &gid);
+	if (r < 0) {
+		lookup_error(l, s, is_user ? "user" : "group", str, r);
+		return false;
+	}
+	*id = is_user ? uid : gid;
+	return true;
 }
 
 /* A user or group: a name, or a number (an integer or a string of digits).
@@ -718,47 +805,27 @@ resolve_id(struct loader *l, const config_setting_t *s, const char *what,
 {
 	char buf[32];
 	const char *str;
-	bool numeric = true;
-	long long v = 0;
-	uid_t uid = (uid_t)-1;
-	gid_t gid = (gid_t)-1;
-	int r;
+	long long v;
 
 	switch (config_setting_type(s)) {
 	case CONFIG_TYPE_INT:
 	case CONFIG_TYPE_INT64:
 		v = config_setting_get_int64(s);
+		if (v < 0 || v > ID_MAX) {
+			conf_error(l, s, "'%s' must be between 0 and %lld", what, ID_MAX);
+			return -1;
+		}
 		snprintf(buf, sizeof(buf), "%lld", v);
 		str = buf;
 		break;
 	case CONFIG_TYPE_STRING:
 		str = config_setting_get_string(s);
-		numeric = all_digits(str);
-		if (numeric) {
-			errno = 0;
-			v = strtoll(str, NULL, 10);
-			if (errno == ERANGE)
-				v = ID_MAX + 1;
-		}
 		break;
 	default:
 		return 0;
 	}
-
-	if (numeric) {
-		if (v < 0 || v > ID_MAX) {
-			conf_error(l, s, "'%s' must be between 0 and %lld", what, ID_MAX);
-			return -1;
-		}
-		*id = (id_t)v;
-	} else {
-		r = is_user ? lookup_user(str, &uid, NULL) : lookup_group(str, &gid);
-		if (r < 0) {
-			lookup_error(l, s, is_user ? "user" : "group", str, r);
-			return -1;
-		}
-		*id = is_user ? uid : gid;
-	}
+	if (!id_from_text(l, s, what, is_user, str, id))
+		return -1;
 	*text = loader_strdup(l, str);
 	return *text ? 1 : -1;
 }
@@ -907,12 +974,439 @@ load_daytime_format(struct loader *l, struct endpoint *ep, const config_setting_
 	ep->daytime_format = loader_strdup(l, str);
 }
 
+/* ---- service "exec" */
+
+/* command = [ "/path", "arg", ... ]: the program must be there now, so
+ * that a typo shows at `sockd -n`, not as a failure per connection. */
+static void
+load_command(struct loader *l, struct endpoint *ep, const config_setting_t *s)
+{
+	const config_setting_t *first;
+	struct stat sb;
+	bool bad = false;
+	char **argv;
+	size_t n;
+
+	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+		conf_error(l, s, "'command' must be a list of strings, like [ \"/usr/bin/prog\", \"arg\" ]");
+		return;
+	}
+	n = (size_t)config_setting_length(s);
+	if (n == 0) {
+		conf_error(l, s, "'command' must have at least the program's path");
+		return;
+	}
+	argv = calloc(n + 1, sizeof(*argv));
+	if (!argv) {
+		l->nomem = true;
+		return;
+	}
+	for (size_t i = 0; i < n && !l->nomem; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			conf_error(l, e, "'command' must contain only strings");
+			bad = true;
+			continue;
+		}
+		argv[i] = loader_strdup(l, config_setting_get_string(e));
+	}
+	first = config_setting_get_elem(s, 0);
+	if (argv[0] && argv[0][0] != '/') {
+		conf_error(l, first, "'command' must start with an absolute path");
+		bad = true;
+	} else if (argv[0] && stat(argv[0], &sb) == -1) {
+		if (errno == ENOMEM)
+			l->nomem = true;
+		else
+			conf_error(l, first, "command '%s': %s", argv[0], strerror(errno));
+		bad = true;
+	} else if (argv[0] && (!S_ISREG(sb.st_mode) || access(argv[0], X_OK) == -1)) {
+		conf_error(l, first, "command '%s' is not an executable file", argv[0]);
+		bad = true;
+	}
+	if (bad || l->nomem) {
+		for (size_t i = 0; i < n; i++)
+			free(argv[i]);
+		free(argv);
+		return;
+	}
+	ep->command = argv;
+}
+
+/* NAME=value, NAME as a shell would accept it. Returns NAME's length, or 0. */
+static size_t
+env_name_len(const char *s)
+{
+	size_t n = 0;
+
+	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+		return 0;
+	for (; s[n] && s[n] != '='; n++)
+		if (!((s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= 'a' && s[n] <= 'z') ||
+		    (s[n] >= '0' && s[n] <= '9') || s[n] == '_'))
+			return 0;
+	return s[n] == '=' ? n : 0;
+}
+
+static void
+load_env(struct loader *l, struct endpoint *ep, const config_setting_t *s)
+{
+	bool scalar = config_setting_type(s) == CONFIG_TYPE_STRING;
+	const char *text;
+	size_t n, k = 0, len;
+	char **env;
+
+	if (scalar) {
+		n = 1;
+	} else if (config_setting_is_array(s) || config_setting_is_list(s)) {
+		n = (size_t)config_setting_length(s);
+		if (n == 0) {
+			conf_error(l, s, "'env' must have at least one variable");
+			return;
+		}
+	} else {
+		conf_error(l, s, "'env' must be a string or a list of strings");
+		return;
+	}
+	env = calloc(n + 1, sizeof(*env));
+	if (!env) {
+		l->nomem = true;
+		return;
+	}
+	for (size_t i = 0; i < n && !l->nomem; i++) {
+		const config_setting_t *e = scalar ? s : config_setting_get_elem(s, (unsigned)i);
+		bool twice = false;
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			conf_error(l, e, "'env' must contain only strings");
+			continue;
+		}
+		text = config_setting_get_string(e);
+		len = env_name_len(text);
+		if (len == 0) {
+			conf_error(l, e, "invalid env entry '%s' (NAME=value, NAME of letters, digits "
+			    "and '_', not starting with a digit)", text);
+			continue;
+		}
+		for (size_t j = 0; j < k && !twice; j++)
+			twice = strncmp(env[j], text, len + 1) == 0;
+		if (twice) {
+			conf_error(l, e, "'env' sets '%.*s' twice", (int)len, text);
+			continue;
+		}
+		if ((env[k] = loader_strdup(l, text)))
+			k++;
+	}
+	ep->env = env;
+}
+
+/* user = "name", "name:group", "uid" or "uid:gid" (or an integer uid): the
+ * program runs as that user, in that group or else the user's primary one. */
+static void
+load_exec_user(struct loader *l, struct endpoint *ep, const config_setting_t *s)
+{
+	struct exec_user *eu;
+	char buf[32], *text, *group;
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	long long v;
+	id_t id;
+	int r;
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		v = config_setting_get_int64(s);
+		if (v < 0 || v > ID_MAX) {
+			conf_error(l, s, "'user' must be between 0 and %lld", ID_MAX);
+			return;
+		}
+		snprintf(buf, sizeof(buf), "%lld", v);
+		text = loader_strdup(l, buf);
+		break;
+	case CONFIG_TYPE_STRING:
+		text = loader_strdup(l, config_setting_get_string(s));
+		break;
+	default:
+		conf_error(l, s, "'user' must be a user name or a number, optionally followed by ':group'");
+		return;
+	}
+	if (!text)
+		return;
+	if ((group = strchr(text, ':')))
+		*group++ = '\0';
+	if (*text == '\0' || (group && (*group == '\0' || strchr(group, ':')))) {
+		conf_error(l, s, "invalid user '%s' (\"user\" or \"user:group\" expected)",
+		    config_setting_get_string(s));
+		goto out_free;
+	}
+	if (all_digits(text)) {
+		if (!id_from_text(l, s, "user", true, text, &id))
+			goto out_free;
+		uid = (uid_t)id;
+		if (!group) {
+			r = lookup_user(NULL, &uid, &gid);
+			if (r == -ENOMEM) {
+				l->nomem = true;
+				goto out_free;
+			}
+			if (r < 0) {
+				conf_error(l, s, "user id %s has no passwd entry: "
+				    "give its group too, like \"%s:GID\"", text, text);
+				goto out_free;
+			}
+		}
+	} else {
+		r = lookup_user(text, &uid, &gid);
+		if (r < 0) {
+			lookup_error(l, s, "user", text, r);
+			goto out_free;
+		}
+	}
+	if (group) {
+		if (!id_from_text(l, s, "user", false, group, &id))
+			goto out_free;
+		gid = (gid_t)id;
+		if (!(ep->exec_group = loader_strdup(l, group)))
+			goto out_free;
+	}
+	eu = realloc(l->exec_users, (l->n_exec_users + 1) * sizeof(*eu));
+	if (!eu) {
+		l->nomem = true;
+		goto out_free;
+	}
+	l->exec_users = eu;
+	l->exec_users[l->n_exec_users++] = (struct exec_user){ ep, s };
+	ep->exec_uid = uid;
+	ep->exec_gid = gid;
+	ep->exec_user = text;
+	return;
+
+out_free:
+	free(text);
+}
+
+static const struct {
+	const char *name;
+	int resource;
+} rlimit_names[] = {
+	{ "as", RLIMIT_AS },
+	{ "core", RLIMIT_CORE },
+	{ "cpu", RLIMIT_CPU },
+	{ "data", RLIMIT_DATA },
+	{ "fsize", RLIMIT_FSIZE },
+	{ "memlock", RLIMIT_MEMLOCK },
+	{ "nofile", RLIMIT_NOFILE },
+	{ "nproc", RLIMIT_NPROC },
+	{ "stack", RLIMIT_STACK },
+};
+
+#define N_RLIMITS (sizeof(rlimit_names) / sizeof(rlimit_names[0]))
+
+/* rlimit = { nofile = 1024; core = 0; cpu = "unlimited"; }: soft and hard
+ * limit alike. Kept in the order of rlimit_names, whatever the file's. */
+static void
+load_rlimit(struct loader *l, struct endpoint *ep, const config_setting_t *g)
+{
+	unsigned long long value[N_RLIMITS];
+	bool set[N_RLIMITS] = { false };
+	size_t n = 0;
+
+	if (!config_setting_is_group(g)) {
+		conf_error(l, g, "'rlimit' must be a group ({ ... })");
+		return;
+	}
+	if (config_setting_length(g) == 0) {
+		conf_error(l, g, "'rlimit' must set at least one limit");
+		return;
+	}
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = key(s);
+		size_t j;
+
+		for (j = 0; j < N_RLIMITS; j++)
+			if (strcmp(k, rlimit_names[j].name) == 0)
+				break;
+		if (j == N_RLIMITS) {
+			conf_error(l, s, "unknown key '%s' in rlimit "
+			    "(as, core, cpu, data, fsize, memlock, nofile, nproc, stack)", k);
+			continue;
+		}
+		if (config_setting_type(s) == CONFIG_TYPE_STRING &&
+		    strcmp(config_setting_get_string(s), "unlimited") == 0) {
+			value[j] = RLIM_INFINITY;
+		} else if ((config_setting_type(s) == CONFIG_TYPE_INT ||
+		    config_setting_type(s) == CONFIG_TYPE_INT64) && config_setting_get_int64(s) >= 0) {
+			value[j] = (unsigned long long)config_setting_get_int64(s);
+		} else {
+			conf_error(l, s, "'%s' in rlimit must be an integer >= 0 or \"unlimited\"", k);
+			continue;
+		}
+		set[j] = true;
+		n++;
+	}
+	if (n == 0)
+		return;
+	ep->rlimits = calloc(n, sizeof(*ep->rlimits));
+	if (!ep->rlimits) {
+		l->nomem = true;
+		return;
+	}
+	for (size_t j = 0; j < N_RLIMITS; j++) {
+		if (!set[j])
+			continue;
+		ep->rlimits[ep->n_rlimits++] = (struct exec_rlimit){
+			.resource = rlimit_names[j].resource,
+			.soft = value[j],
+			.hard = value[j],
+		};
+	}
+}
+
+/* ---- service "forward" */
+
+static void
+load_upstream(struct loader *l, struct endpoint *ep, struct ep_state *st,
+    const config_setting_t *s)
+{
+	bool scalar = config_setting_type(s) == CONFIG_TYPE_STRING;
+	const char *text, *why;
+	size_t n;
+
+	if (scalar) {
+		n = 1;
+	} else if (config_setting_is_array(s) || config_setting_is_list(s)) {
+		n = (size_t)config_setting_length(s);
+		if (n == 0) {
+			conf_error(l, s, "'upstream' must have at least one address");
+			return;
+		}
+	} else {
+		conf_error(l, s, "'upstream' must be a string or a list of strings");
+		return;
+	}
+	ep->upstream = calloc(n, sizeof(*ep->upstream));
+	st->upstream_at = calloc(n, sizeof(*st->upstream_at));
+	if (!ep->upstream || !st->upstream_at) {
+		l->nomem = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const config_setting_t *e = scalar ? s : config_setting_get_elem(s, (unsigned)i);
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			conf_error(l, e, "'upstream' must contain only strings");
+			continue;
+		}
+		text = config_setting_get_string(e);
+		why = "?";
+		if (addr_parse(text, &ep->upstream[ep->n_upstream], &why) < 0) {
+			conf_error(l, e, "invalid address '%s' in 'upstream': %s", text, why);
+			continue;
+		}
+		st->upstream_at[ep->n_upstream++] = e;
+	}
+}
+
+/* proxy_*; listen_ok: listen was read without error, so has_ip and
+ * has_dgram are the whole truth. */
+static void
+check_proxy(struct loader *l, struct ep_state *st, bool listen_ok, bool has_ip, bool has_dgram)
+{
+	const config_setting_t *needs_proxy[] = { st->proxy_from, st->proxy_timeout };
+
+	if (!st->proxy_protocol) {
+		for (size_t i = 0; i < 2; i++)
+			if (needs_proxy[i])
+				conf_error(l, needs_proxy[i], "'%s' requires 'proxy_protocol'",
+				    key(needs_proxy[i]));
+		return;
+	}
+	if (listen_ok && has_dgram)
+		conf_error(l, st->proxy_protocol, "'proxy_protocol' is only allowed on stream endpoints "
+		    "(tcp, unix, unix-seqpacket addresses only)");
+	/* CIDR rules never match Unix peers: the list would trust everyone. */
+	if (listen_ok && st->proxy_from && !has_ip)
+		conf_error(l, st->proxy_from, "'proxy_from' is only allowed on endpoints with tcp addresses "
+		    "(allow_uid and allow_gid pick trusted Unix senders)");
+}
+
+/* The keys of one service on another, and what exec and forward need. */
+static void
+check_exec_forward(struct loader *l, struct endpoint *ep, struct ep_state *st,
+    const config_setting_t *g, bool has_stream, bool has_dgram)
+{
+	const config_setting_t *exec_only[] = { st->command, st->env, st->user, st->instances,
+		st->umask, st->nice, st->rlimit };
+	const config_setting_t *forward_only[] = { st->upstream, st->connect_timeout, st->balance,
+		st->send_proxy };
+	bool listen_ok = st->listen && !st->listen_bad;
+	char buf[ADDR_STRLEN];
+
+	if (ep->service != &service_exec) {
+		for (size_t i = 0; i < sizeof(exec_only) / sizeof(exec_only[0]); i++)
+			if (exec_only[i])
+				conf_error(l, exec_only[i], "'%s' is only allowed with service 'exec'",
+				    key(exec_only[i]));
+	} else if (!st->command) {
+		conf_error(l, g, "endpoint %s has no 'command' (service 'exec' requires it)", st->label);
+	}
+
+	if (ep->service != &service_forward) {
+		for (size_t i = 0; i < sizeof(forward_only) / sizeof(forward_only[0]); i++)
+			if (forward_only[i])
+				conf_error(l, forward_only[i], "'%s' is only allowed with service 'forward'",
+				    key(forward_only[i]));
+		return;
+	}
+	if (!st->upstream) {
+		conf_error(l, g, "endpoint %s has no 'upstream' (service 'forward' requires it)", st->label);
+		return;
+	}
+	if (!listen_ok)
+		return;
+	/* A stream client is relayed to a stream upstream, a datagram one to a
+	 * datagram upstream; one endpoint cannot be both. Only said when the
+	 * service serves both kinds: otherwise the address is wrong anyway. */
+	if (has_stream && has_dgram) {
+		if ((ep->service->flags & SERVICE_STREAM) && (ep->service->flags & SERVICE_DGRAM))
+			conf_error(l, st->listen, "service 'forward' needs 'listen' addresses of one kind: "
+			    "all stream (tcp, unix, unix-seqpacket) or all datagram (udp, unix-dgram)");
+		return;
+	}
+	if (st->send_proxy && has_dgram)
+		conf_error(l, st->send_proxy, "'send_proxy' is only allowed on stream endpoints "
+		    "(tcp, unix, unix-seqpacket addresses only)");
+	/* Only the upstreams that parsed. */
+	for (size_t i = 0; i < ep->n_upstream; i++) {
+		const struct addr *u = &ep->upstream[i];
+
+		addr_format(u, buf, sizeof(buf));
+		if (has_stream && !addr_is_stream(u))
+			conf_error(l, st->upstream_at[i], "upstream '%s' is a datagram address, "
+			    "but endpoint %s listens on stream addresses (tcp, unix, unix-seqpacket)",
+			    buf, st->label);
+		else if (has_dgram && addr_is_stream(u))
+			conf_error(l, st->upstream_at[i], "upstream '%s' is a stream address, "
+			    "but endpoint %s listens on datagram addresses (udp, unix-dgram)",
+			    buf, st->label);
+		for (size_t j = 0; j < ep->n_listen; j++)
+			if (addr_equal(u, &ep->listen[j]))
+				conf_error(l, st->upstream_at[i],
+				    "upstream '%s' is a listen address of endpoint %s itself",
+				    buf, st->label);
+	}
+}
+
 /* Checks that need more than one key, once all keys are read. */
 static void
 check_endpoint(struct loader *l, struct endpoint *ep, struct ep_state *st,
     const config_setting_t *g)
 {
-	bool has_path = false, has_ip = false;
+	bool has_path = false, has_ip = false, has_stream = false, has_dgram = false;
+	bool has_unix_dgram = false;
 	char buf[ADDR_STRLEN];
 
 	if (!st->name)
@@ -927,6 +1421,12 @@ check_endpoint(struct loader *l, struct endpoint *ep, struct ep_state *st,
 			has_path = true;
 		if (addr_family(&ep->listen[i]) != AF_UNIX)
 			has_ip = true;
+		if (addr_is_stream(&ep->listen[i]))
+			has_stream = true;
+		else
+			has_dgram = true;
+		if (ep->listen[i].type == ADDR_UNIX_DGRAM)
+			has_unix_dgram = true;
 		if (ep->service && !service_serves(ep->service, &ep->listen[i])) {
 			addr_format(&ep->listen[i], buf, sizeof(buf));
 			conf_error(l, st->listen_at[i],
@@ -956,6 +1456,11 @@ check_endpoint(struct loader *l, struct endpoint *ep, struct ep_state *st,
 			if (creds[i] && has_ip)
 				conf_error(l, creds[i], "'%s' is only allowed on Unix socket endpoints",
 				    key(creds[i]));
+			/* SO_PEERCRED tells nothing about a datagram's sender. */
+			else if (creds[i] && has_unix_dgram)
+				conf_error(l, creds[i],
+				    "'%s' is only allowed on Unix stream and seqpacket endpoints",
+				    key(creds[i]));
 			if (cidr[i] && !has_ip)
 				conf_error(l, cidr[i],
 				    "'%s' is only allowed on endpoints with tcp or udp addresses",
@@ -966,6 +1471,10 @@ check_endpoint(struct loader *l, struct endpoint *ep, struct ep_state *st,
 	if (st->daytime_format && ep->service && ep->service != service_lookup("daytime"))
 		conf_error(l, st->daytime_format,
 		    "'daytime_format' is only allowed with service 'daytime'");
+
+	check_proxy(l, st, st->listen && !st->listen_bad, has_ip, has_dgram);
+	if (ep->service)
+		check_exec_forward(l, ep, st, g, has_stream, has_dgram);
 }
 
 static void
@@ -1011,6 +1520,14 @@ load_endpoint(struct loader *l, struct sockd_config *cfg,
 	ep->udp_rate = CONFIG_DEFAULT_UDP_RATE;
 	ep->udp_burst = CONFIG_DEFAULT_UDP_BURST;
 	ep->idle_timeout = CONFIG_DEFAULT_IDLE_TIMEOUT;
+	ep->proxy_timeout = CONFIG_DEFAULT_PROXY_TIMEOUT;
+	ep->exec_uid = (uid_t)-1;
+	ep->exec_gid = (gid_t)-1;
+	ep->umask = -1;
+	ep->nice = NICE_UNSET;
+	ep->connect_timeout = CONFIG_DEFAULT_CONNECT_TIMEOUT;
+	ep->balance = BALANCE_FIRST;
+	atomic_init(&ep->rr_next, 0);
 	/* Always there, so that counting needs no check and reads the same
 	 * whether max_per_source is set or not. */
 	ep->sources = source_table_new();
@@ -1060,7 +1577,7 @@ load_endpoint(struct loader *l, struct sockd_config *cfg,
 				conf_error(l, s, "unknown overload '%s' (wait, reject)", str);
 		} else if (strcmp(k, "mode") == 0) {
 			st.mode = s;
-			load_mode(l, ep, s);
+			get_octal(l, s, "0660", &ep->mode);
 		} else if (strcmp(k, "owner") == 0) {
 			st.owner = s;
 			load_id(l, ep, s, true);
@@ -1107,6 +1624,75 @@ load_endpoint(struct loader *l, struct sockd_config *cfg,
 		} else if (strcmp(k, "lifetime") == 0) {
 			if (get_number(l, s, 0, TIMEOUT_MAX, &f))
 				ep->lifetime = f;
+		} else if (strcmp(k, "proxy_protocol") == 0) {
+			st.proxy_protocol = s;
+			if (!(str = get_string(l, s)))
+				continue;
+			if (strcmp(str, "v1") == 0)
+				ep->proxy_protocol = PROXY_V1;
+			else if (strcmp(str, "v2") == 0)
+				ep->proxy_protocol = PROXY_V2;
+			else if (strcmp(str, "any") == 0)
+				ep->proxy_protocol = PROXY_ANY;
+			else
+				conf_error(l, s, "unknown proxy_protocol '%s' (v1, v2, any)", str);
+		} else if (strcmp(k, "proxy_from") == 0) {
+			st.proxy_from = s;
+			load_rules(l, &st, s, 2);
+		} else if (strcmp(k, "proxy_timeout") == 0) {
+			st.proxy_timeout = s;
+			if (get_number(l, s, SHORT_TIMEOUT_MIN, SHORT_TIMEOUT_MAX, &f))
+				ep->proxy_timeout = f;
+		} else if (strcmp(k, "command") == 0) {
+			st.command = s;
+			load_command(l, ep, s);
+		} else if (strcmp(k, "env") == 0) {
+			st.env = s;
+			load_env(l, ep, s);
+		} else if (strcmp(k, "user") == 0) {
+			st.user = s;
+			load_exec_user(l, ep, s);
+		} else if (strcmp(k, "instances") == 0) {
+			st.instances = s;
+			if (get_integer(l, s, 0, INSTANCES_MAX, &v))
+				ep->instances = (unsigned)v;
+		} else if (strcmp(k, "umask") == 0) {
+			st.umask = s;
+			get_octal(l, s, "0022", &ep->umask);
+		} else if (strcmp(k, "nice") == 0) {
+			st.nice = s;
+			if (get_integer(l, s, NICE_MIN, NICE_MAX, &v))
+				ep->nice = (int)v;
+		} else if (strcmp(k, "rlimit") == 0) {
+			st.rlimit = s;
+			load_rlimit(l, ep, s);
+		} else if (strcmp(k, "upstream") == 0) {
+			st.upstream = s;
+			load_upstream(l, ep, &st, s);
+		} else if (strcmp(k, "connect_timeout") == 0) {
+			st.connect_timeout = s;
+			if (get_number(l, s, SHORT_TIMEOUT_MIN, SHORT_TIMEOUT_MAX, &f))
+				ep->connect_timeout = f;
+		} else if (strcmp(k, "balance") == 0) {
+			st.balance = s;
+			if (!(str = get_string(l, s)))
+				continue;
+			if (strcmp(str, "first") == 0)
+				ep->balance = BALANCE_FIRST;
+			else if (strcmp(str, "roundrobin") == 0)
+				ep->balance = BALANCE_ROUNDROBIN;
+			else
+				conf_error(l, s, "unknown balance '%s' (first, roundrobin)", str);
+		} else if (strcmp(k, "send_proxy") == 0) {
+			st.send_proxy = s;
+			if (!(str = get_string(l, s)))
+				continue;
+			if (strcmp(str, "v1") == 0)
+				ep->send_proxy = PROXY_V1;
+			else if (strcmp(str, "v2") == 0)
+				ep->send_proxy = PROXY_V2;
+			else
+				conf_error(l, s, "unknown send_proxy '%s' (v1, v2)", str);
 		} else {
 			conf_error(l, s, "unknown key '%s' in endpoint %s", k, st.label);
 		}
@@ -1123,11 +1709,17 @@ load_endpoint(struct loader *l, struct sockd_config *cfg,
 		if (!ep->acl)
 			l->nomem = true;
 	}
+	if (st.proxy_from && !l->nomem) {
+		ep->proxy_from = acl_new(st.rules[2], st.n_rules[2], NULL, 0);
+		if (!ep->proxy_from)
+			l->nomem = true;
+	}
 	if (!l->nomem)
 		check_endpoint(l, ep, &st, g);
-	free(st.rules[0]);
-	free(st.rules[1]);
+	for (size_t i = 0; i < 3; i++)
+		free(st.rules[i]);
 	free(st.listen_at);
+	free(st.upstream_at);
 }
 
 static void
@@ -1182,6 +1774,28 @@ check_readable(const char *path)
 		r = -EISDIR;
 	fclose(f);
 	return r;
+}
+
+/* After privilege drop sockd cannot switch users: an exec 'user' is only
+ * possible with no daemon.user, or when it is daemon.user anyway. */
+static void
+check_exec_users(struct loader *l, const struct daemon_config *dc)
+{
+	for (size_t i = 0; i < l->n_exec_users; i++) {
+		struct endpoint *ep = l->exec_users[i].ep;
+
+		if (!dc->user || ep->service != &service_exec)
+			continue;
+		if (ep->exec_uid == dc->uid && ep->exec_gid == dc->gid) {
+			/* Already who the child is: setgroups() would fail. */
+			ep->exec_uid = (uid_t)-1;
+			ep->exec_gid = (gid_t)-1;
+			continue;
+		}
+		conf_error(l, l->exec_users[i].s, "exec 'user' needs sockd to run as root: "
+		    "remove daemon.user or run the program as '%s%s%s'",
+		    dc->user, dc->group ? ":" : "", dc->group ? dc->group : "");
+	}
 }
 
 /* ------------------------------------------------------------ include_dir */
@@ -1379,6 +1993,8 @@ config_load(const char *path, struct sockd_config **out, struct diag *d)
 		load_include_dir(&l, cfg, cfg->daemon.include_dir);
 		cfg->n_included = cfg->n_endpoints - n;
 	}
+	if (!l.nomem)
+		check_exec_users(&l, &cfg->daemon);
 
 	config_destroy(&lc);
 	for (size_t i = 0; i < l.n_frags; i++) {
@@ -1387,6 +2003,7 @@ config_load(const char *path, struct sockd_config **out, struct diag *d)
 	}
 	free(l.frags);
 	free(l.addrs);
+	free(l.exec_users);
 	/* A diagnostic lost to a failed allocation must not pass as success. */
 	if (l.nomem || d->n - start < l.errors) {
 		config_free(cfg);
@@ -1416,6 +2033,7 @@ config_load(const char *path, struct sockd_config **out, struct diag *d)
  *     user = "sockd";                  # only when set
  *     group = "sockd";                 # only when set
  *     include_dir = "/etc/sockd/conf.d";       # only when set
+ *     control = "/run/sockd/control.sock";     # only when set
  *   };
  *
  *   endpoints = (
@@ -1441,10 +2059,30 @@ config_load(const char *path, struct sockd_config **out, struct diag *d)
  *       group = "0";                   # only when set, as written
  *       allow_uid = [ "root", "0" ];   # only when set, as written
  *       allow_gid = [ "adm" ];         # only when set, as written
+ *       proxy_protocol = "v2";         # only when set, then:
+ *       proxy_timeout = 3.0;
+ *       proxy_from = [ "10.0.0.0/8" ]; # only when set
  *     },
  *     { name = "daytime";
  *       ...
  *       daytime_format = "%A, %B %d, %Y %H:%M:%S-%Z";   # daytime only
+ *     },
+ *     { name = "prog";
+ *       ...
+ *       command = [ "/usr/bin/prog", "-x" ];           # exec only
+ *       env = [ "LANG=C" ];            # only when set
+ *       user = "nobody:nogroup";       # only when set, as written
+ *       instances = 0;
+ *       umask = "0022";                # only when set
+ *       nice = 5;                      # only when set
+ *       rlimit = { core = 0; nofile = 1024; };  # only when set
+ *     },
+ *     { name = "mysql";
+ *       ...
+ *       upstream = [ "unix:/run/mysqld/mysqld.sock" ];  # forward only
+ *       connect_timeout = 5.0;
+ *       balance = "first";
+ *       send_proxy = "v2";             # only when set
  *     }
  *   );
  *
@@ -1453,6 +2091,7 @@ config_load(const char *path, struct sockd_config **out, struct diag *d)
  * Addresses are in addr_format() form; strings are escaped as libconfig
  * reads them back; the new numbers print exactly (shortest form that reads
  * back to the same double), since rounding 0.0004 to 0 would mean "none".
+ * rlimit values beyond 32 bits get libconfig's "L" suffix.
  */
 
 static void
@@ -1519,6 +2158,16 @@ dump_rules(FILE *f, const char *indent, const char *k, const struct acl *acl, bo
 	fputs(" ];\n", f);
 }
 
+static size_t
+strv_len(char *const *v)
+{
+	size_t n = 0;
+
+	while (v[n])
+		n++;
+	return n;
+}
+
 static void
 dump_names(FILE *f, const char *indent, const char *k, char *const *names, size_t n)
 {
@@ -1531,6 +2180,78 @@ dump_names(FILE *f, const char *indent, const char *k, char *const *names, size_
 		dump_string(f, names[i]);
 	}
 	fputs(" ];\n", f);
+}
+
+static const char *
+proxy_version_name(int v)
+{
+	return v == PROXY_V1 ? "v1" : v == PROXY_V2 ? "v2" : "any";
+}
+
+/* libconfig 1.5 reads a plain integer beyond 32 bits as a wrong value. */
+static void
+dump_int64(FILE *f, unsigned long long v)
+{
+	fprintf(f, v > 2147483647ULL ? "%lluL" : "%llu", v);
+}
+
+static void
+dump_exec(FILE *f, const char *indent, const struct endpoint *ep)
+{
+	dump_names(f, indent, "command", ep->command, ep->command ? strv_len(ep->command) : 0);
+	dump_names(f, indent, "env", ep->env, ep->env ? strv_len(ep->env) : 0);
+	if (ep->exec_user) {
+		fprintf(f, "%suser = ", indent);
+		if (ep->exec_group) {
+			char *s = format("%s:%s", ep->exec_user, ep->exec_group);
+
+			dump_string(f, s ? s : ep->exec_user);
+			free(s);
+		} else {
+			dump_string(f, ep->exec_user);
+		}
+		fputs(";\n", f);
+	}
+	fprintf(f, "%sinstances = %u;\n", indent, ep->instances);
+	if (ep->umask >= 0)
+		fprintf(f, "%sumask = \"%04o\";\n", indent, (unsigned)ep->umask);
+	if (ep->nice != NICE_UNSET)
+		fprintf(f, "%snice = %d;\n", indent, ep->nice);
+	if (ep->n_rlimits == 0)
+		return;
+	fprintf(f, "%srlimit = {", indent);
+	for (size_t i = 0; i < ep->n_rlimits; i++) {
+		const char *name = "?";
+
+		for (size_t j = 0; j < N_RLIMITS; j++)
+			if (rlimit_names[j].resource == ep->rlimits[i].resource)
+				name = rlimit_names[j].name;
+		fprintf(f, " %s = ", name);
+		if (ep->rlimits[i].soft == RLIM_INFINITY)
+			fputs("\"unlimited\"", f);
+		else
+			dump_int64(f, ep->rlimits[i].soft);
+		fputc(';', f);
+	}
+	fputs(" };\n", f);
+}
+
+static void
+dump_forward(FILE *f, const char *indent, const struct endpoint *ep)
+{
+	char buf[ADDR_STRLEN];
+
+	fprintf(f, "%supstream = [ ", indent);
+	for (size_t i = 0; i < ep->n_upstream; i++) {
+		if (i > 0)
+			fputs(", ", f);
+		dump_string(f, addr_format(&ep->upstream[i], buf, sizeof(buf)));
+	}
+	fputs(" ];\n", f);
+	dump_key_number(f, indent, "connect_timeout", ep->connect_timeout);
+	dump_key_string(f, indent, "balance", ep->balance == BALANCE_ROUNDROBIN ? "roundrobin" : "first");
+	if (ep->send_proxy)
+		dump_key_string(f, indent, "send_proxy", proxy_version_name(ep->send_proxy));
 }
 
 static void
@@ -1574,8 +2295,18 @@ dump_endpoint(FILE *f, const struct endpoint *ep)
 		dump_key_string(f, in, "group", ep->group_name);
 	dump_names(f, in, "allow_uid", ep->allow_uid_names, ep->n_allow_uid);
 	dump_names(f, in, "allow_gid", ep->allow_gid_names, ep->n_allow_gid);
+	if (ep->proxy_protocol) {
+		dump_key_string(f, in, "proxy_protocol", proxy_version_name(ep->proxy_protocol));
+		dump_key_number(f, in, "proxy_timeout", ep->proxy_timeout);
+		if (ep->proxy_from)
+			dump_rules(f, in, "proxy_from", ep->proxy_from, true);
+	}
 	if (ep->service && strcmp(ep->service->name, "daytime") == 0 && ep->daytime_format)
 		dump_key_string(f, in, "daytime_format", ep->daytime_format);
+	if (ep->service == &service_exec)
+		dump_exec(f, in, ep);
+	if (ep->service == &service_forward)
+		dump_forward(f, in, ep);
 	fputs("  }", f);
 }
 
@@ -1603,6 +2334,8 @@ config_dump(const struct sockd_config *cfg, FILE *f)
 	} else if (dc->include_dir) {
 		dump_key_string(f, "  ", "include_dir", dc->include_dir);
 	}
+	if (dc->control)
+		dump_key_string(f, "  ", "control", dc->control);
 	fputs("};\n\n", f);
 
 	if (cfg->n_endpoints == 0) {

@@ -29,8 +29,12 @@ void diag_free(struct diag *d);         /* frees the lines, leaves d empty */
 #define CONFIG_DEFAULT_UDP_RATE         20.0    /* replies per second per source */
 #define CONFIG_DEFAULT_UDP_BURST        40
 #define CONFIG_DEFAULT_IDLE_TIMEOUT     300.0   /* seconds */
+#define CONFIG_DEFAULT_PROXY_TIMEOUT    3.0     /* seconds for a whole PROXY header */
+#define CONFIG_DEFAULT_CONNECT_TIMEOUT  5.0     /* seconds per upstream attempt */
 /* Endpoint max_connections, max_per_source, rate and lifetime default to
- * 0 (no limit); burst defaults to rate rounded up, at least 1. */
+ * 0 (no limit); burst defaults to rate rounded up, at least 1. exec
+ * instances default to 0 (no limit), umask to -1 and nice to NICE_UNSET
+ * (inherited); forward balance to BALANCE_FIRST. */
 
 /* Load and validate path, then every *.conf file in daemon.include_dir (in
  * strcmp order; names starting with '.' are skipped; a missing directory

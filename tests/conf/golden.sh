@@ -90,10 +90,28 @@ for conf in "$confdir"/bad-*.conf; do
 	passed=$((passed + 1))
 done
 
+# The shipped sockd.conf names the user and group sockd, which the package
+# creates and `sockd -n` resolves. Where they do not exist (a build
+# machine), a copy that names root instead is checked: the rest of the file
+# is what this test is about.
+shipped_conf() {
+	if getent passwd sockd >/dev/null && getent group sockd >/dev/null; then
+		echo "$1"
+		return
+	fi
+	sed -e 's/^\([[:space:]]*user[[:space:]]*=[[:space:]]*\)"sockd";/\1"root";/' \
+	    -e 's/^\([[:space:]]*group[[:space:]]*=[[:space:]]*\)"sockd";/\1"root";/' \
+	    "$1" >"$tmp/shipped-sockd.conf"
+	echo "$tmp/shipped-sockd.conf"
+}
+
 for conf in "$top_srcdir/conf/sockd.conf" "$top_srcdir/conf/dev.conf"; do
 	rc=0
-	"$SOCKD" -n -f "$conf" >"$tmp/out" 2>"$tmp/err" </dev/null || rc=$?
+	checked=$conf
+	[ "$(basename "$conf")" = sockd.conf ] && checked=$(shipped_conf "$conf")
+	"$SOCKD" -n -f "$checked" >"$tmp/out" 2>"$tmp/err" </dev/null || rc=$?
 	if [ "$rc" -ne 0 ]; then
+		[ "$checked" = "$conf" ] || echo "($conf checked as $checked: user and group sockd do not exist here)"
 		fail "$conf: sockd -n exited $rc, expected 0; stderr:"
 		cat "$tmp/err"
 		continue

@@ -5,6 +5,8 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <ftw.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
@@ -79,7 +81,7 @@ dump_to_string(const struct sockd_config *cfg)
 	return buf;
 }
 
-/* "@" in an expected message stands for conf_path. */
+/* "@" in an expected message stands for conf_path, "@@" for "@". */
 static char *
 expand(const char *msg)
 {
@@ -87,7 +89,9 @@ expand(const char *msg)
 	size_t n = 0;
 
 	for (const char *p = msg; *p && n + sizeof(conf_path) < sizeof(out); p++) {
-		if (*p == '@')
+		if (p[0] == '@' && p[1] == '@')
+			out[n++] = *p++;
+		else if (*p == '@')
 			n += (size_t)snprintf(out + n, sizeof(out) - n, "%s", conf_path);
 		else
 			out[n++] = *p;
@@ -116,7 +120,19 @@ assert_line(const struct diag *d, size_t i, int line, const char *msg)
 #define UNIX_EP(extra) UNIX_HEAD extra EP_TAIL
 #define NO_USER "no-such-user-sockd-check"
 #define NO_GROUP "no-such-group-sockd-check"
-#define SERVICES "echo, discard, chargen, daytime, time, exec, forward"
+#define SERVICES "echo, discard, chargen, daytime, time, exec, forward, metrics"
+/* extra starts on line 6 */
+#define EXEC_HEAD "endpoints = (\n  { name = \"x\";\n    listen = [ \"tcp:127.0.0.1:7008\" ];\n    service = \"exec\";\n    command = [ \"/bin/cat\" ];\n"
+#define EXEC_EP(extra) EXEC_HEAD extra EP_TAIL
+#define FWD_HEAD "endpoints = (\n  { name = \"f\";\n    listen = [ \"tcp:127.0.0.1:3307\" ];\n    service = \"forward\";\n    upstream = \"unix:/run/mysqld/mysqld.sock\";\n"
+#define FWD_EP(extra) FWD_HEAD extra EP_TAIL
+#define STREAM_ONLY "(tcp, unix, unix-seqpacket addresses only)"
+#define RLIMITS "(as, core, cpu, data, fsize, memlock, nofile, nproc, stack)"
+/* command (upstream) on line 3 */
+#define CMD(c) "endpoints = (\n  { name = \"x\"; listen = \"tcp:127.0.0.1:7\"; service = \"exec\";\n    command = " c "; }\n);\n"
+#define UP(u) "endpoints = (\n  { name = \"f\"; listen = \"tcp:127.0.0.1:3307\"; service = \"forward\";\n    upstream = " u "; }\n);\n"
+#define ENV_MSG "(NAME=value, NAME of letters, digits and '_', not starting with a digit)"
+#define USER_MSG "(\"user\" or \"user:group\" expected)"
 
 /* ------------------------------------------------------------ defaults */
 
@@ -180,6 +196,22 @@ START_TEST(test_endpoint_defaults)
 	ck_assert_double_eq(ep->idle_timeout, 300);
 	ck_assert_double_eq(ep->lifetime, 0);
 	ck_assert_ptr_nonnull(ep->sources);
+	ck_assert_int_eq(ep->proxy_protocol, 0);
+	ck_assert_ptr_null(ep->proxy_from);
+	ck_assert_double_eq(ep->proxy_timeout, 3);
+	ck_assert_ptr_null(ep->command);
+	ck_assert_ptr_null(ep->env);
+	ck_assert_ptr_null(ep->exec_user);
+	ck_assert_uint_eq(ep->exec_uid, (uid_t)-1);
+	ck_assert_uint_eq(ep->exec_gid, (gid_t)-1);
+	ck_assert_uint_eq(ep->instances, 0);
+	ck_assert_int_eq(ep->umask, -1);
+	ck_assert_int_eq(ep->nice, NICE_UNSET);
+	ck_assert_uint_eq(ep->n_rlimits, 0);
+	ck_assert_uint_eq(ep->n_upstream, 0);
+	ck_assert_double_eq(ep->connect_timeout, 5);
+	ck_assert_int_eq(ep->balance, BALANCE_FIRST);
+	ck_assert_int_eq(ep->send_proxy, 0);
 	ck_assert_uint_eq(atomic_load(&ep->refs), 1);
 	ck_assert_ptr_null(cfg->daemon.include_dir);
 	ck_assert_uint_eq(cfg->n_included, 0);
@@ -212,7 +244,7 @@ static const char full_conf[] =
 	"  log_level = \"debug\";\n"
 	"  user = \"root\";\n"
 	"  group = \"root\";\n"
-	"  include_dir = \"/nonexistent/sockd-check.d\";\n"
+	"  include_dir = \"/nonexistent/sockd-check.d\"; control = \"@sockd-check\";\n"
 	"};\n"
 	"endpoints = (\n"
 	"  { name = \"echo-1.x_Y\";\n"
@@ -258,6 +290,7 @@ START_TEST(test_every_key)
 	ck_assert_uint_eq(cfg->daemon.uid, 0);
 	ck_assert_uint_eq(cfg->daemon.gid, 0);
 	ck_assert_str_eq(cfg->daemon.include_dir, "/nonexistent/sockd-check.d");
+	ck_assert_str_eq(cfg->daemon.control, "@sockd-check");
 	ck_assert_uint_eq(cfg->n_endpoints, 5);
 	ck_assert_uint_eq(cfg->n_included, 0);
 
@@ -447,6 +480,271 @@ START_TEST(test_shutdown_timeout_int)
 }
 END_TEST
 
+/* ------------------------------------------------------------ exec, forward, PROXY */
+
+static void
+user_ids(const char *name, uid_t *uid, gid_t *gid)
+{
+	struct passwd *pw = getpwnam(name);
+
+	ck_assert_msg(pw != NULL, "no user %s on this system", name);
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+}
+
+static gid_t
+group_id(const char *name)
+{
+	struct group *gr = getgrnam(name);
+
+	ck_assert_msg(gr != NULL, "no group %s on this system", name);
+	return gr->gr_gid;
+}
+
+static bool
+acl_allows_text(const struct acl *acl, const char *addr)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+
+	if (inet_pton(AF_INET, addr, &sin.sin_addr) == 1)
+		return acl_allows(acl, (struct sockaddr *)&sin, sizeof(sin));
+	ck_assert_int_eq(inet_pton(AF_INET6, addr, &sin6.sin6_addr), 1);
+	return acl_allows(acl, (struct sockaddr *)&sin6, sizeof(sin6));
+}
+
+START_TEST(test_exec_keys)
+{
+	struct sockd_config *cfg = load_ok(
+	    "endpoints = (\n"
+	    "  { name = \"prog\"; service = \"exec\";\n"
+	    "    listen = [ \"tcp:127.0.0.1:7008\", \"unix:/tmp/check-prog.sock\", \"unix-seqpacket:@prog\" ];\n"
+	    "    command = ( \"/bin/sh\", \"-c\", \"echo \\\"$GREETING\\\"\", \"\" );\n"
+	    "    env = [ \"GREETING=hello world\", \"_x1=\", \"PATH=/usr/bin\" ];\n"
+	    "    user = \"nobody:nogroup\";\n"
+	    "    instances = 1000000;\n"
+	    "    umask = \"077\";\n"
+	    "    nice = -20;\n"
+	    "    rlimit = { stack = 8388608; core = 0; nofile = \"unlimited\"; as = 17179869184L; };\n"
+	    "  },\n"
+	    "  { name = \"cat\"; listen = \"tcp:127.0.0.1:7009\"; service = \"exec\"; command = [ \"/bin/cat\" ];\n"
+	    "    user = 0; umask = 22; nice = 19; env = \"A=B\"; instances = 0; }\n"
+	    ");\n");
+	const struct endpoint *ep = cfg->endpoints[0];
+	uid_t nobody;
+	gid_t nobody_gid;
+
+	user_ids("nobody", &nobody, &nobody_gid);
+	ck_assert_ptr_eq(ep->service, &service_exec);
+	ck_assert_str_eq(ep->command[0], "/bin/sh");
+	ck_assert_str_eq(ep->command[1], "-c");
+	ck_assert_str_eq(ep->command[2], "echo \"$GREETING\"");
+	ck_assert_str_eq(ep->command[3], "");
+	ck_assert_ptr_null(ep->command[4]);
+	ck_assert_str_eq(ep->env[0], "GREETING=hello world");
+	ck_assert_str_eq(ep->env[1], "_x1=");
+	ck_assert_str_eq(ep->env[2], "PATH=/usr/bin");
+	ck_assert_ptr_null(ep->env[3]);
+	ck_assert_str_eq(ep->exec_user, "nobody");
+	ck_assert_str_eq(ep->exec_group, "nogroup");
+	ck_assert_uint_eq(ep->exec_uid, nobody);
+	ck_assert_uint_eq(ep->exec_gid, group_id("nogroup"));
+	ck_assert_uint_eq(ep->instances, 1000000);
+	ck_assert_int_eq(ep->umask, 077);
+	ck_assert_int_eq(ep->nice, -20);
+	/* in a fixed order, whatever the file's */
+	ck_assert_uint_eq(ep->n_rlimits, 4);
+	ck_assert_int_eq(ep->rlimits[0].resource, RLIMIT_AS);
+	ck_assert_uint_eq(ep->rlimits[0].soft, 17179869184ULL);
+	ck_assert_uint_eq(ep->rlimits[0].hard, 17179869184ULL);
+	ck_assert_int_eq(ep->rlimits[1].resource, RLIMIT_CORE);
+	ck_assert_uint_eq(ep->rlimits[1].soft, 0);
+	ck_assert_uint_eq(ep->rlimits[1].hard, 0);
+	ck_assert_int_eq(ep->rlimits[2].resource, RLIMIT_NOFILE);
+	ck_assert(ep->rlimits[2].soft == RLIM_INFINITY);
+	ck_assert(ep->rlimits[2].hard == RLIM_INFINITY);
+	ck_assert_int_eq(ep->rlimits[3].resource, RLIMIT_STACK);
+	ck_assert_uint_eq(ep->rlimits[3].soft, 8388608);
+	/* nothing of the other services */
+	ck_assert_int_eq(ep->proxy_protocol, 0);
+	ck_assert_uint_eq(ep->n_upstream, 0);
+
+	ep = cfg->endpoints[1];
+	ck_assert_str_eq(ep->command[0], "/bin/cat");
+	ck_assert_ptr_null(ep->command[1]);
+	ck_assert_str_eq(ep->env[0], "A=B");
+	ck_assert_ptr_null(ep->env[1]);
+	ck_assert_str_eq(ep->exec_user, "0");
+	ck_assert_ptr_null(ep->exec_group);
+	ck_assert_uint_eq(ep->exec_uid, 0);
+	ck_assert_uint_eq(ep->exec_gid, 0);     /* root's primary group */
+	ck_assert_int_eq(ep->umask, 022);       /* the digits of 22, as for mode */
+	ck_assert_int_eq(ep->nice, 19);
+	ck_assert_uint_eq(ep->instances, 0);
+	ck_assert_uint_eq(ep->n_rlimits, 0);
+	config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_exec_user_forms)
+{
+	uid_t nobody;
+	gid_t nobody_gid;
+
+	user_ids("nobody", &nobody, &nobody_gid);
+	struct {
+		const char *text;
+		uid_t uid;
+		gid_t gid;
+		const char *user, *group;
+	} cases[] = {
+		{ "\"root\"", 0, 0, "root", NULL },
+		{ "\"0\"", 0, 0, "0", NULL },
+		{ "0", 0, 0, "0", NULL },
+		{ "\"root:nogroup\"", 0, group_id("nogroup"), "root", "nogroup" },
+		{ "\"0:0\"", 0, 0, "0", "0" },
+		{ "\"nobody\"", nobody, nobody_gid, "nobody", NULL },
+		{ "\"nobody:root\"", nobody, 0, "nobody", "root" },
+		/* no passwd entry needed when the group is given */
+		{ "\"4000000000:4000000001\"", 4000000000U, 4000000001U, "4000000000", "4000000001" },
+	};
+	char text[1024];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sockd_config *cfg;
+		const struct endpoint *ep;
+
+		snprintf(text, sizeof(text), EXEC_HEAD "    user = %s;\n" EP_TAIL, cases[i].text);
+		cfg = load_ok(text);
+		ep = cfg->endpoints[0];
+		ck_assert_msg(ep->exec_uid == cases[i].uid && ep->exec_gid == cases[i].gid,
+		    "%s gave %u:%u", cases[i].text, (unsigned)ep->exec_uid, (unsigned)ep->exec_gid);
+		ck_assert_str_eq(ep->exec_user, cases[i].user);
+		if (cases[i].group)
+			ck_assert_str_eq(ep->exec_group, cases[i].group);
+		else
+			ck_assert_ptr_null(ep->exec_group);
+		config_free(cfg);
+	}
+}
+END_TEST
+
+START_TEST(test_exec_user_daemon_user)
+{
+	struct sockd_config *cfg;
+	struct diag d = { 0 };
+
+	/* The user sockd drops to anyway: the child stays as it is. */
+	cfg = load_ok("daemon = { user = \"root\"; };\n" EXEC_HEAD "    user = \"root\";\n" EP_TAIL);
+	ck_assert_str_eq(cfg->endpoints[0]->exec_user, "root");
+	ck_assert_uint_eq(cfg->endpoints[0]->exec_uid, (uid_t)-1);
+	ck_assert_uint_eq(cfg->endpoints[0]->exec_gid, (gid_t)-1);
+	config_free(cfg);
+	cfg = load_ok(EXEC_HEAD "    user = \"0:0\";\n" EP_TAIL "daemon = { user = \"root\"; group = \"root\"; };\n");
+	ck_assert_uint_eq(cfg->endpoints[0]->exec_uid, (uid_t)-1);
+	config_free(cfg);
+
+	/* Another user (or group) needs root; daemon may come after the endpoint. */
+	ck_assert_int_eq(load_text(EXEC_HEAD "    user = \"nobody\";\n" EP_TAIL
+	    "daemon = { user = \"root\"; };\n", &cfg, &d), -EINVAL);
+	ck_assert_uint_eq(d.n, 1);
+	assert_line(&d, 0, 6, "exec 'user' needs sockd to run as root: "
+	    "remove daemon.user or run the program as 'root'");
+	diag_free(&d);
+	ck_assert_int_eq(load_text("daemon = {\n  user = \"nobody\";\n  group = \"root\";\n};\n"
+	    EXEC_HEAD "    user = \"nobody\";\n" EP_TAIL, &cfg, &d), -EINVAL);
+	ck_assert_uint_eq(d.n, 1);
+	assert_line(&d, 0, 10, "exec 'user' needs sockd to run as root: "
+	    "remove daemon.user or run the program as 'nobody:root'");
+	diag_free(&d);
+}
+END_TEST
+
+START_TEST(test_forward_keys)
+{
+	struct sockd_config *cfg = load_ok(
+	    "endpoints = (\n"
+	    "  { name = \"mysql\"; listen = \"tcp:127.0.0.1:3307\"; service = \"forward\";\n"
+	    "    upstream = \"unix:/run/mysqld/mysqld.sock\"; },\n"
+	    "  { name = \"rev\"; listen = [ \"unix:/tmp/check-rev.sock\", \"tcp:[::1]:3308\" ]; service = \"forward\";\n"
+	    "    upstream = ( \"tcp:127.0.0.1:3306\", \"tcp:[::1]:3306\", \"unix-seqpacket:@up\" );\n"
+	    "    connect_timeout = 0.1; balance = \"roundrobin\"; send_proxy = \"v1\"; },\n"
+	    "  { name = \"dns\"; listen = \"udp:127.0.0.1:5353\"; service = \"forward\";\n"
+	    "    upstream = [ \"udp:127.0.0.1:53\", \"unix-dgram:/tmp/up.sock\" ];\n"
+	    "    connect_timeout = 3600; balance = \"first\"; },\n"
+	    "  { name = \"v2\"; listen = \"unix-seqpacket:@in\"; service = \"forward\";\n"
+	    "    upstream = \"tcp:127.0.0.1:25\"; send_proxy = \"v2\"; }\n"
+	    ");\n");
+	const char *rev[] = { "tcp:127.0.0.1:3306", "tcp:[::1]:3306", "unix-seqpacket:@up" };
+	const struct endpoint *ep = cfg->endpoints[0];
+	char buf[ADDR_STRLEN];
+
+	ck_assert_ptr_eq(ep->service, &service_forward);
+	ck_assert_uint_eq(ep->n_upstream, 1);
+	ck_assert_str_eq(addr_format(&ep->upstream[0], buf, sizeof(buf)), "unix:/run/mysqld/mysqld.sock");
+	ck_assert_double_eq(ep->connect_timeout, 5);
+	ck_assert_int_eq(ep->balance, BALANCE_FIRST);
+	ck_assert_int_eq(ep->send_proxy, 0);
+	ck_assert_ptr_null(ep->command);
+
+	ep = cfg->endpoints[1];
+	ck_assert_uint_eq(ep->n_upstream, 3);
+	for (size_t i = 0; i < 3; i++)
+		ck_assert_str_eq(addr_format(&ep->upstream[i], buf, sizeof(buf)), rev[i]);
+	ck_assert_double_eq(ep->connect_timeout, 0.1);
+	ck_assert_int_eq(ep->balance, BALANCE_ROUNDROBIN);
+	ck_assert_int_eq(ep->send_proxy, PROXY_V1);
+
+	ep = cfg->endpoints[2];
+	ck_assert_uint_eq(ep->n_upstream, 2);
+	ck_assert_int_eq(ep->upstream[0].type, ADDR_UDP);
+	ck_assert_int_eq(ep->upstream[1].type, ADDR_UNIX_DGRAM);
+	ck_assert_double_eq(ep->connect_timeout, 3600);
+	ck_assert_int_eq(ep->balance, BALANCE_FIRST);
+
+	ck_assert_int_eq(cfg->endpoints[3]->send_proxy, PROXY_V2);
+	config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_proxy_keys)
+{
+	struct sockd_config *cfg = load_ok(
+	    "endpoints = (\n"
+	    "  { name = \"p\"; listen = [ \"tcp:[::]:7010\", \"unix:@p\" ]; service = \"echo\";\n"
+	    "    proxy_protocol = \"v2\"; proxy_from = [ \"10.0.0.0/8\", \"::1\" ]; proxy_timeout = 0.5;\n"
+	    "    allow = \"192.0.2.0/24\"; },\n"
+	    "  { name = \"q\"; listen = \"tcp:127.0.0.1:7011\"; service = \"exec\"; command = [ \"/bin/cat\" ];\n"
+	    "    proxy_protocol = \"v1\"; },\n"
+	    "  { name = \"r\"; listen = \"unix:/tmp/check-r.sock\"; service = \"forward\";\n"
+	    "    upstream = \"tcp:127.0.0.1:25\"; proxy_protocol = \"any\"; allow_uid = \"root\"; }\n"
+	    ");\n");
+	const struct endpoint *ep = cfg->endpoints[0];
+
+	ck_assert_int_eq(ep->proxy_protocol, PROXY_V2);
+	ck_assert_double_eq(ep->proxy_timeout, 0.5);
+	/* proxy_from trusts senders; allow/deny judge the clients they speak for */
+	ck_assert_ptr_nonnull(ep->proxy_from);
+	ck_assert(acl_allows_text(ep->proxy_from, "10.1.2.3"));
+	ck_assert(acl_allows_text(ep->proxy_from, "::ffff:10.1.2.3"));
+	ck_assert(acl_allows_text(ep->proxy_from, "::1"));
+	ck_assert(!acl_allows_text(ep->proxy_from, "192.0.2.1"));
+	ck_assert(!acl_allows_text(ep->proxy_from, "127.0.0.1"));
+	ck_assert(acl_allows_text(ep->acl, "192.0.2.1"));
+	ck_assert(!acl_allows_text(ep->acl, "10.1.2.3"));
+
+	ep = cfg->endpoints[1];
+	ck_assert_int_eq(ep->proxy_protocol, PROXY_V1);
+	ck_assert_ptr_null(ep->proxy_from);     /* any sender */
+	ck_assert_double_eq(ep->proxy_timeout, 3);
+
+	ep = cfg->endpoints[2];
+	ck_assert_int_eq(ep->proxy_protocol, PROXY_ANY);
+	ck_assert_uint_eq(ep->n_allow_uid, 1);
+	config_free(cfg);
+}
+END_TEST
+
 /* ------------------------------------------------------------ one error each */
 
 struct error_case {
@@ -470,7 +768,9 @@ static const struct error_case error_cases[] = {
 	{ "daemon = {\n  shutdown_timeout = \"10\";\n};\nendpoints = ();\n", 2, "'shutdown_timeout' must be a number" },
 	{ "daemon = {\n  log_level = \"verbose\";\n};\nendpoints = ();\n", 2, "unknown log_level 'verbose' (err, warning, notice, info, debug)" },
 	{ "daemon = {\n  log_level = 7;\n};\nendpoints = ();\n", 2, "'log_level' must be a string" },
-	{ "daemon = {\n  control = \"/run/sockd/control.sock\";\n};\nendpoints = ();\n", 2, "'control' is not supported yet" },
+	{ "daemon = {\n  control = \"control.sock\";\n};\nendpoints = ();\n", 2, "'control' must be an absolute path or @@name of at most 107 bytes" },
+	{ "daemon = {\n  control = \"@\";\n};\nendpoints = ();\n", 2, "'control' must be an absolute path or @@name of at most 107 bytes" },
+	{ "daemon = {\n  control = 1;\n};\nendpoints = ();\n", 2, "'control' must be a string" },
 	{ "daemon = {\n  include_dir = \"conf.d\";\n};\nendpoints = ();\n", 2, "'include_dir' must be an absolute path" },
 	{ "daemon = {\n  include_dir = \"\";\n};\nendpoints = ();\n", 2, "'include_dir' must be an absolute path" },
 	{ "daemon = {\n  include_dir = [ \"/etc\" ];\n};\nendpoints = ();\n", 2, "'include_dir' must be a string" },
@@ -605,6 +905,136 @@ static const struct error_case error_cases[] = {
 	{ EP("    idle_timeout = \"5m\";\n"), 5, "'idle_timeout' must be a number" },
 	{ EP("    lifetime = 31536000.5;\n"), 5, "'lifetime' must be between 0 and 31536000" },
 	{ EP("    lifetime = [ 1 ];\n"), 5, "'lifetime' must be a number" },
+	/* allow_uid/allow_gid on datagram Unix sockets */
+	{ "endpoints = (\n  { name = \"u\"; listen = [ \"unix:@u\", \"unix-dgram:@u\" ]; service = \"echo\";\n"
+	  "    allow_uid = 0; }\n);\n", 3, "'allow_uid' is only allowed on Unix stream and seqpacket endpoints" },
+	{ "endpoints = (\n  { name = \"u\"; listen = \"unix-dgram:/tmp/d.sock\"; service = \"echo\";\n"
+	  "    allow_gid = \"root\"; }\n);\n", 3, "'allow_gid' is only allowed on Unix stream and seqpacket endpoints" },
+	/* PROXY protocol */
+	{ EP("    proxy_protocol = \"v3\";\n"), 5, "unknown proxy_protocol 'v3' (v1, v2, any)" },
+	{ EP("    proxy_protocol = 2;\n"), 5, "'proxy_protocol' must be a string" },
+	{ "endpoints = (\n  { name = \"e\"; listen = [ \"tcp:127.0.0.1:7\", \"udp:127.0.0.1:7\" ]; service = \"echo\";\n"
+	  "    proxy_protocol = \"v1\"; }\n);\n", 3, "'proxy_protocol' is only allowed on stream endpoints " STREAM_ONLY },
+	{ "endpoints = (\n  { name = \"e\"; listen = \"unix-dgram:@e\"; service = \"echo\";\n"
+	  "    proxy_protocol = \"any\"; }\n);\n", 3, "'proxy_protocol' is only allowed on stream endpoints " STREAM_ONLY },
+	{ EP("    proxy_from = \"10.0.0.0/8\";\n"), 5, "'proxy_from' requires 'proxy_protocol'" },
+	{ EP("    proxy_timeout = 5;\n"), 5, "'proxy_timeout' requires 'proxy_protocol'" },
+	{ EP("    proxy_protocol = \"v2\";\n    proxy_timeout = 0.05;\n"), 6, "'proxy_timeout' must be between 0.1 and 3600" },
+	{ EP("    proxy_protocol = \"v2\";\n    proxy_timeout = 3601;\n"), 6, "'proxy_timeout' must be between 0.1 and 3600" },
+	{ EP("    proxy_protocol = \"v2\";\n    proxy_timeout = \"3s\";\n"), 6, "'proxy_timeout' must be a number" },
+	{ EP("    proxy_protocol = \"v2\";\n    proxy_from = \"10.0.0.1/8\";\n"), 6,
+	  "invalid address rule '10.0.0.1/8' in 'proxy_from': host bits set" },
+	{ EP("    proxy_protocol = \"v2\";\n    proxy_from = [];\n"), 6, "'proxy_from' must have at least one rule" },
+	{ EP("    proxy_protocol = \"v2\";\n    proxy_from = 10;\n"), 6, "'proxy_from' must be a string or a list of strings" },
+	{ UNIX_EP("    proxy_protocol = \"v2\";\n    proxy_from = \"10.0.0.0/8\";\n"), 6,
+	  "'proxy_from' is only allowed on endpoints with tcp addresses (allow_uid and allow_gid pick trusted Unix senders)" },
+	/* exec: keys of its own */
+	{ EP("    command = [ \"/bin/cat\" ];\n"), 5, "'command' is only allowed with service 'exec'" },
+	{ EP("    env = \"A=1\";\n"), 5, "'env' is only allowed with service 'exec'" },
+	{ EP("    user = \"root\";\n"), 5, "'user' is only allowed with service 'exec'" },
+	{ EP("    instances = 1;\n"), 5, "'instances' is only allowed with service 'exec'" },
+	{ EP("    umask = \"022\";\n"), 5, "'umask' is only allowed with service 'exec'" },
+	{ EP("    nice = 1;\n"), 5, "'nice' is only allowed with service 'exec'" },
+	{ EP("    rlimit = { core = 0; };\n"), 5, "'rlimit' is only allowed with service 'exec'" },
+	{ FWD_EP("    command = [ \"/bin/cat\" ];\n"), 6, "'command' is only allowed with service 'exec'" },
+	{ "endpoints = (\n  { name = \"x\"; listen = \"tcp:127.0.0.1:7\";\n    service = \"exec\"; }\n);\n", 2,
+	  "endpoint 'x' has no 'command' (service 'exec' requires it)" },
+	{ "endpoints = (\n  { name = \"x\"; service = \"exec\"; command = [ \"/bin/cat\" ];\n"
+	  "    listen = [ \"tcp:127.0.0.1:7\",\n      \"udp:127.0.0.1:7\" ]; }\n);\n", 4,
+	  "service 'exec' does not serve datagram addresses like 'udp:127.0.0.1:7'" },
+	{ "endpoints = (\n  { name = \"x\"; service = \"exec\"; command = [ \"/bin/cat\" ];\n"
+	  "    listen = \"unix-dgram:/tmp/x.sock\"; }\n);\n", 3,
+	  "service 'exec' does not serve datagram addresses like 'unix-dgram:/tmp/x.sock'" },
+	/* command */
+	{ CMD("\"/bin/cat\""), 3, "'command' must be a list of strings, like [ \"/usr/bin/prog\", \"arg\" ]" },
+	{ CMD("[]"), 3, "'command' must have at least the program's path" },
+	{ CMD("( \"/bin/cat\",\n      1 )"), 4, "'command' must contain only strings" },
+	{ CMD("( 1, \"/bin/cat\" )"), 3, "'command' must contain only strings" },
+	{ CMD("[ \"cat\" ]"), 3, "'command' must start with an absolute path" },
+	{ CMD("[ \"\" ]"), 3, "'command' must start with an absolute path" },
+	{ CMD("[ \"/nonexistent/sockd-check\", \"-x\" ]"), 3, "command '/nonexistent/sockd-check': No such file or directory" },
+	{ CMD("[ \"/etc/passwd/x\" ]"), 3, "command '/etc/passwd/x': Not a directory" },
+	{ CMD("[ \"/etc/passwd\" ]"), 3, "command '/etc/passwd' is not an executable file" },
+	{ CMD("[ \"/bin\" ]"), 3, "command '/bin' is not an executable file" },
+	/* env */
+	{ EXEC_EP("    env = [ \"A=1\",\n      \"1A=2\" ];\n"), 7, "invalid env entry '1A=2' " ENV_MSG },
+	{ EXEC_EP("    env = \"A\";\n"), 6, "invalid env entry 'A' " ENV_MSG },
+	{ EXEC_EP("    env = \"=x\";\n"), 6, "invalid env entry '=x' " ENV_MSG },
+	{ EXEC_EP("    env = \"A-B=x\";\n"), 6, "invalid env entry 'A-B=x' " ENV_MSG },
+	{ EXEC_EP("    env = [ \"A=1\", \"AB=2\",\n      \"A=3\" ];\n"), 7, "'env' sets 'A' twice" },
+	{ EXEC_EP("    env = [];\n"), 6, "'env' must have at least one variable" },
+	{ EXEC_EP("    env = 1;\n"), 6, "'env' must be a string or a list of strings" },
+	{ EXEC_EP("    env = ( \"A=1\", 2 );\n"), 6, "'env' must contain only strings" },
+	/* user */
+	{ EXEC_EP("    user = \"" NO_USER "\";\n"), 6, "unknown user '" NO_USER "'" },
+	{ EXEC_EP("    user = \"root:" NO_GROUP "\";\n"), 6, "unknown group '" NO_GROUP "'" },
+	{ EXEC_EP("    user = \"root:\";\n"), 6, "invalid user 'root:' " USER_MSG },
+	{ EXEC_EP("    user = \":root\";\n"), 6, "invalid user ':root' " USER_MSG },
+	{ EXEC_EP("    user = \"root:root:root\";\n"), 6, "invalid user 'root:root:root' " USER_MSG },
+	{ EXEC_EP("    user = \"\";\n"), 6, "invalid user '' " USER_MSG },
+	{ EXEC_EP("    user = -1;\n"), 6, "'user' must be between 0 and 4294967294" },
+	{ EXEC_EP("    user = \"4294967295\";\n"), 6, "'user' must be between 0 and 4294967294" },
+	{ EXEC_EP("    user = \"0:4294967295\";\n"), 6, "'user' must be between 0 and 4294967294" },
+	{ EXEC_EP("    user = \"4000000000\";\n"), 6,
+	  "user id 4000000000 has no passwd entry: give its group too, like \"4000000000:GID\"" },
+	{ EXEC_EP("    user = true;\n"), 6, "'user' must be a user name or a number, optionally followed by ':group'" },
+	/* instances, umask, nice */
+	{ EXEC_EP("    instances = -1;\n"), 6, "'instances' must be between 0 and 1000000" },
+	{ EXEC_EP("    instances = 1000001;\n"), 6, "'instances' must be between 0 and 1000000" },
+	{ EXEC_EP("    instances = \"5\";\n"), 6, "'instances' must be an integer" },
+	{ EXEC_EP("    umask = \"0099\";\n"), 6, "invalid umask '0099' (octal digits expected, like \"0022\")" },
+	{ EXEC_EP("    umask = 18;\n"), 6, "invalid umask '18' (octal digits expected, like \"0022\")" },
+	{ EXEC_EP("    umask = 1000;\n"), 6, "'umask' must be between 0 and 0777" },
+	{ EXEC_EP("    umask = -2;\n"), 6, "'umask' must be between 0 and 0777" },
+	{ EXEC_EP("    umask = 0.5;\n"), 6, "'umask' must be an octal string like \"0022\" or an integer" },
+	{ EXEC_EP("    nice = -21;\n"), 6, "'nice' must be between -20 and 19" },
+	{ EXEC_EP("    nice = 20;\n"), 6, "'nice' must be between -20 and 19" },
+	{ EXEC_EP("    nice = \"low\";\n"), 6, "'nice' must be an integer" },
+	/* rlimit */
+	{ EXEC_EP("    rlimit = 5;\n"), 6, "'rlimit' must be a group ({ ... })" },
+	{ EXEC_EP("    rlimit = [ 5 ];\n"), 6, "'rlimit' must be a group ({ ... })" },
+	{ EXEC_EP("    rlimit = { };\n"), 6, "'rlimit' must set at least one limit" },
+	{ EXEC_EP("    rlimit = { nofile = 1024;\n      rss = 1; };\n"), 7, "unknown key 'rss' in rlimit " RLIMITS },
+	{ EXEC_EP("    rlimit = { nofile = -1; };\n"), 6, "'nofile' in rlimit must be an integer >= 0 or \"unlimited\"" },
+	{ EXEC_EP("    rlimit = { core = \"infinity\"; };\n"), 6, "'core' in rlimit must be an integer >= 0 or \"unlimited\"" },
+	{ EXEC_EP("    rlimit = { cpu = 1.5; };\n"), 6, "'cpu' in rlimit must be an integer >= 0 or \"unlimited\"" },
+	/* forward: keys of its own */
+	{ EP("    upstream = \"tcp:127.0.0.1:1\";\n"), 5, "'upstream' is only allowed with service 'forward'" },
+	{ EP("    connect_timeout = 1;\n"), 5, "'connect_timeout' is only allowed with service 'forward'" },
+	{ EP("    balance = \"first\";\n"), 5, "'balance' is only allowed with service 'forward'" },
+	{ EP("    send_proxy = \"v1\";\n"), 5, "'send_proxy' is only allowed with service 'forward'" },
+	{ EXEC_EP("    upstream = \"tcp:127.0.0.1:1\";\n"), 6, "'upstream' is only allowed with service 'forward'" },
+	{ "endpoints = (\n  { name = \"f\"; listen = \"tcp:127.0.0.1:7\";\n    service = \"forward\"; }\n);\n", 2,
+	  "endpoint 'f' has no 'upstream' (service 'forward' requires it)" },
+	/* upstream */
+	{ UP("[]"), 3, "'upstream' must have at least one address" },
+	{ UP("7"), 3, "'upstream' must be a string or a list of strings" },
+	{ UP("( \"tcp:127.0.0.1:1\",\n      7 )"), 4, "'upstream' must contain only strings" },
+	{ UP("[ \"tcp:127.0.0.1\" ]"), 3, "invalid address 'tcp:127.0.0.1' in 'upstream': missing port" },
+	{ UP("\"bogus:1\""), 3,
+	  "invalid address 'bogus:1' in 'upstream': unknown address type (tcp, udp, unix, unix-dgram, unix-seqpacket)" },
+	{ UP("[ \"tcp:127.0.0.1:1\",\n      \"udp:127.0.0.1:53\" ]"), 4,
+	  "upstream 'udp:127.0.0.1:53' is a datagram address, but endpoint 'f' listens on stream addresses (tcp, unix, unix-seqpacket)" },
+	{ UP("\"unix-dgram:/tmp/x.sock\""), 3,
+	  "upstream 'unix-dgram:/tmp/x.sock' is a datagram address, but endpoint 'f' listens on stream addresses (tcp, unix, unix-seqpacket)" },
+	{ UP("\"tcp:127.0.0.1:3307\""), 3, "upstream 'tcp:127.0.0.1:3307' is a listen address of endpoint 'f' itself" },
+	{ "endpoints = (\n  { name = \"f\"; listen = \"udp:127.0.0.1:5353\"; service = \"forward\";\n"
+	  "    upstream = \"tcp:127.0.0.1:53\"; }\n);\n", 3,
+	  "upstream 'tcp:127.0.0.1:53' is a stream address, but endpoint 'f' listens on datagram addresses (udp, unix-dgram)" },
+	{ "endpoints = (\n  { name = \"f\"; service = \"forward\"; upstream = \"tcp:127.0.0.1:53\";\n"
+	  "    listen = [ \"tcp:127.0.0.1:5353\", \"udp:127.0.0.1:5353\" ]; }\n);\n", 3,
+	  "service 'forward' needs 'listen' addresses of one kind: all stream (tcp, unix, unix-seqpacket) "
+	  "or all datagram (udp, unix-dgram)" },
+	/* connect_timeout, balance, send_proxy */
+	{ FWD_EP("    connect_timeout = 0;\n"), 6, "'connect_timeout' must be between 0.1 and 3600" },
+	{ FWD_EP("    connect_timeout = 3600.5;\n"), 6, "'connect_timeout' must be between 0.1 and 3600" },
+	{ FWD_EP("    connect_timeout = \"5s\";\n"), 6, "'connect_timeout' must be a number" },
+	{ FWD_EP("    balance = \"random\";\n"), 6, "unknown balance 'random' (first, roundrobin)" },
+	{ FWD_EP("    balance = 1;\n"), 6, "'balance' must be a string" },
+	{ FWD_EP("    send_proxy = \"any\";\n"), 6, "unknown send_proxy 'any' (v1, v2)" },
+	{ FWD_EP("    send_proxy = true;\n"), 6, "'send_proxy' must be a string" },
+	{ "endpoints = (\n  { name = \"f\"; listen = \"udp:127.0.0.1:5353\"; service = \"forward\"; upstream = \"udp:127.0.0.1:53\";\n"
+	  "    send_proxy = \"v2\"; }\n);\n", 3, "'send_proxy' is only allowed on stream endpoints " STREAM_ONLY },
 };
 
 START_TEST(test_error)
@@ -667,7 +1097,7 @@ START_TEST(test_errors_collected)
 		"daemon = {\n"                                          /* 1 */
 		"  workers = 5000;\n"                                   /* 2 */
 		"  log_level = \"loud\";\n"                             /* 3 */
-		"  control = \"/run/x\";\n"                             /* 4 */
+		"  control = \"run/x\";\n"                              /* 4 */
 		"};\n"                                                  /* 5 */
 		"endpoints = (\n"                                       /* 6 */
 		"  { name = \"a\";\n"                                   /* 7 */
@@ -692,7 +1122,7 @@ START_TEST(test_errors_collected)
 	ck_assert_str_eq(d.lines[0], "earlier:1: kept");
 	assert_line(&d, 1, 2, "'workers' must be between 0 and 1024");
 	assert_line(&d, 2, 3, "unknown log_level 'loud' (err, warning, notice, info, debug)");
-	assert_line(&d, 3, 4, "'control' is not supported yet");
+	assert_line(&d, 3, 4, "'control' must be an absolute path or @@name of at most 107 bytes");
 	assert_line(&d, 4, 8, "invalid address 'bogus:1': unknown address type (tcp, udp, unix, unix-dgram, unix-seqpacket)");
 	assert_line(&d, 5, 10, "unknown key 'colour' in endpoint 'a'");
 	assert_line(&d, 6, 12, "address 'tcp:127.0.0.1:7' is already used by endpoint 'a' (@:8)");
@@ -759,7 +1189,7 @@ START_TEST(test_dump_exact)
 	    "    service = \"echo\"; mode = 432; owner = 0; allow = \"::1\"; deny = ( \"::ffff:127.0.0.1\" );\n"
 	    "    rate = 1.25; max_per_source = 5; idle_timeout = 0.0004; lifetime = 1e7; },\n"
 	    "  { name = \"dt\"; listen = \"tcp:127.0.0.1:13\"; service = \"daytime\"; },\n"
-	    "  { name = \"x\"; listen = \"unix-dgram:/x\"; service = \"echo\";\n"
+	    "  { name = \"x\"; listen = \"unix-seqpacket:/x\"; service = \"echo\";\n"
 	    "    allow_gid = \"root\"; allow_uid = ( 0, \"root\" ); udp_rate = 1e-3; udp_burst = 7; }\n"
 	    ");\n");
 	char *s = dump_to_string(cfg);
@@ -812,7 +1242,7 @@ START_TEST(test_dump_exact)
 	    "    daytime_format = \"%A, %B %d, %Y %H:%M:%S-%Z\";\n"
 	    "  },\n"
 	    "  { name = \"x\";\n"
-	    "    listen = [ \"unix-dgram:/x\" ];\n"
+	    "    listen = [ \"unix-seqpacket:/x\" ];\n"
 	    "    service = \"echo\";\n"
 	    "    backlog = 1024;\n"
 	    "    v6only = false;\n"
@@ -836,6 +1266,93 @@ START_TEST(test_dump_exact)
 	cfg = load_ok("endpoints = ();\n");
 	s = dump_to_string(cfg);
 	ck_assert_ptr_nonnull(strstr(s, "};\n\nendpoints = ();\n"));
+	free(s);
+	config_free(cfg);
+}
+END_TEST
+
+static const char services_conf[] =
+	"endpoints = (\n"
+	"  { name = \"prog\"; listen = \"unix-seqpacket:@prog\"; service = \"exec\";\n"
+	"    command = [ \"/bin/sh\", \"-c\", \"echo \\\"$X\\\"\" ]; env = \"X=a\\\\b\"; user = \"root:0\"; umask = \"027\";\n"
+	"    instances = 3; nice = -5;\n"
+	"    rlimit = { nofile = 4096; as = \"unlimited\"; fsize = 4294967296L; cpu = 2147483647; };\n"
+	"    proxy_protocol = \"v1\"; },\n"
+	"  { name = \"fw\"; listen = \"tcp:127.0.0.1:3307\"; service = \"forward\";\n"
+	"    upstream = [ \"unix:/run/mysqld/mysqld.sock\", \"tcp:[::1]:3306\" ]; balance = \"roundrobin\";\n"
+	"    connect_timeout = 0.25; send_proxy = \"v2\";\n"
+	"    proxy_protocol = \"any\"; proxy_from = ( \"10.0.0.0/8\", \"::ffff:192.0.2.1\" ); proxy_timeout = 10; },\n"
+	"  { name = \"cat\"; listen = \"tcp:127.0.0.1:7009\"; service = \"exec\"; command = [ \"/bin/cat\" ]; },\n"
+	"  { name = \"dns\"; listen = \"udp:127.0.0.1:5353\"; service = \"forward\";\n"
+	"    upstream = \"udp:127.0.0.1:53\"; connect_timeout = 0.1; }\n"
+	");\n";
+
+/* Each service's keys, and only those; proxy keys only with proxy_protocol. */
+START_TEST(test_dump_services)
+{
+	struct sockd_config *cfg = load_ok(services_conf);
+	char *s = dump_to_string(cfg);
+	const char *common =
+	    "    backlog = 1024;\n"
+	    "    v6only = false;\n"
+	    "    overload = \"wait\";\n"
+	    "    udp_guard = true;\n"
+	    "    max_connections = 0;\n"
+	    "    max_per_source = 0;\n"
+	    "    rate = 0.0;\n"
+	    "    burst = 1;\n"
+	    "    udp_rate = 20.0;\n"
+	    "    udp_burst = 40;\n"
+	    "    idle_timeout = 300.0;\n"
+	    "    lifetime = 0.0;\n";
+	char want[4096];
+
+	snprintf(want, sizeof(want),
+	    "endpoints = (\n"
+	    "  { name = \"prog\";\n"
+	    "    listen = [ \"unix-seqpacket:@prog\" ];\n"
+	    "    service = \"exec\";\n"
+	    "%s"
+	    "    proxy_protocol = \"v1\";\n"
+	    "    proxy_timeout = 3.0;\n"
+	    "    command = [ \"/bin/sh\", \"-c\", \"echo \\\"$X\\\"\" ];\n"
+	    "    env = [ \"X=a\\\\b\" ];\n"
+	    "    user = \"root:0\";\n"
+	    "    instances = 3;\n"
+	    "    umask = \"0027\";\n"
+	    "    nice = -5;\n"
+	    "    rlimit = { as = \"unlimited\"; cpu = 2147483647; fsize = 4294967296L; nofile = 4096; };\n"
+	    "  },\n"
+	    "  { name = \"fw\";\n"
+	    "    listen = [ \"tcp:127.0.0.1:3307\" ];\n"
+	    "    service = \"forward\";\n"
+	    "%s"
+	    "    proxy_protocol = \"any\";\n"
+	    "    proxy_timeout = 10.0;\n"
+	    "    proxy_from = [ \"10.0.0.0/8\", \"192.0.2.1/32\" ];\n"
+	    "    upstream = [ \"unix:/run/mysqld/mysqld.sock\", \"tcp:[::1]:3306\" ];\n"
+	    "    connect_timeout = 0.25;\n"
+	    "    balance = \"roundrobin\";\n"
+	    "    send_proxy = \"v2\";\n"
+	    "  },\n"
+	    "  { name = \"cat\";\n"
+	    "    listen = [ \"tcp:127.0.0.1:7009\" ];\n"
+	    "    service = \"exec\";\n"
+	    "%s"
+	    "    command = [ \"/bin/cat\" ];\n"
+	    "    instances = 0;\n"
+	    "  },\n"
+	    "  { name = \"dns\";\n"
+	    "    listen = [ \"udp:127.0.0.1:5353\" ];\n"
+	    "    service = \"forward\";\n"
+	    "%s"
+	    "    upstream = [ \"udp:127.0.0.1:53\" ];\n"
+	    "    connect_timeout = 0.1;\n"
+	    "    balance = \"first\";\n"
+	    "  }\n"
+	    ");\n", common, common, common, common);
+	ck_assert_ptr_nonnull(strstr(s, "endpoints = ("));
+	ck_assert_str_eq(strstr(s, "endpoints = ("), want);
 	free(s);
 	config_free(cfg);
 }
@@ -868,6 +1385,21 @@ assert_round_trip(const char *text)
 		ck_assert_uint_eq(a->n_allow_uid, b->n_allow_uid);
 		for (size_t j = 0; j < a->n_allow_uid; j++)
 			ck_assert_uint_eq(a->allow_uid[j], b->allow_uid[j]);
+		ck_assert_int_eq(a->proxy_protocol, b->proxy_protocol);
+		ck_assert(a->proxy_timeout == b->proxy_timeout);
+		ck_assert(a->connect_timeout == b->connect_timeout);
+		ck_assert_uint_eq(a->exec_uid, b->exec_uid);
+		ck_assert_uint_eq(a->exec_gid, b->exec_gid);
+		ck_assert_int_eq(a->umask, b->umask);
+		ck_assert_int_eq(a->nice, b->nice);
+		ck_assert_uint_eq(a->n_rlimits, b->n_rlimits);
+		for (size_t j = 0; j < a->n_rlimits; j++) {
+			ck_assert_int_eq(a->rlimits[j].resource, b->rlimits[j].resource);
+			ck_assert(a->rlimits[j].soft == b->rlimits[j].soft);
+		}
+		ck_assert_uint_eq(a->n_upstream, b->n_upstream);
+		for (size_t j = 0; j < a->n_upstream; j++)
+			ck_assert(addr_equal(&a->upstream[j], &b->upstream[j]));
 	}
 	free(first);
 	free(second);
@@ -886,6 +1418,11 @@ START_TEST(test_dump_round_trip)
 	assert_round_trip("endpoints = ( { name = \"n\"; listen = \"udp:127.0.0.1:13\"; service = \"echo\";\n"
 	    "  rate = 0.1; udp_rate = 0.0001; idle_timeout = 0.00049; lifetime = 31535999.999;\n"
 	    "  allow = [ \"::ffff:10.0.0.0/104\", \"fe80::/10\" ]; deny = \"10.0.0.1\"; } );\n");
+	assert_round_trip(services_conf);
+	assert_round_trip("endpoints = ( { name = \"x\"; listen = \"tcp:127.0.0.1:7\"; service = \"exec\";\n"
+	    "  command = [ \"/bin/cat\" ]; user = 65534; umask = 0; nice = 0;\n"
+	    "  rlimit = { core = 0; memlock = 2147483648L; stack = \"unlimited\"; };\n"
+	    "  proxy_protocol = \"v2\"; proxy_timeout = 0.1234567; } );\n");
 }
 END_TEST
 
@@ -1190,6 +1727,11 @@ config_suite(void)
 	tcase_add_test(tc, test_access_rules);
 	tcase_add_test(tc, test_burst_default);
 	tcase_add_test(tc, test_source_table_per_endpoint);
+	tcase_add_test(tc, test_exec_keys);
+	tcase_add_test(tc, test_exec_user_forms);
+	tcase_add_test(tc, test_exec_user_daemon_user);
+	tcase_add_test(tc, test_forward_keys);
+	tcase_add_test(tc, test_proxy_keys);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("include_dir");
@@ -1213,6 +1755,7 @@ config_suite(void)
 	tc = tcase_create("dump");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_dump_exact);
+	tcase_add_test(tc, test_dump_services);
 	tcase_add_test(tc, test_dump_round_trip);
 	suite_add_tcase(s, tc);
 
