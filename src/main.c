@@ -1,6 +1,7 @@
 /* sockd: command line, start-up order, exit codes. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -174,6 +176,29 @@ tell_parent(int *fd, int code)
 	*fd = -1;
 }
 
+/* A shell starts background jobs with SIGINT and SIGQUIT ignored, and an
+ * ignored signal never reaches our signalfd (nor would the programs exec
+ * endpoints run get their default behaviour back): start from defaults. */
+static void
+reset_ignored_signals(void)
+{
+	/* The kernel's own struct: glibc's sigaction() refuses the two
+	 * signals it reserves (32, 33), and those are inherited too. */
+	struct kernel_sigaction {
+		void (*handler)(int);
+		unsigned long flags;
+		void (*restorer)(void);
+		unsigned long mask;
+	} sa, dfl = { .handler = SIG_DFL };
+
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		if (syscall(SYS_rt_sigaction, sig, NULL, &sa, sizeof(sa.mask)) == 0 && sa.handler == SIG_IGN)
+			syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -185,6 +210,12 @@ main(int argc, char **argv)
 	log_init("sockd");
 	if (parse_argv(argc, argv) < 0)
 		return EXIT_USAGE;
+
+	/* Whatever fds our parent left open (beyond stdin, stdout, stderr)
+	 * must not reach the programs exec endpoints start. Sockets systemd
+	 * passes are marked close-on-exec too, and adopted later. */
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == -1)
+		log_warn_errno(errno, "close_range, ignoring");
 
 	cfg = load_config();
 	if (!cfg)
@@ -204,6 +235,7 @@ main(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	reset_ignored_signals();
 	signal(SIGPIPE, SIG_IGN);
 
 	if (!arg_foreground && detach(&parent_fd) < 0) {

@@ -38,6 +38,7 @@ struct spawn {
 	const struct endpoint *ep;
 	char **envp;
 	int sock;
+	bool switch_ids;                /* become ep->exec_uid/exec_gid */
 	volatile int err;               /* set by the child when it cannot exec */
 	const char *failed;             /* ... and what failed */
 };
@@ -67,11 +68,17 @@ child_main(void *arg)
 			goto fail;
 		}
 	}
+	/* Programs expect blocking stdio; the flag belongs to the socket's
+	 * open file, which only the child keeps. */
+	if (fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) & ~O_NONBLOCK) == -1) {
+		s->failed = "fcntl";
+		goto fail;
+	}
 	if (dup2(sock, STDIN_FILENO) == -1 || dup2(sock, STDOUT_FILENO) == -1) {
 		s->failed = "dup2";
 		goto fail;
 	}
-	if (ep->exec_uid != (uid_t)-1) {
+	if (s->switch_ids) {
 		gid_t gid = ep->exec_gid;
 
 		if (syscall(SYS_setgroups, 1, &gid) == -1) {
@@ -231,6 +238,9 @@ exec_start(struct conn *c)
 		goto out_fail;
 	}
 	c->svc_state = st;
+	/* Already that user (sockd started by systemd with User=): nothing to switch. */
+	sp.switch_ids = ep->exec_uid != (uid_t)-1 &&
+			(ep->exec_uid != geteuid() || ep->exec_gid != getegid());
 
 	/* CLONE_VFORK: we resume once the child has exec'd or given up, so
 	 * sp.err is final when clone() returns. */
@@ -339,7 +349,7 @@ exec_free(struct conn *c)
 
 const struct service service_exec = {
 	.name = "exec",
-	.flags = SERVICE_STREAM | SERVICE_OPAQUE,
+	.flags = SERVICE_STREAM | SERVICE_OPAQUE | SERVICE_LOG_INFO,
 	.conn_start = exec_start,
 	.conn_io = exec_io,
 	.conn_stop = exec_stop,

@@ -83,13 +83,20 @@ age_unlink(struct udp_relay *r, struct udp_session *s)
 	s->newer = s->older = NULL;
 }
 
+static bool
+age_linked(const struct udp_relay *r, const struct udp_session *s)
+{
+	return s->newer || s->older || r->newest == s;
+}
+
 static void
 age_touch(struct udp_relay *r, struct udp_session *s, uint64_t now_ms)
 {
 	s->last_ms = now_ms;
 	if (r->newest == s)
 		return;
-	age_unlink(r, s);
+	if (age_linked(r, s))
+		age_unlink(r, s);
 	s->older = r->newest;
 	if (r->newest)
 		r->newest->newer = s;
