@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -12,15 +13,36 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "control.h"
 #include "daemon.h"
 #include "listener.h"
 #include "log.h"
+#include "monitor.h"
 #include "queue.h"
 #include "service.h"
+#include "status.h"
 #include "systemd.h"
 #include "worker.h"
 
 #define STATUS_INTERVAL_S 5
+
+static uint64_t
+monotonic_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static double
+realtime_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static unsigned
 cpus_available(void)
@@ -153,6 +175,8 @@ daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path)
 	d->last_reload_ok = true;
 	d->acceptor_epfd = -1;
 	d->max_connections = cfg->daemon.max_connections;
+	d->started_at = realtime_now();
+	d->started_usec = monotonic_usec();
 	d->exitfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	d->acceptor_wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (d->exitfd == -1 || d->acceptor_wakefd == -1)
@@ -161,6 +185,14 @@ daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path)
 	r = listeners_open(cfg, &d->listeners, &d->n_listeners);
 	if (r < 0)
 		return r;
+	if (cfg->daemon.control) {
+		/* Owned by the user and group sockd serves as, so that their
+		 * members can use sockctl. */
+		r = control_open(cfg->daemon.control, cfg->daemon.user ? cfg->daemon.uid : (uid_t)-1,
+				 cfg->daemon.user ? cfg->daemon.gid : (gid_t)-1, &d->control);
+		if (r < 0)
+			return r;
+	}
 	r = drop_privileges(d, &cfg->daemon);
 	if (r < 0)
 		return r;
@@ -179,6 +211,7 @@ daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path)
 		return r;
 
 	d->watchdog_usec = systemd_watchdog_usec();
+	monitor_publish(d);
 	log_info("ready: %zu listeners, %u workers", d->n_listeners, d->n_workers);
 	systemd_notify("READY=1\nSTATUS=%zu endpoints, %zu listeners, %u workers",
 		       cfg->n_endpoints, d->n_listeners, d->n_workers);
@@ -186,15 +219,6 @@ daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path)
 }
 
 /* ------------------------------------------------------------ reload */
-
-static uint64_t
-monotonic_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 static void
 reload_failed(struct sockd *d, const char *why)
@@ -216,14 +240,17 @@ reload_match(struct sockd *d, bool *taken, const struct addr *a)
 	return NULL;
 }
 
-int
-daemon_reload(struct sockd *d)
+static int
+reload(struct sockd *d)
 {
 	struct sockd_config *cfg = NULL, *old_cfg;
 	struct listener **nl = NULL, **from = NULL;
 	size_t nn = 0, cap = 0, kept = 0, bound = 0;
 	struct diag dg = { 0 };
 	bool *taken = NULL;
+	char why[512] = "out of memory";
+	const char *why_file = d->config_path;
+	int why_line = 0;
 	int r;
 
 	systemd_notify("RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)monotonic_usec());
@@ -269,6 +296,12 @@ daemon_reload(struct sockd *d)
 			}
 			r = listener_bind(ep, &ep->listen[j], &nl[nn]);
 			if (r < 0) {
+				char text[ADDR_STRLEN];
+
+				snprintf(why, sizeof(why), "endpoint '%s': cannot bind %s: %s", ep->name,
+					 addr_format(&ep->listen[j], text, sizeof(text)), strerror(-r));
+				why_file = ep->file;
+				why_line = ep->line;
 				if (r == -EACCES && d->dropped_to)
 					log_err("endpoint %s needs privileges sockd gave up when it switched "
 						"to user '%s': restart sockd to bind it", ep->name, d->dropped_to);
@@ -304,6 +337,9 @@ daemon_reload(struct sockd *d)
 	}
 	if (cfg->daemon.user && (!d->cfg->daemon.user || strcmp(cfg->daemon.user, d->cfg->daemon.user) != 0))
 		log_warn("daemon.user changed: it takes effect at the next restart");
+	if ((cfg->daemon.control == NULL) != (d->cfg->daemon.control == NULL) ||
+	    (cfg->daemon.control && strcmp(cfg->daemon.control, d->cfg->daemon.control) != 0))
+		log_warn("daemon.control changed: it takes effect at the next restart");
 
 	/* Commit. The acceptor pauses for the swap (clients wait in the
 	 * backlog of the sockets that stay open); workers let go of their
@@ -372,7 +408,20 @@ out_fail:
 	free(from);
 	free(taken);
 	config_free(cfg);
+	diag_free(&d->reload_errors);
+	diag_add(&d->reload_errors, why_file, why_line, "%s", why);
 	reload_failed(d, "cannot apply the new configuration");
+	return r;
+}
+
+int
+daemon_reload(struct sockd *d)
+{
+	int r;
+
+	d->reload_at = realtime_now();
+	r = reload(d);
+	monitor_publish(d);
 	return r;
 }
 
@@ -381,8 +430,15 @@ out_fail:
 static void
 update_status(struct sockd *d)
 {
-	systemd_notify("STATUS=%zu endpoints, %lu active, %lu served%s",
-		       d->cfg->n_endpoints, atomic_load(&d->active), atomic_load(&d->served),
+	char active[32], served[32];
+
+	/* Also lets the status view forget endpoints replaced by a reload
+	 * once their last connection is gone. */
+	monitor_publish(d);
+	systemd_notify("STATUS=%zu endpoint%s, %s active, %s served%s",
+		       d->cfg->n_endpoints, d->cfg->n_endpoints == 1 ? "" : "s",
+		       status_human(atomic_load(&d->active), active, sizeof(active)),
+		       status_human(atomic_load(&d->served), served, sizeof(served)),
 		       d->last_reload_ok ? "" : "; last reload failed");
 }
 
@@ -477,7 +533,7 @@ int
 daemon_run(struct sockd *d)
 {
 	struct itimerspec its = { .it_interval.tv_sec = STATUS_INTERVAL_S, .it_value.tv_sec = STATUS_INTERVAL_S };
-	struct pollfd p[4];
+	struct pollfd p[5];
 	sigset_t mask;
 	int sfd, tfd, wfd = -1, code = 0;
 
@@ -509,12 +565,14 @@ daemon_run(struct sockd *d)
 	p[1] = (struct pollfd){ .fd = tfd, .events = POLLIN };
 	p[2] = (struct pollfd){ .fd = d->exitfd, .events = POLLIN };
 	p[3] = (struct pollfd){ .fd = wfd, .events = POLLIN };
+	p[4] = (struct pollfd){ .fd = d->control ? control_fd(d->control) : -1, .events = POLLIN };
 
 	for (;;) {
 		struct signalfd_siginfo si;
 		uint64_t v;
 
-		if (poll(p, wfd != -1 ? 4 : 3, -1) == -1) {
+		/* poll() skips the negative fds: no watchdog, no control socket. */
+		if (poll(p, 5, -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_errno(errno, "poll");
@@ -533,6 +591,19 @@ daemon_run(struct sockd *d)
 			(void)!read(wfd, &v, sizeof(v));
 			watchdog_tick(d);
 		}
+		if (d->control && (p[4].revents & POLLIN)) {
+			enum control_result cr = control_dispatch(d->control, d);
+
+			if (cr == CONTROL_FATAL) {
+				log_err("cannot serve after the reload, exiting");
+				code = 1;
+				break;
+			}
+			if (cr == CONTROL_STOP) {
+				log_info("stop requested on the control socket");
+				break;
+			}
+		}
 		if (!(p[0].revents & POLLIN) || read(sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
 		if (si.ssi_signo == SIGHUP) {
@@ -546,6 +617,10 @@ daemon_run(struct sockd *d)
 		log_info("%s received", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
 		break;
 	}
+	/* Stopping: sockctl now finds no daemon rather than one that does
+	 * not answer while connections drain. */
+	control_close(d->control);
+	d->control = NULL;
 	shutdown_gracefully(d);
 out:
 	if (sfd != -1)
@@ -571,6 +646,8 @@ daemon_free(struct sockd *d)
 		worker_join(d->retired[i]);
 	free(d->workers);
 	free(d->retired);
+	monitor_clear();
+	control_close(d->control);
 	for (size_t i = 0; i < d->n_listeners; i++)
 		listener_free(d->listeners[i]);
 	free(d->listeners);

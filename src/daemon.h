@@ -8,6 +8,7 @@
 #include "config.h"
 #include "sockd.h"
 
+struct control;
 struct listener;
 struct queue;
 struct worker;
@@ -26,6 +27,10 @@ struct sockd {
 	struct diag reload_errors;      /* its errors when it did not */
 	uint64_t watchdog_usec;         /* 0 = no watchdog */
 	char *dropped_to;               /* the user we switched to at start, or NULL */
+	struct control *control;        /* the control socket, or NULL */
+	double started_at;              /* unix time, for status */
+	uint64_t started_usec;          /* CLOCK_MONOTONIC, for the uptime */
+	double reload_at;               /* unix time of the last reload, 0 = none yet */
 
 	atomic_ulong active;            /* stream connections open, all endpoints */
 	atomic_ulong served;            /* connections and datagrams answered, ever */
@@ -52,7 +57,8 @@ int daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path);
 int daemon_run(struct sockd *d);
 
 /* Load the configuration file again and apply it, or keep the running
- * one when it is invalid or cannot be applied. 0 when it took. */
+ * one when it is invalid or cannot be applied. 0 when it took; otherwise
+ * d->reload_errors says why, as "file:line: message" lines. */
 int daemon_reload(struct sockd *d);
 
 void daemon_free(struct sockd *d);

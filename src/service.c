@@ -10,6 +10,7 @@ const struct service *const service_table[] = {
 	&service_time,
 	&service_exec,
 	&service_forward,
+	&service_metrics,
 	NULL,
 };
 

@@ -14,6 +14,7 @@ enum {
 	SERVICE_STREAM = 1 << 0,        /* tcp, unix, unix-seqpacket */
 	SERVICE_DGRAM = 1 << 1,         /* udp, unix-dgram */
 	SERVICE_OPAQUE = 1 << 2,        /* the bytes bypass sockd: no idle_timeout */
+	SERVICE_LOG_INFO = 1 << 3,      /* log each connection at info (else at debug) */
 };
 
 /* Per-datagram context handed to a service's dgram handler. */
@@ -84,3 +85,4 @@ extern const struct service service_daytime;
 extern const struct service service_time;
 extern const struct service service_exec;
 extern const struct service service_forward;
+extern const struct service service_metrics;

@@ -358,7 +358,7 @@ fwd_timeout(struct conn *c)
 
 const struct service service_forward = {
 	.name = "forward",
-	.flags = SERVICE_STREAM | SERVICE_DGRAM,
+	.flags = SERVICE_STREAM | SERVICE_DGRAM | SERVICE_LOG_INFO,
 	.conn_start = fwd_start,
 	.conn_io = fwd_io,
 	.conn_aux_io = fwd_aux_io,

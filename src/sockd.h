@@ -135,6 +135,7 @@ struct daemon_config {
 	char *user;                     /* drop to this user after binding, or NULL */
 	char *group;                    /* and this group (default: the user's), or NULL */
 	char *include_dir;              /* *.conf fragments adding endpoints, or NULL */
+	char *control;                  /* control socket: "/path" or "@abstract", or NULL */
 	uid_t uid;                      /* resolved at load; (uid_t)-1 without user */
 	gid_t gid;                      /* resolved at load; (gid_t)-1 without user/group */
 };

@@ -275,17 +275,20 @@ conn_close(struct conn *c)
 	struct sockd *d = w->d;
 	struct endpoint *ep = c->ep;
 
-	if (log_max_level >= LOG_DEBUG) {
-		char peer[ADDR_STRLEN];
+	int level = ep->service->flags & SERVICE_LOG_INFO ? LOG_INFO : LOG_DEBUG;
 
-		log_debug("conn endpoint=%s proto=%s peer=%s in=%llu out=%llu duration=%.3fs",
-			  ep->name, conn_proto(c),
-			  c->peer_len ? addr_format_peer(&c->peer.sa, c->peer_len, peer, sizeof(peer)) : "unix",
-			  (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
-			  (double)(monotonic_ms() - c->started_ms) / 1000.0);
-	}
 	if (c->closed)
 		return;
+	if (log_max_level >= level) {
+		char peer[ADDR_STRLEN];
+
+		log_msg(level, "conn endpoint=%s proto=%s peer=%s%s in=%llu out=%llu duration=%.3fs outcome=%s",
+			ep->name, conn_proto(c),
+			c->peer_len ? addr_format_peer(&c->peer.sa, c->peer_len, peer, sizeof(peer)) : "unix",
+			c->proxied ? " proxied=yes" : "",
+			(unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
+			(double)(monotonic_ms() - c->started_ms) / 1000.0, c->outcome ? c->outcome : "closed");
+	}
 	c->closed = true;
 	heap_remove(w, c);
 	conn_unlink(c);
@@ -474,6 +477,7 @@ conn_send(struct conn *c, const void *buf, size_t len)
 	if (n == -EAGAIN || n == -EINTR)
 		n = 0;
 	if (n < 0) {
+		c->outcome = "write-error";
 		conn_close(c);
 		return (int)n;
 	}
@@ -590,6 +594,7 @@ conn_flush(struct conn *c)
 	if (n == -EAGAIN || n == -EINTR)
 		return;
 	if (n < 0) {
+		c->outcome = "write-error";
 		conn_close(c);
 		return;
 	}
@@ -630,6 +635,7 @@ proxy_refuse(struct conn *c, const char *why)
 	atomic_fetch_add_explicit(&c->ep->stats.refused_proxy, 1, memory_order_relaxed);
 	log_debug("endpoint %s: %s: %s", c->ep->name,
 		  c->peer_len ? addr_format_peer(&c->peer.sa, c->peer_len, peer, sizeof(peer)) : "unix", why);
+	c->outcome = "refused-proxy";
 	conn_close(c);
 }
 
@@ -655,12 +661,14 @@ proxy_accepted(struct conn *c, const struct proxy_result *res)
 	}
 	if (!acl_allows(ep->acl, &c->peer.sa, c->peer_len)) {
 		atomic_fetch_add_explicit(&ep->stats.refused_acl, 1, memory_order_relaxed);
+		c->outcome = "refused-acl";
 		conn_close(c);
 		return;
 	}
 	if (ep->max_per_source) {
 		if (source_acquire(ep->sources, &c->peer.sa, c->peer_len, ep->max_per_source) < 0) {
 			atomic_fetch_add_explicit(&ep->stats.refused_limit, 1, memory_order_relaxed);
+			c->outcome = "refused-limit";
 			conn_close(c);
 			return;
 		}
@@ -819,11 +827,11 @@ worker_expire(struct worker *w)
 					conn_schedule(c);
 				continue;
 			}
+			c->outcome = "timeout";
 		} else if (!c->lingering) {
 			atomic_fetch_add_explicit(&c->ep->stats.closed_idle, 1, memory_order_relaxed);
-			log_debug("endpoint %s: closing a connection after %s", c->ep->name,
-				  c->ep->lifetime > 0 && w->now_ms >= c->started_ms + ms_of(c->ep->lifetime)
-				  ? "its lifetime" : "its idle timeout");
+			c->outcome = c->ep->lifetime > 0 && w->now_ms >= c->started_ms + ms_of(c->ep->lifetime)
+				     ? "lifetime" : "idle-timeout";
 		}
 		conn_close(c);
 	}
@@ -1120,6 +1128,8 @@ worker_main(void *arg)
 
 		if (c->ep->service->conn_stop)
 			c->ep->service->conn_stop(c, true);
+		if (!c->outcome)
+			c->outcome = "aborted";
 		conn_close(c);
 	}
 	worker_bury(w);

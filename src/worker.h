@@ -48,6 +48,7 @@ struct conn {
 	bool source_counted;            /* holds a count in ep->sources */
 	bool closed;                    /* closed; freed after the current event batch */
 	bool proxied;                   /* peer/local come from a PROXY header */
+	const char *outcome;            /* why it ended, for the log line; NULL = "closed" */
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in in;

@@ -1,0 +1,665 @@
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "buf.h"
+#include "config.h"
+#include "control.h"
+#include "daemon.h"
+#include "log.h"
+#include "monitor.h"
+#include "status.h"
+
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59        /* Linux 4.13; older C libraries lack the name */
+#endif
+
+#define ACCEPTS_PER_DISPATCH    32      /* then let the main loop look at signals */
+#define REFUSAL_LOG_MS          10000   /* at most one "refused" warning per 10 s */
+#define ACCEPT_PAUSE_MS         1000    /* out of file descriptors: try again later */
+
+struct client {
+	int fd;
+	uid_t uid;
+	pid_t pid;
+	bool replying;                  /* the request is in; sending the reply */
+	uint64_t deadline_ms;
+	char in[CONTROL_REQUEST_MAX + 1];
+	size_t in_len;
+	struct buf out;
+	size_t out_off;
+	struct client *prev, *next;
+};
+
+struct control {
+	int fd;
+	int epfd;
+	int timerfd;
+	struct addr addr;
+	bool unlink_on_close;
+	dev_t dev;                      /* the socket file we made, so we */
+	ino_t ino;                      /* never remove another one */
+	gid_t gid;                      /* members of this group may connect */
+	struct client *clients;
+	unsigned n_clients;
+	uint64_t accept_paused_until;   /* 0 = accepting */
+	uint64_t refusal_logged_ms;
+	unsigned long refusals_unlogged;
+};
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------ socket */
+
+static int
+clear_stale(const struct control *ctl, const char *path)
+{
+	struct stat st;
+	int fd, r;
+
+	if (lstat(path, &st) == -1)
+		return errno == ENOENT ? 0 : log_errno(errno, "control socket %s: stat", path);
+	if (!S_ISSOCK(st.st_mode)) {
+		log_err("control socket %s: exists and is not a socket", path);
+		return -EEXIST;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return log_errno(errno, "control socket %s: socket", path);
+	r = connect(fd, (const struct sockaddr *)&ctl->addr.sa, ctl->addr.len);
+	close(fd);
+	if (r == 0) {
+		log_err("control socket %s: another sockd is listening there", path);
+		return -EADDRINUSE;
+	}
+	if (errno != ECONNREFUSED)
+		return log_errno(errno, "control socket %s: probing it", path);
+	if (unlink(path) == -1 && errno != ENOENT)
+		return log_errno(errno, "control socket %s: removing the stale socket", path);
+	return 0;
+}
+
+int
+control_open(const char *path, uid_t uid, gid_t gid, struct control **out)
+{
+	struct epoll_event ev;
+	struct control *ctl;
+	const char *why = NULL;
+	char text[ADDR_STRLEN];
+	struct stat st;
+	int r;
+
+	ctl = calloc(1, sizeof(*ctl));
+	if (!ctl)
+		return log_errno(ENOMEM, "control socket");
+	ctl->fd = ctl->epfd = ctl->timerfd = -1;
+	if ((size_t)snprintf(text, sizeof(text), "unix:%s", path) >= sizeof(text) ||
+	    addr_parse(text, &ctl->addr, &why) < 0 || ctl->addr.type != ADDR_UNIX) {
+		log_err("control socket %s: %s", path, why ? why : "not a Unix socket path");
+		r = -EINVAL;
+		goto out_close;
+	}
+	ctl->gid = gid != (gid_t)-1 ? gid : getegid();
+
+	if (addr_is_unix_path(&ctl->addr)) {
+		r = clear_stale(ctl, path);
+		if (r < 0)
+			goto out_close;
+	}
+	ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (ctl->fd == -1) {
+		r = log_errno(errno, "control socket %s: socket", path);
+		goto out_close;
+	}
+	if (bind(ctl->fd, (const struct sockaddr *)&ctl->addr.sa, ctl->addr.len) == -1) {
+		r = log_errno(errno, "control socket %s: bind", path);
+		goto out_close;
+	}
+	if (addr_is_unix_path(&ctl->addr)) {
+		if (stat(path, &st) == 0) {
+			ctl->unlink_on_close = true;
+			ctl->dev = st.st_dev;
+			ctl->ino = st.st_ino;
+		}
+		/* Permissions before listen(): nobody connects through a wider mode. */
+		if (chmod(path, 0660) == -1) {
+			r = log_errno(errno, "control socket %s: chmod 0660", path);
+			goto out_close;
+		}
+		if (geteuid() == 0 && chown(path, uid, gid) == -1) {
+			r = log_errno(errno, "control socket %s: chown", path);
+			goto out_close;
+		}
+		/* The group whose members may connect is the file's. */
+		if (stat(path, &st) == 0)
+			ctl->gid = st.st_gid;
+	}
+	if (listen(ctl->fd, CONTROL_CLIENTS_MAX) == -1) {
+		r = log_errno(errno, "control socket %s: listen", path);
+		goto out_close;
+	}
+
+	ctl->epfd = epoll_create1(EPOLL_CLOEXEC);
+	ctl->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (ctl->epfd == -1 || ctl->timerfd == -1) {
+		r = log_errno(errno, "control socket: epoll/timerfd");
+		goto out_close;
+	}
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = ctl };
+	if (epoll_ctl(ctl->epfd, EPOLL_CTL_ADD, ctl->fd, &ev) == -1) {
+		r = log_errno(errno, "control socket: epoll_ctl");
+		goto out_close;
+	}
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &ctl->timerfd };
+	if (epoll_ctl(ctl->epfd, EPOLL_CTL_ADD, ctl->timerfd, &ev) == -1) {
+		r = log_errno(errno, "control socket: epoll_ctl");
+		goto out_close;
+	}
+	log_info("control socket on %s", path);
+	*out = ctl;
+	return 0;
+
+out_close:
+	control_close(ctl);
+	return r;
+}
+
+int
+control_fd(const struct control *ctl)
+{
+	return ctl->epfd;
+}
+
+/* ------------------------------------------------------------ clients */
+
+static void
+client_free(struct control *ctl, struct client *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		ctl->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	ctl->n_clients--;
+	close(c->fd);   /* also leaves the epoll set */
+	buf_free(&c->out);
+	free(c);
+}
+
+/* Best effort, for a client we are about to close anyway. */
+static void
+say_and_close(int fd, const char *reply)
+{
+	(void)!send(fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+static bool
+in_group_list(int fd, gid_t gid)
+{
+	gid_t small[64], *groups = small;
+	socklen_t len = sizeof(small);
+	bool found = false;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == -1) {
+		if (errno != ERANGE)
+			return false;
+		groups = malloc(len);
+		if (!groups || getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == -1) {
+			free(groups);
+			return false;
+		}
+	}
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == gid)
+			found = true;
+	if (groups != small)
+		free(groups);
+	return found;
+}
+
+/* The file mode keeps strangers out of a socket file; this keeps them out
+ * of an abstract socket, and out of a file someone chmod'ed wider. */
+static bool
+peer_allowed(const struct control *ctl, int fd, const struct ucred *uc)
+{
+	return uc->uid == 0 || uc->uid == geteuid() || uc->gid == ctl->gid || in_group_list(fd, ctl->gid);
+}
+
+static void
+log_refusal(struct control *ctl, const struct ucred *uc)
+{
+	uint64_t now = now_ms();
+
+	if (ctl->refusal_logged_ms && now - ctl->refusal_logged_ms < REFUSAL_LOG_MS) {
+		ctl->refusals_unlogged++;
+		return;
+	}
+	log_warn("control socket: refused uid %u (pid %ld): not root, not sockd's user and not in group %u%s",
+		 (unsigned)uc->uid, (long)uc->pid, (unsigned)ctl->gid,
+		 ctl->refusals_unlogged ? " (and more refusals since the last message)" : "");
+	ctl->refusal_logged_ms = now;
+	ctl->refusals_unlogged = 0;
+}
+
+static void
+control_accept(struct control *ctl)
+{
+	for (int i = 0; i < ACCEPTS_PER_DISPATCH; i++) {
+		struct epoll_event ev;
+		struct client *c;
+		struct ucred uc;
+		socklen_t len = sizeof(uc);
+		char reply[256];
+		int fd = accept4(ctl->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				log_warn_errno(errno, "control socket: accept, pausing for a second");
+				epoll_ctl(ctl->epfd, EPOLL_CTL_DEL, ctl->fd, NULL);
+				ctl->accept_paused_until = now_ms() + ACCEPT_PAUSE_MS;
+			}
+			return;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == -1) {
+			close(fd);
+			continue;
+		}
+		if (!peer_allowed(ctl, fd, &uc)) {
+			log_refusal(ctl, &uc);
+			snprintf(reply, sizeof(reply),
+				 "{\"ok\":false,\"error\":\"permission denied: uid %u is not root, "
+				 "not sockd's user and not in group %u\"}\n",
+				 (unsigned)uc.uid, (unsigned)ctl->gid);
+			say_and_close(fd, reply);
+			continue;
+		}
+		if (ctl->n_clients >= CONTROL_CLIENTS_MAX) {
+			say_and_close(fd, "{\"ok\":false,\"error\":\"busy: too many control clients, "
+				      "try again\"}\n");
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->uid = uc.uid;
+		c->pid = uc.pid;
+		c->deadline_ms = now_ms() + CONTROL_TIMEOUT_MS;
+		ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = c };
+		if (epoll_ctl(ctl->epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = ctl->clients;
+		if (ctl->clients)
+			ctl->clients->prev = c;
+		ctl->clients = c;
+		ctl->n_clients++;
+	}
+}
+
+/* ------------------------------------------------------------ requests */
+
+/* An error reply, left open for more members. */
+static void
+error_start(struct buf *b, const char *msg)
+{
+	buf_puts(b, "{\"ok\":false,\"error\":");
+	buf_json_string(b, msg);
+}
+
+static void
+reply_error(struct buf *b, const char *msg)
+{
+	error_start(b, msg);
+	buf_puts(b, "}");
+}
+
+static void
+json_lines(struct buf *b, const char *key, char *const *lines, size_t n)
+{
+	buf_printf(b, ",\"%s\":[", key);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_puts(b, ",");
+		buf_json_string(b, lines[i]);
+	}
+	buf_puts(b, "]");
+}
+
+static void
+cmd_status(struct buf *b)
+{
+	struct status s;
+	int r = monitor_snapshot(&s);
+
+	if (r < 0) {
+		reply_error(b, r == -ENOMEM ? "out of memory" : "no status yet");
+		return;
+	}
+	buf_puts(b, "{\"ok\":true,");
+	status_json_members(&s, b);
+	buf_puts(b, "}");
+	status_free(&s);
+}
+
+static enum control_result
+cmd_reload(struct buf *b, struct sockd *d, const struct client *c)
+{
+	char msg[128];
+	int r;
+
+	log_info("control: reload requested (uid %u, pid %ld)", (unsigned)c->uid, (long)c->pid);
+	r = daemon_reload(d);
+	if (r == 0) {
+		buf_printf(b, "{\"ok\":true,\"reloaded\":true,\"endpoints\":%zu,\"listeners\":%zu,"
+			   "\"workers\":%u}", d->cfg->n_endpoints, d->n_listeners, d->n_workers);
+		return CONTROL_CONTINUE;
+	}
+	if (!d->acceptor_running) {
+		reply_error(b, "reload failed and left nothing to serve: sockd is exiting");
+		return CONTROL_FATAL;
+	}
+	snprintf(msg, sizeof(msg), "reload refused (%zu error%s): still serving the previous configuration",
+		 d->reload_errors.n, d->reload_errors.n == 1 ? "" : "s");
+	error_start(b, msg);
+	json_lines(b, "errors", d->reload_errors.lines, d->reload_errors.n);
+	buf_puts(b, "}");
+	return CONTROL_CONTINUE;
+}
+
+static void
+cmd_check(struct buf *b, const struct sockd *d, const char *path)
+{
+	struct sockd_config *cfg = NULL;
+	struct diag dg = { 0 };
+	char msg[128];
+	int r;
+
+	/* sockd's cwd is not the client's: only its own file may be relative. */
+	if (!path)
+		path = d->config_path;
+	else if (path[0] != '/') {
+		reply_error(b, "check needs an absolute path");
+		return;
+	}
+	r = config_load(path, &cfg, &dg);
+	if (r == 0) {
+		buf_puts(b, "{\"ok\":true,\"file\":");
+		buf_json_string(b, path);
+		buf_printf(b, ",\"endpoints\":%zu}", cfg->n_endpoints);
+		config_free(cfg);
+		diag_free(&dg);
+		return;
+	}
+	if (dg.n == 0)
+		snprintf(msg, sizeof(msg), "cannot check the file: %s", strerror(-r));
+	else
+		snprintf(msg, sizeof(msg), "%zu error%s", dg.n, dg.n == 1 ? "" : "s");
+	error_start(b, msg);
+	buf_puts(b, ",\"file\":");
+	buf_json_string(b, path);
+	json_lines(b, "errors", dg.lines, dg.n);
+	buf_puts(b, "}");
+	diag_free(&dg);
+}
+
+static enum control_result
+handle_request(struct client *c, struct sockd *d, char *line)
+{
+	enum control_result res = CONTROL_CONTINUE;
+	struct buf *b = &c->out;
+	char *arg, msg[160];
+	size_t n = strlen(line);
+
+	while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t'))
+		line[--n] = '\0';
+	while (*line == ' ' || *line == '\t')
+		line++;
+	arg = strpbrk(line, " \t");
+	if (arg) {
+		*arg++ = '\0';
+		arg += strspn(arg, " \t");
+		if (*arg == '\0')
+			arg = NULL;
+	}
+	for (const char *p = line; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) {
+			reply_error(b, "bad request: not a command");
+			goto out;
+		}
+	log_debug("control: '%s' from uid %u (pid %ld)", line, (unsigned)c->uid, (long)c->pid);
+
+	if (strcmp(line, "check") == 0) {
+		cmd_check(b, d, arg);
+		goto out;
+	}
+	if (arg && (strcmp(line, "status") == 0 || strcmp(line, "reload") == 0 ||
+		    strcmp(line, "stop") == 0 || strcmp(line, "help") == 0)) {
+		snprintf(msg, sizeof(msg), "'%.16s' takes no argument", line);
+		reply_error(b, msg);
+	} else if (strcmp(line, "status") == 0) {
+		cmd_status(b);
+	} else if (strcmp(line, "reload") == 0) {
+		res = cmd_reload(b, d, c);
+	} else if (strcmp(line, "stop") == 0) {
+		log_info("control: stop requested (uid %u, pid %ld)", (unsigned)c->uid, (long)c->pid);
+		buf_puts(b, "{\"ok\":true,\"stopping\":true}");
+		res = CONTROL_STOP;
+	} else if (strcmp(line, "help") == 0) {
+		buf_puts(b, "{\"ok\":true,\"commands\":[\"status\",\"reload\",\"check [FILE]\","
+			 "\"stop\",\"help\"]}");
+	} else if (*line == '\0') {
+		reply_error(b, "empty request (commands: status, reload, check [FILE], stop, help)");
+	} else {
+		snprintf(msg, sizeof(msg), "unknown command '%.64s' (commands: status, reload, check [FILE], "
+			 "stop, help)", line);
+		reply_error(b, msg);
+	}
+out:
+	buf_puts(b, "\n");
+	return res;
+}
+
+/* Send what the socket takes; true when c is done with (and freed). */
+static bool
+client_flush(struct control *ctl, struct client *c)
+{
+	while (c->out_off < c->out.len) {
+		ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return false;
+		if (n <= 0)
+			break;
+		c->out_off += (size_t)n;
+	}
+	client_free(ctl, c);
+	return true;
+}
+
+static void
+client_reply(struct control *ctl, struct client *c)
+{
+	struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = c };
+
+	if (buf_status(&c->out) < 0) {
+		buf_free(&c->out);
+		buf_puts(&c->out, "{\"ok\":false,\"error\":\"out of memory\"}\n");
+	}
+	c->replying = true;
+	c->deadline_ms = now_ms() + CONTROL_TIMEOUT_MS;
+	if (client_flush(ctl, c))
+		return;
+	if (epoll_ctl(ctl->epfd, EPOLL_CTL_MOD, c->fd, &ev) == -1)
+		client_free(ctl, c);
+}
+
+static enum control_result
+client_read(struct control *ctl, struct client *c, struct sockd *d)
+{
+	enum control_result res;
+
+	for (;;) {
+		ssize_t n = read(c->fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len);
+		char *lf;
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return CONTROL_CONTINUE;
+		if (n < 0 || (n == 0 && c->in_len == 0)) {
+			client_free(ctl, c);
+			return CONTROL_CONTINUE;
+		}
+		c->in_len += (size_t)n;
+		c->in[c->in_len] = '\0';
+		lf = memchr(c->in, '\n', c->in_len);
+		if (lf || n == 0) {
+			/* A client that half-closes without a line feed
+			 * sent its request all the same. */
+			if (lf)
+				*lf = '\0';
+			if (strlen(c->in) != (lf ? (size_t)(lf - c->in) : c->in_len)) {
+				reply_error(&c->out, "bad request: NUL byte");
+				buf_puts(&c->out, "\n");
+				res = CONTROL_CONTINUE;
+			} else {
+				res = handle_request(c, d, c->in);
+			}
+			client_reply(ctl, c);
+			return res;
+		}
+		if (c->in_len == CONTROL_REQUEST_MAX) {
+			reply_error(&c->out, "bad request: longer than 4096 bytes");
+			buf_puts(&c->out, "\n");
+			client_reply(ctl, c);
+			return CONTROL_CONTINUE;
+		}
+	}
+}
+
+static void
+expire(struct control *ctl, uint64_t now)
+{
+	struct client *c = ctl->clients, *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		if (c->deadline_ms > now)
+			continue;
+		if (!c->replying) {
+			static const char msg[] = "{\"ok\":false,\"error\":\"timeout: no complete request "
+						  "line within 5 s\"}\n";
+
+			(void)!send(c->fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		}
+		client_free(ctl, c);
+	}
+	if (ctl->accept_paused_until && ctl->accept_paused_until <= now) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = ctl };
+
+		ctl->accept_paused_until = 0;
+		epoll_ctl(ctl->epfd, EPOLL_CTL_ADD, ctl->fd, &ev);
+	}
+}
+
+static void
+arm_timer(struct control *ctl)
+{
+	struct itimerspec its = { 0 };
+	uint64_t due = ctl->accept_paused_until;
+
+	for (struct client *c = ctl->clients; c; c = c->next)
+		if (!due || c->deadline_ms < due)
+			due = c->deadline_ms;
+	if (due) {
+		its.it_value.tv_sec = (time_t)(due / 1000);
+		its.it_value.tv_nsec = (long)(due % 1000) * 1000000;
+	}
+	timerfd_settime(ctl->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+enum control_result
+control_dispatch(struct control *ctl, struct sockd *d)
+{
+	enum control_result res = CONTROL_CONTINUE;
+	struct epoll_event evs[CONTROL_CLIENTS_MAX + 2];
+	int n = epoll_wait(ctl->epfd, evs, (int)(sizeof(evs) / sizeof(evs[0])), 0);
+
+	for (int i = 0; i < n; i++) {
+		void *p = evs[i].data.ptr;
+		uint64_t v;
+
+		if (p == ctl) {
+			control_accept(ctl);
+		} else if (p == &ctl->timerfd) {
+			(void)!read(ctl->timerfd, &v, sizeof(v));
+		} else {
+			struct client *c = p;
+			enum control_result r;
+
+			/* One event per fd per batch: c is still alive here. */
+			if (c->replying) {
+				client_flush(ctl, c);
+				continue;
+			}
+			r = client_read(ctl, c, d);
+			if (r != CONTROL_CONTINUE)
+				res = r;
+		}
+	}
+	expire(ctl, now_ms());
+	arm_timer(ctl);
+	return res;
+}
+
+void
+control_close(struct control *ctl)
+{
+	struct stat st;
+
+	if (!ctl)
+		return;
+	while (ctl->clients)
+		client_free(ctl, ctl->clients);
+	if (ctl->fd >= 0)
+		close(ctl->fd);
+	if (ctl->unlink_on_close) {
+		const char *path = ((const struct sockaddr_un *)&ctl->addr.sa)->sun_path;
+
+		if (lstat(path, &st) == 0 && st.st_dev == ctl->dev && st.st_ino == ctl->ino)
+			unlink(path);
+	}
+	if (ctl->epfd >= 0)
+		close(ctl->epfd);
+	if (ctl->timerfd >= 0)
+		close(ctl->timerfd);
+	free(ctl);
+}
