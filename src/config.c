@@ -393,6 +393,46 @@ get_string(struct loader *l, const config_setting_t *s)
 	return config_setting_get_string(s);
 }
 
+/* A string key that names one of a few values. */
+struct choice {
+	const char *name;
+	int value;
+};
+
+static bool
+get_choice(struct loader *l, const config_setting_t *s, const struct choice *choices, int *out)
+{
+	const char *str = get_string(l, s);
+	char list[128];
+	size_t used = 0;
+
+	if (!str)
+		return false;
+	for (const struct choice *c = choices; c->name; c++)
+		if (strcmp(str, c->name) == 0) {
+			*out = c->value;
+			return true;
+		}
+	list[0] = '\0';
+	for (const struct choice *c = choices; c->name && used < sizeof(list); c++)
+		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", used ? ", " : "", c->name);
+	conf_error(l, s, "unknown %s '%s' (%s)", key(s), str, list);
+	return false;
+}
+
+static const struct choice overload_choices[] = {
+	{ "wait", OVERLOAD_WAIT }, { "reject", OVERLOAD_REJECT }, { NULL, 0 },
+};
+static const struct choice proxy_protocol_choices[] = {
+	{ "v1", PROXY_V1 }, { "v2", PROXY_V2 }, { "any", PROXY_ANY }, { NULL, 0 },
+};
+static const struct choice send_proxy_choices[] = {
+	{ "v1", PROXY_V1 }, { "v2", PROXY_V2 }, { NULL, 0 },
+};
+static const struct choice balance_choices[] = {
+	{ "first", BALANCE_FIRST }, { "roundrobin", BALANCE_ROUNDROBIN }, { NULL, 0 },
+};
+
 static bool
 all_digits(const char *s)
 {
@@ -1487,6 +1527,7 @@ load_endpoint(struct loader *l, struct sockd_config *cfg,
 	long long v;
 	double f;
 	bool b;
+	int v32;
 
 	if (!config_setting_is_group(g)) {
 		conf_error(l, g, "endpoint #%u must be a group ({ ... })", idx);
@@ -1546,7 +1587,7 @@ load_endpoint(struct loader *l, struct sockd_config *cfg,
 
 	for (int i = 0; i < config_setting_length(g) && !l->nomem; i++) {
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
-		const char *k = key(s), *str;
+		const char *k = key(s);
 
 		if (strcmp(k, "name") == 0) {
 			st.name = s;
@@ -1567,14 +1608,8 @@ load_endpoint(struct loader *l, struct sockd_config *cfg,
 			if (get_bool(l, s, &b))
 				ep->udp_guard = b;
 		} else if (strcmp(k, "overload") == 0) {
-			if (!(str = get_string(l, s)))
-				continue;
-			if (strcmp(str, "wait") == 0)
-				ep->overload = OVERLOAD_WAIT;
-			else if (strcmp(str, "reject") == 0)
-				ep->overload = OVERLOAD_REJECT;
-			else
-				conf_error(l, s, "unknown overload '%s' (wait, reject)", str);
+			if (get_choice(l, s, overload_choices, &v32))
+				ep->overload = (enum overload)v32;
 		} else if (strcmp(k, "mode") == 0) {
 			st.mode = s;
 			get_octal(l, s, "0660", &ep->mode);
@@ -1626,16 +1661,7 @@ load_endpoint(struct loader *l, struct sockd_config *cfg,
 				ep->lifetime = f;
 		} else if (strcmp(k, "proxy_protocol") == 0) {
 			st.proxy_protocol = s;
-			if (!(str = get_string(l, s)))
-				continue;
-			if (strcmp(str, "v1") == 0)
-				ep->proxy_protocol = PROXY_V1;
-			else if (strcmp(str, "v2") == 0)
-				ep->proxy_protocol = PROXY_V2;
-			else if (strcmp(str, "any") == 0)
-				ep->proxy_protocol = PROXY_ANY;
-			else
-				conf_error(l, s, "unknown proxy_protocol '%s' (v1, v2, any)", str);
+			get_choice(l, s, proxy_protocol_choices, &ep->proxy_protocol);
 		} else if (strcmp(k, "proxy_from") == 0) {
 			st.proxy_from = s;
 			load_rules(l, &st, s, 2);
@@ -1675,24 +1701,11 @@ load_endpoint(struct loader *l, struct sockd_config *cfg,
 				ep->connect_timeout = f;
 		} else if (strcmp(k, "balance") == 0) {
 			st.balance = s;
-			if (!(str = get_string(l, s)))
-				continue;
-			if (strcmp(str, "first") == 0)
-				ep->balance = BALANCE_FIRST;
-			else if (strcmp(str, "roundrobin") == 0)
-				ep->balance = BALANCE_ROUNDROBIN;
-			else
-				conf_error(l, s, "unknown balance '%s' (first, roundrobin)", str);
+			if (get_choice(l, s, balance_choices, &v32))
+				ep->balance = (enum balance)v32;
 		} else if (strcmp(k, "send_proxy") == 0) {
 			st.send_proxy = s;
-			if (!(str = get_string(l, s)))
-				continue;
-			if (strcmp(str, "v1") == 0)
-				ep->send_proxy = PROXY_V1;
-			else if (strcmp(str, "v2") == 0)
-				ep->send_proxy = PROXY_V2;
-			else
-				conf_error(l, s, "unknown send_proxy '%s' (v1, v2)", str);
+			get_choice(l, s, send_proxy_choices, &ep->send_proxy);
 		} else {
 			conf_error(l, s, "unknown key '%s' in endpoint %s", k, st.label);
 		}
