@@ -407,9 +407,10 @@ out_fail:
 	free(nl);
 	free(from);
 	free(taken);
-	config_free(cfg);
+	/* why_file points into cfg: record it before cfg goes. */
 	diag_free(&d->reload_errors);
 	diag_add(&d->reload_errors, why_file, why_line, "%s", why);
+	config_free(cfg);
 	reload_failed(d, "cannot apply the new configuration");
 	return r;
 }
