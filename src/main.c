@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -176,6 +177,21 @@ tell_parent(int *fd, int code)
 	*fd = -1;
 }
 
+/* Every connection costs a file descriptor (a forwarded one two), and
+ * the usual soft limit of 1024 is far below max_connections: take what
+ * the hard limit allows. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn_errno(errno, "raising the open files limit, ignoring");
+	}
+}
+
 /* A shell starts background jobs with SIGINT and SIGQUIT ignored, and an
  * ignored signal never reaches our signalfd (nor would the programs exec
  * endpoints run get their default behaviour back): start from defaults. */
@@ -216,6 +232,7 @@ main(int argc, char **argv)
 	 * passes are marked close-on-exec too, and adopted later. */
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == -1)
 		log_warn_errno(errno, "close_range, ignoring");
+	raise_fd_limit();
 
 	cfg = load_config();
 	if (!cfg)
