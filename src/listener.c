@@ -25,6 +25,7 @@
 #define ACCEPTS_PER_ROUND 64            /* per listener, so busy listeners share fairly */
 #define EMFILE_PAUSE_MS 100
 #define REFUSAL_LOG_MS 10000            /* at most one refusal line per endpoint this often */
+#define NGROUPS_MAX_PEER 256            /* supplementary groups looked at for allow_gid */
 
 /* ------------------------------------------------------------ opening */
 
@@ -432,6 +433,22 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* The peer's supplementary groups, as they were when it connected. */
+static bool
+peer_in_groups(const struct endpoint *ep, int fd)
+{
+	gid_t groups[NGROUPS_MAX_PEER];
+	socklen_t len = sizeof(groups);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == -1)
+		return false;
+	for (size_t g = 0; g < len / sizeof(gid_t); g++)
+		for (size_t i = 0; i < ep->n_allow_gid; i++)
+			if (ep->allow_gid[i] == groups[g])
+				return true;
+	return false;
+}
+
 static bool
 peer_cred_allowed(const struct endpoint *ep, int fd)
 {
@@ -448,7 +465,7 @@ peer_cred_allowed(const struct endpoint *ep, int fd)
 	for (size_t i = 0; i < ep->n_allow_gid; i++)
 		if (ep->allow_gid[i] == cred.gid)
 			return true;
-	return false;
+	return ep->n_allow_gid && peer_in_groups(ep, fd);
 }
 
 /* A client can drive refusals as fast as it connects: say so at most once

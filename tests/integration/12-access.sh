@@ -46,7 +46,9 @@ if [ $UNIX = yes ]; then
 	{ name = \"gid\"; listen = [ \"unix:$T/gid.sock\" ]; service = \"echo\";
 	  mode = \"0666\"; allow_gid = [ \"nogroup\" ]; },
 	{ name = \"gidroot\"; listen = [ \"unix:$T/gidroot.sock\" ]; service = \"echo\";
-	  mode = \"0666\"; allow_gid = [ \"root\" ]; },"
+	  mode = \"0666\"; allow_gid = [ \"root\" ]; },
+	{ name = \"gidsupp\"; listen = [ \"unix:$T/gidsupp.sock\" ]; service = \"echo\";
+	  mode = \"0666\"; allow_gid = [ \"adm\" ]; },"
 fi
 
 IPV6=no
@@ -192,6 +194,9 @@ if [ $UNIX = yes ]; then
 	refused "gid" "UNIX-CONNECT:$T/gid.sock"
 	served "gidroot" "UNIX-CONNECT:$T/gidroot.sock"
 	refused "gidroot" "UNIX-CONNECT:$T/gidroot.sock" $NOBODY
+	# allow_gid also admits a supplementary group of the peer (SO_PEERGROUPS).
+	refused "gidsupp" "UNIX-CONNECT:$T/gidsupp.sock" $NOBODY
+	served "gidsupp" "UNIX-CONNECT:$T/gidsupp.sock" runuser -u nobody -G adm --
 	expect_rc 0 "$TCLIENT" echo-many -a "unix:$T/uid.sock" -n 10 -s 1000
 	wait_for_log "^sockd: endpoint uid: refused .* \(access denied\)$"
 fi
