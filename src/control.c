@@ -200,7 +200,10 @@ client_free(struct control *ctl, struct client *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	ctl->n_clients--;
-	close(c->fd);   /* also leaves the epoll set */
+	/* Not close() alone: an exec child between clone() and execve()
+	 * holds a copy of the fd, and with it the registration. */
+	epoll_ctl(ctl->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
 	buf_free(&c->out);
 	free(c);
 }

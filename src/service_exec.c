@@ -24,6 +24,17 @@
 #include "worker.h"
 
 #define CHILD_STACK (64 * 1024)
+
+/* ThreadSanitizer intercepts clone() and takes every child for a forked
+ * process: in it, it resets its own bookkeeping, which a CLONE_VM child
+ * would share with us, breaking every happens-before of the parent. Under
+ * it the child gets a copy of our memory instead, and reports back
+ * through the stack mapping, which is shared either way. */
+#if defined(__SANITIZE_THREAD__)
+#define CHILD_CLONE_FLAGS (CLONE_VFORK | SIGCHLD)
+#else
+#define CHILD_CLONE_FLAGS (CLONE_VM | CLONE_VFORK | SIGCHLD)
+#endif
 #define ENV_VARS 16                     /* the connection's own variables, at most */
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -225,6 +236,7 @@ exec_start(struct conn *c)
 	struct endpoint *ep = c->ep;
 	struct spawn sp = { .ep = ep, .sock = c->fd };
 	struct exec_state *st;
+	struct spawn *shared;
 	char envbuf[1024];
 	void *stack;
 	int pidfd, r;
@@ -232,9 +244,10 @@ exec_start(struct conn *c)
 
 	st = calloc(1, sizeof(*st));
 	sp.envp = build_env(c, envbuf, sizeof(envbuf));
-	stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (!st || !sp.envp || stack == MAP_FAILED) {
 		log_err("endpoint %s: out of memory starting %s", ep->name, ep->command[0]);
+		free(st);
 		goto out_fail;
 	}
 	c->svc_state = st;
@@ -243,8 +256,13 @@ exec_start(struct conn *c)
 			(ep->exec_uid != geteuid() || ep->exec_gid != getegid());
 
 	/* CLONE_VFORK: we resume once the child has exec'd or given up, so
-	 * sp.err is final when clone() returns. */
-	pid = clone(child_main, (char *)stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &sp);
+	 * its err is final when clone() returns. Its struct spawn is at the
+	 * bottom of its stack mapping, which it shares with us. */
+	shared = stack;
+	memcpy(shared, &sp, sizeof(sp));
+	pid = clone(child_main, (char *)stack + CHILD_STACK, CHILD_CLONE_FLAGS, shared);
+	sp.err = shared->err;
+	sp.failed = shared->failed;
 	if (pid == -1) {
 		log_errno(errno, "endpoint %s: cannot start %s", ep->name, ep->command[0]);
 		goto out_fail;

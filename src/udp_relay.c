@@ -113,7 +113,10 @@ session_free(struct udp_relay *r, struct udp_session *s)
 	if (*pp == s)
 		*pp = s->hnext;
 	age_unlink(r, s);
-	close(s->fd);           /* also leaves the epoll set */
+	/* Not close() alone: an exec child between clone() and execve()
+	 * holds a copy of the fd, and with it the registration. */
+	epoll_ctl(r->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+	close(s->fd);
 	free(s);
 	r->n--;
 }

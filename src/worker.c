@@ -302,8 +302,11 @@ conn_close(struct conn *c)
 	atomic_fetch_add_explicit(&ep->stats.bytes_out, c->bytes_out, memory_order_relaxed);
 	atomic_fetch_add_explicit(&d->served, 1, memory_order_relaxed);
 
-	/* Closing the fd also takes it out of the epoll set: it is never
-	 * dup'ed. The memory waits for the end of the batch. */
+	/* Leave the epoll set before closing: an exec child between clone()
+	 * and execve() holds a copy of every fd, so close() alone would leave
+	 * the registration, and its events would name freed memory. The
+	 * memory waits for the end of the batch. */
+	epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
 	if (c->source_counted)
@@ -379,6 +382,9 @@ conn_replace_fd(struct conn *c, int fd)
 {
 	struct epoll_event ev = { .events = 0, .data.ptr = &c->watch };
 
+	/* The old fd may live on elsewhere (an exec child's stdin): its
+	 * registration must not outlive c, nor report its hangups to us. */
+	epoll_ctl(c->w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = fd;
 	c->armed = 0;
@@ -685,10 +691,11 @@ proxy_read(struct conn *c)
 {
 	uint8_t *b = c->proxy_buf;
 	struct proxy_result res;
+	ssize_t n = 0;
 
 	for (int round = 0; round < 8; round++) {
 		size_t have = c->proxy_have, want;
-		ssize_t n, r;
+		ssize_t r;
 
 		if (have == 0) {
 			want = 1;
@@ -727,7 +734,8 @@ proxy_read(struct conn *c)
 	return;
 
 read_failed:
-	if (errno == EAGAIN || errno == EINTR)
+	/* n == 0 is the client's EOF, and errno is then stale. */
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	proxy_refuse(c, "closed before its PROXY header was complete");
 }
