@@ -106,6 +106,8 @@ struct ep_state {
 };
 
 /* vasprintf() without needing _GNU_SOURCE; NULL when out of memory. */
+static char *vformat(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
 static char *
 vformat(const char *fmt, va_list ap)
 {
@@ -253,6 +255,9 @@ config_free(struct sockd_config *cfg)
 }
 
 /* ------------------------------------------------------------ helpers */
+
+static void loader_verror(struct loader *l, const char *file, int line, const char *fmt,
+    va_list ap) __attribute__((format(printf, 4, 0)));
 
 static void
 loader_verror(struct loader *l, const char *file, int line, const char *fmt, va_list ap)

@@ -8,7 +8,7 @@
 
 #include "log.h"
 
-int log_max_level = LOG_INFO;
+atomic_int log_max_level = LOG_INFO;
 
 static const char *log_progname = "sockd";
 static bool log_to_journal;

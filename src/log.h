@@ -2,9 +2,12 @@
 #pragma once
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <syslog.h>
 
-extern int log_max_level;       /* messages above this LOG_* level are dropped */
+/* Messages above this LOG_* level are dropped. Atomic: a reload sets it
+ * while workers read it. */
+extern atomic_int log_max_level;
 
 /* Detect whether stderr is the journal ($JOURNAL_STREAM) and pick the prefix. */
 void log_init(const char *progname);

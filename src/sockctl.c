@@ -75,6 +75,8 @@ usage(FILE *f)
 		CONTROL_DEFAULT_PATH);
 }
 
+static void complain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static void
 complain(const char *fmt, ...)
 {
