@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -430,7 +431,10 @@ status_human(unsigned long long v, char *buf, size_t size)
 char *
 status_duration(double seconds, char *buf, size_t size)
 {
-	unsigned long long s = seconds > 0 ? (unsigned long long)seconds : 0;
+	/* The figures come from a reply: beyond the range of the type, the
+	 * conversion would be undefined. */
+	unsigned long long s = seconds >= 18446744073709551616.0 ? ULLONG_MAX :
+			       seconds > 0 ? (unsigned long long)seconds : 0;
 
 	if (s >= 86400)
 		snprintf(buf, size, "%llud%lluh", s / 86400, s % 86400 / 3600);
