@@ -13,10 +13,13 @@
  * eventfd writes happen outside the lock.
  *
  * Invariant: while the ring is non-empty, efd is readable or a push that
- * will make it readable is in progress. Pushes write efd after inserting;
- * a pop that empties the ring drains efd under the lock, so a later push's
- * write can only leave efd readable (maybe spuriously) and never hide an
- * item. */
+ * will make it readable is in progress. A push into an empty ring writes
+ * efd after inserting (a push into a non-empty one finds the invariant
+ * holding already); a pop that empties the ring drains efd under the lock,
+ * so a later push's write can only leave efd readable (maybe spuriously)
+ * and never hide an item. The extra write every QUEUE_BATCH items only
+ * spreads a burst over more consumers: with EPOLLEXCLUSIVE each write
+ * wakes one. */
 struct queue {
 	pthread_mutex_t lock;
 	void **ring;
@@ -103,10 +106,13 @@ queue_push(struct queue *q, void *item)
 		pthread_mutex_unlock(&q->lock);
 		return -EAGAIN;
 	}
+	bool wake = q->len % QUEUE_BATCH == 0;
+
 	q->ring[(q->head + q->len) % q->cap] = item;
 	q->len++;
 	pthread_mutex_unlock(&q->lock);
-	eventfd_signal(q->efd);
+	if (wake)
+		eventfd_signal(q->efd);
 	return 0;
 }
 

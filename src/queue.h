@@ -1,13 +1,16 @@
 /* Bounded multi-producer multi-consumer FIFO of pointers. Never blocks.
  *
  * queue_fd() is an eventfd that is readable whenever the queue may hold
- * items: consumers put it in their epoll set (EPOLLEXCLUSIVE) and pop in
- * batches. queue_room_fd() becomes readable after a pop that follows a
+ * items: consumers put it in their epoll set (EPOLLEXCLUSIVE) and pop up to
+ * QUEUE_BATCH at a time. A push signals it (waking one consumer) when the
+ * queue was empty and then once per QUEUE_BATCH items, not for each. queue_room_fd() becomes readable after a pop that follows a
  * failed (full) push, so a producer can wait for room without polling. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#define QUEUE_BATCH 8
 
 struct queue;
 
