@@ -98,6 +98,16 @@ drop_privileges(struct sockd *d, const struct daemon_config *dc)
 	return 0;
 }
 
+/* Workers close fds more carefully once an endpoint of cfg runs programs
+ * (see spawns_children). */
+static void
+note_children(struct sockd *d, const struct sockd_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_endpoints; i++)
+		if (cfg->endpoints[i]->service == &service_exec)
+			atomic_store(&d->spawns_children, true);
+}
+
 /* Grow the pool to n workers, or retire the newest beyond n. */
 static int
 workers_resize(struct sockd *d, unsigned n)
@@ -200,6 +210,7 @@ daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path)
 	r = queue_new(cfg->daemon.queue, &d->queue);
 	if (r < 0)
 		return log_errno(r, "queue");
+	note_children(d, cfg);
 	r = workers_resize(d, workers_wanted(cfg));
 	if (r < 0)
 		return r;
@@ -345,8 +356,13 @@ reload(struct sockd *d)
 	 * backlog of the sockets that stay open); workers let go of their
 	 * datagram sockets and get the new ones. */
 	acceptor_stop(d);
+	/* Before the workers' handshake below, which makes every one of them
+	 * see it before an exec endpoint can take a connection. */
+	note_children(d, cfg);
 	for (unsigned i = 0; i < d->n_workers; i++)
 		worker_release_dgrams(d->workers[i]);
+	for (unsigned i = 0; i < d->n_retired; i++)
+		worker_release_dgrams(d->retired[i]);   /* they only answer */
 	for (size_t i = 0; i < nn; i++) {
 		if (!from[i])
 			continue;

@@ -35,6 +35,11 @@ struct sockd {
 	atomic_ulong active;            /* stream connections open, all endpoints */
 	atomic_ulong served;            /* connections and datagrams answered, ever */
 	unsigned long max_connections;
+	/* Some endpoint runs programs (service exec), now or since start: a
+	 * child between clone() and execve() holds a copy of every fd, so
+	 * closing an fd no longer takes it out of the epoll sets. Set before
+	 * such an endpoint accepts its first connection; never cleared. */
+	atomic_bool spawns_children;
 
 	/* acceptor */
 	pthread_t acceptor;

@@ -24,7 +24,7 @@
 #include "worker.h"
 
 #define EVENTS_PER_WAIT 256
-#define CONNS_PER_POP 8         /* small, so that idle workers get a share */
+#define CONNS_PER_POP QUEUE_BATCH /* small, so that idle workers get a share */
 #define SCRATCH_SIZE (256 * 1024)
 #define LINGER_MS 5000
 #define DGRAM_BATCH 32
@@ -246,12 +246,36 @@ conn_arm(struct conn *c, uint32_t events)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = &c->watch };
 
-	if (events == c->armed)
+	if (events == c->armed && (events || !c->registered))
 		return 0;
-	if (epoll_ctl(c->w->epfd, EPOLL_CTL_MOD, c->fd, &ev) == -1)
+	/* A connection is in the epoll set only while it waits for something:
+	 * one EPOLL_CTL_ADD with its first interest (none at all for one that
+	 * is done at once), and out again when it waits for nothing, since
+	 * epoll reports hangups even then. */
+	if (!events) {
+		if (epoll_ctl(c->w->epfd, EPOLL_CTL_DEL, c->fd, NULL) == -1)
+			return -errno;
+		c->registered = false;
+		c->armed = 0;
+		return 0;
+	}
+	if (epoll_ctl(c->w->epfd, c->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ev) == -1)
 		return -errno;
+	c->registered = true;
 	c->armed = events;
 	return 0;
+}
+
+/* Close fd, which was (maybe) in w's epoll set. An exec child between
+ * clone() and execve() holds a copy of every fd, and then close() alone
+ * would leave the registration, whose events would name freed memory: it
+ * leaves the set first whenever children may be spawned. */
+static void
+worker_close_fd(struct worker *w, int fd, bool registered)
+{
+	if (registered && atomic_load(&w->d->spawns_children))
+		epoll_ctl(w->epfd, EPOLL_CTL_DEL, fd, NULL);
+	close(fd);
 }
 
 static void
@@ -302,12 +326,8 @@ conn_close(struct conn *c)
 	atomic_fetch_add_explicit(&ep->stats.bytes_out, c->bytes_out, memory_order_relaxed);
 	atomic_fetch_add_explicit(&d->served, 1, memory_order_relaxed);
 
-	/* Leave the epoll set before closing: an exec child between clone()
-	 * and execve() holds a copy of every fd, so close() alone would leave
-	 * the registration, and its events would name freed memory. The
-	 * memory waits for the end of the batch. */
-	epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
+	/* The memory waits for the end of the batch. */
+	worker_close_fd(w, c->fd, c->registered);
 	c->fd = -1;
 	if (c->source_counted)
 		source_release(ep->sources, &c->peer.sa, c->peer_len);
@@ -332,19 +352,14 @@ worker_bury(struct worker *w)
 	}
 }
 
-int
-conn_aux_add(struct conn *c, struct conn_aux *aux, int fd, uint32_t events)
+void
+conn_aux_init(struct conn *c, struct conn_aux *aux, int fd)
 {
-	struct epoll_event ev = { .events = events, .data.ptr = &aux->watch };
-
 	aux->watch.kind = WATCH_AUX;
 	aux->c = c;
 	aux->fd = fd;
-	if (epoll_ctl(c->w->epfd, EPOLL_CTL_ADD, fd, &ev) == -1)
-		return -errno;
-	aux->armed = events;
-	aux->added = true;
-	return 0;
+	aux->armed = 0;
+	aux->added = false;
 }
 
 int
@@ -352,23 +367,31 @@ conn_aux_want(struct conn_aux *aux, uint32_t events)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = &aux->watch };
 
-	if (!aux->added)
-		return -EINVAL;
-	if (events == aux->armed)
+	if (events == aux->armed && (events || !aux->added))
 		return 0;
-	if (epoll_ctl(aux->c->w->epfd, EPOLL_CTL_MOD, aux->fd, &ev) == -1)
+	if (!events) {          /* as for connections (conn_arm) */
+		if (epoll_ctl(aux->c->w->epfd, EPOLL_CTL_DEL, aux->fd, NULL) == -1)
+			return -errno;
+		aux->added = false;
+		aux->armed = 0;
+		return 0;
+	}
+	if (epoll_ctl(aux->c->w->epfd, aux->added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, aux->fd, &ev) == -1)
 		return -errno;
 	aux->armed = events;
+	aux->added = true;
 	return 0;
 }
 
 void
-conn_aux_del(struct conn_aux *aux)
+conn_aux_close(struct conn_aux *aux)
 {
-	if (!aux->added)
+	if (aux->fd < 0)
 		return;
-	epoll_ctl(aux->c->w->epfd, EPOLL_CTL_DEL, aux->fd, NULL);
+	worker_close_fd(aux->c->w, aux->fd, aux->added);
+	aux->fd = -1;
 	aux->added = false;
+	aux->armed = 0;
 }
 
 uint64_t
@@ -380,16 +403,14 @@ conn_now_ms(const struct conn *c)
 int
 conn_replace_fd(struct conn *c, int fd)
 {
-	struct epoll_event ev = { .events = 0, .data.ptr = &c->watch };
-
-	/* The old fd may live on elsewhere (an exec child's stdin): its
-	 * registration must not outlive c, nor report its hangups to us. */
-	epoll_ctl(c->w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	/* The old fd lives on in the exec child (its stdin): its registration
+	 * must not outlive c, nor report its hangups to us. */
+	if (c->registered)
+		epoll_ctl(c->w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = fd;
 	c->armed = 0;
-	if (epoll_ctl(c->w->epfd, EPOLL_CTL_ADD, fd, &ev) == -1)
-		return -errno;
+	c->registered = false;
 	return 0;
 }
 
@@ -563,9 +584,18 @@ conn_set_timer(struct conn *c, uint64_t deadline_ms)
 	conn_schedule(c);
 }
 
+/* All output is out. A client that sent nothing more can have its FIN at
+ * once; one whose bytes are still unread would get a reset instead, which
+ * may cost it the reply: that one keeps reading until the client's EOF. */
 static void
 conn_linger(struct conn *c)
 {
+	ssize_t n = conn_read(c, c->w->scratch, SCRATCH_SIZE);
+
+	if (n == 0 || (n < 0 && n != -EINTR)) {
+		conn_close(c);  /* EOF already, nothing pending (EAGAIN), or an error */
+		return;
+	}
 	shutdown(c->fd, SHUT_WR);
 	c->lingering = true;
 	c->linger_until_ms = c->w->now_ms + LINGER_MS;
@@ -762,8 +792,6 @@ conn_dispatch(struct conn *c, uint32_t events)
 static void
 conn_adopt(struct worker *w, struct conn *c)
 {
-	struct epoll_event ev = { .events = 0, .data.ptr = &c->watch };
-
 	c->w = w;
 	c->started_ms = c->active_ms = w->now_ms;
 	c->next = w->conns;
@@ -772,12 +800,7 @@ conn_adopt(struct worker *w, struct conn *c)
 	w->conns = c;
 	w->n_conns++;
 
-	/* Registered with no events; the service's conn_want() arms it. */
-	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev) == -1) {
-		log_warn_errno(errno, "endpoint %s: epoll_ctl, closing connection", c->ep->name);
-		conn_close(c);
-		return;
-	}
+	/* Not in the epoll set yet: the service's first conn_want() puts it there. */
 	if (c->ep->proxy_protocol) {
 		c->proxy_buf = malloc(PROXY_HEADER_MAX);
 		if (!c->proxy_buf) {

@@ -29,6 +29,7 @@ struct conn {
 	int fd;
 	uint32_t want;                  /* the service's epoll interest */
 	uint32_t armed;                 /* what epoll has now */
+	bool registered;                /* in the worker's epoll set (at the first conn_want) */
 	struct endpoint *ep;            /* holds a reference */
 	struct worker *w;
 	union {
@@ -83,7 +84,8 @@ void conn_discard(struct sockd *d, struct conn *c);
 
 /* --- for services, from inside conn_start/conn_io --- */
 
-/* Set the epoll interest (EPOLLIN, EPOLLOUT or both, or 0). */
+/* Set the epoll interest (EPOLLIN, EPOLLOUT or both), or 0: not watched at
+ * all, not even for hangups. */
 void conn_want(struct conn *c, uint32_t events);
 
 /* Send len bytes. What the socket does not take now is kept and sent when it
@@ -105,13 +107,14 @@ struct conn_aux {
 	bool added;
 };
 
-/* Watch fd for c with events (EPOLLIN/EPOLLOUT/0): 0 or -errno. */
-int conn_aux_add(struct conn *c, struct conn_aux *aux, int fd, uint32_t events);
+/* Attach fd to c as aux, watched for nothing yet; conn_aux_want() sets
+ * the interest (0 or -errno), conn_aux_close() detaches and closes fd. */
+void conn_aux_init(struct conn *c, struct conn_aux *aux, int fd);
 int conn_aux_want(struct conn_aux *aux, uint32_t events);
-/* Stop watching (does not close the fd). Accepts an aux never added. */
-void conn_aux_del(struct conn_aux *aux);
+void conn_aux_close(struct conn_aux *aux);
 
-/* Replace c's fd (closing the old one) with fd, watched for nothing yet. */
+/* Replace c's fd (closing the old one) with fd, watched for nothing yet
+ * (conn_want() sets the interest). */
 int conn_replace_fd(struct conn *c, int fd);
 
 /* Bytes moved without conn_read/conn_write (splice): count them. */
