@@ -1,5 +1,10 @@
 /* service "forward": pair each client with a connection to an upstream and
- * move bytes both ways with splice(2), honouring half-close. */
+ * relay bytes both ways, honouring half-close.
+ *
+ * Small messages go through the worker's scratch buffer with recv+send,
+ * two syscalls a hop. Once a read fills a whole chunk the flow is bulk and
+ * moves through a pipe with splice(2), without copying, until reads get
+ * short again. Seqpacket keeps its record boundaries with recv+send. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -14,29 +19,33 @@
 #include "sockd.h"
 #include "worker.h"
 
-#define SPLICE_CHUNK (64 * 1024)        /* a default pipe holds this much */
-#define RELAY_ROUNDS 4                  /* per wakeup and direction, for fairness */
+#define CHUNK (64 * 1024)               /* a read; a default pipe holds this much */
+#define BULK_END (CHUNK / 4)            /* a splice read shorter than this ends bulk mode */
+#define SHORT_READ (16 * 1024)          /* a read this short leaves nothing behind */
+#define RELAY_ROUNDS 4                  /* reads per wakeup and direction, for fairness */
 #define PROXY_HDR_MAX 256               /* v2 with Unix addresses: 16 + 216 */
 
-/* One direction: bytes read from src wait in a pipe (splice) or a buffer
- * (copy mode) until dst takes them. At most one chunk is ever held, so a
- * slow reader costs a pipe or one buffer, never more. */
+/* One direction. What dst did not take yet waits in a pipe (bulk) or a
+ * buffer; at most one read's worth is held, so a slow reader costs one
+ * pipe or buffer, never more, and the source is not read meanwhile. */
 struct flow {
-	int p[2];                       /* pipe from the pool while it holds bytes */
-	size_t pending;                 /* bytes in the pipe or buf */
-	uint8_t *buf;                   /* copy mode */
-	size_t off;
+	int p[2];                       /* bulk: pipe from the pool while in use */
+	uint8_t *buf;                   /* copy: unsent bytes, malloc'd */
+	size_t pending;                 /* bytes held, in the pipe or buf */
+	size_t off;                     /* into buf */
+	bool bulk;                      /* reads fill chunks: splice */
 	bool eof;                       /* src said EOF */
-	bool shut;                      /* dst's write side is shut down */
+	bool shut;                      /* dst's write side is done */
 };
 
 struct fwd {
 	struct conn_aux up;             /* the upstream socket */
-	int ufd;
 	unsigned tried;                 /* upstreams tried so far */
 	unsigned first;                 /* where this client started */
 	bool connected;
-	bool copy;                      /* splice unsupported here (seqpacket): read/write */
+	bool client_gone;               /* hung up or failed: it takes nothing more */
+	bool upstream_gone;
+	bool seqpacket;                 /* records: never splice, never assume drained */
 	int last_err;
 	struct flow cu;                 /* client -> upstream */
 	struct flow uc;                 /* upstream -> client */
@@ -62,6 +71,7 @@ flow_release(struct conn *c, struct flow *f)
 	}
 	free(f->buf);
 	f->buf = NULL;
+	f->pending = 0;
 }
 
 static void
@@ -73,82 +83,148 @@ fwd_free(struct conn *c)
 		return;
 	flow_release(c, &f->cu);
 	flow_release(c, &f->uc);
-	if (f->ufd >= 0) {
-		conn_aux_del(&f->up);
-		close(f->ufd);
-		f->ufd = -1;
-	}
+	conn_aux_close(&f->up);
 }
 
-/* Move what src has to dst through f. Returns 0, or -errno when the pair
- * must be closed. */
+/* Send what f holds. 1 when all of it went, 0 when dst is full, -errno. */
 static int
-flow_run(struct conn *c, struct fwd *fw, struct flow *f, int src, int dst, bool to_upstream)
+flow_flush(struct conn *c, struct flow *f, int dst, bool to_upstream)
+{
+	while (f->pending) {
+		ssize_t n;
+
+		if (f->buf)
+			n = send(dst, f->buf + f->off, f->pending, MSG_NOSIGNAL | MSG_DONTWAIT);
+		else
+			n = splice(f->p[0], NULL, dst, NULL, f->pending, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? 0 : -errno;
+		}
+		f->pending -= (size_t)n;
+		f->off += (size_t)n;
+		if (!to_upstream)
+			conn_count(c, 0, (size_t)n);
+	}
+	f->off = 0;
+	free(f->buf);
+	f->buf = NULL;
+	if (f->p[0] >= 0)
+		conn_pipe_put(c, f->p);
+	return 1;
+}
+
+/* Bulk: one chunk from src into the pipe and on to dst. The number of
+ * bytes read (0 at EOF), or -errno. */
+static ssize_t
+flow_splice(struct conn *c, struct flow *f, int src, int dst, bool to_upstream)
+{
+	ssize_t n;
+	int r;
+
+	if (f->p[0] < 0 && (r = conn_pipe_get(c, f->p)) < 0)
+		return r;
+	n = splice(src, NULL, f->p[1], NULL, CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (n <= 0) {
+		r = n == 0 ? 0 : -errno;
+		conn_pipe_put(c, f->p);
+		return r;
+	}
+	if (to_upstream)
+		conn_count(c, (size_t)n, 0);
+	f->pending = (size_t)n;
+	r = flow_flush(c, f, dst, to_upstream);
+	return r < 0 ? r : n;
+}
+
+/* Copy: one read from src through the scratch buffer to dst; what dst
+ * does not take is kept. The number of bytes read (0 at EOF), or -errno.
+ * A record (seqpacket) may be as large as the scratch buffer. */
+static ssize_t
+flow_copy(struct conn *c, struct flow *f, int src, int dst, bool to_upstream, bool record)
+{
+	size_t size;
+	uint8_t *scratch = conn_scratch(c, &size);
+	ssize_t n, m;
+
+	n = recv(src, scratch, record ? size : CHUNK, MSG_DONTWAIT);
+	if (n <= 0)
+		return n == 0 ? 0 : -errno;
+	if (to_upstream)
+		conn_count(c, (size_t)n, 0);
+	do
+		m = send(dst, scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (m == -1 && errno == EINTR);
+	if (m == -1) {
+		if (errno != EAGAIN)
+			return -errno;
+		m = 0;
+	}
+	if (!to_upstream)
+		conn_count(c, 0, (size_t)m);
+	if (m < n) {
+		f->buf = malloc((size_t)(n - m));
+		if (!f->buf)
+			return -ENOMEM;
+		memcpy(f->buf, scratch + m, (size_t)(n - m));
+		f->pending = (size_t)(n - m);
+		f->off = 0;
+	}
+	return n;
+}
+
+/* Move what src has to dst. 0, or -errno when the pair must be closed. */
+static int
+flow_run(struct conn *c, struct fwd *fw, struct flow *f, struct flow *back, int src, int dst,
+	 bool to_upstream)
 {
 	for (int round = 0; round < RELAY_ROUNDS; round++) {
 		ssize_t n;
+		int r;
 
 		if (f->pending) {
-			if (fw->copy)
-				n = send(dst, f->buf + f->off, f->pending, MSG_NOSIGNAL | MSG_DONTWAIT);
-			else
-				n = splice(f->p[0], NULL, dst, NULL, f->pending, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-			if (n == -1)
-				return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-			f->pending -= (size_t)n;
-			f->off += (size_t)n;
-			if (!to_upstream)
-				conn_count(c, 0, (size_t)n);
-			if (f->pending)
-				continue;
-			f->off = 0;
-			if (!fw->copy)
-				conn_pipe_put(c, f->p);
+			r = flow_flush(c, f, dst, to_upstream);
+			if (r <= 0)
+				return r;
 		}
-		if (f->eof) {
-			if (!f->shut) {
-				shutdown(dst, SHUT_WR);
-				f->shut = true;
-			}
+		if (f->eof)
+			break;
+		if (f->bulk)
+			n = flow_splice(c, f, src, dst, to_upstream);
+		else
+			n = flow_copy(c, f, src, dst, to_upstream, fw->seqpacket);
+		if (n == -EINTR)
+			continue;
+		if (n == -EAGAIN)
 			return 0;
-		}
-		if (fw->copy) {
-			if (!f->buf && !(f->buf = malloc(SPLICE_CHUNK)))
-				return -ENOMEM;
-			n = recv(src, f->buf, SPLICE_CHUNK, MSG_DONTWAIT);
-		} else {
-			if (f->p[0] < 0) {
-				int r = conn_pipe_get(c, f->p);
-
-				if (r < 0)
-					return r;
-			}
-			n = splice(src, NULL, f->p[1], NULL, SPLICE_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-			if (n == -1 && errno == EINVAL && f->pending == 0) {
-				/* This socket type cannot splice: copy instead. */
-				conn_pipe_put(c, f->p);
-				fw->copy = true;
-				round--;
-				continue;
-			}
-		}
-		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR) {
-				if (!fw->copy && f->pending == 0 && f->p[0] >= 0)
-					conn_pipe_put(c, f->p);
-				return 0;
-			}
-			return -errno;
-		}
-		if (n == 0) {
-			f->eof = true;
-			if (!fw->copy && f->p[0] >= 0)
-				conn_pipe_put(c, f->p);
+		if (n == -EINVAL && f->bulk) {
+			fw->seqpacket = true;   /* this pair cannot splice after all */
+			f->bulk = false;
 			continue;
 		}
-		f->pending = (size_t)n;
-		if (to_upstream)
-			conn_count(c, (size_t)n, 0);
+		if (n < 0)
+			return (int)n;
+		if (n == 0) {
+			f->eof = true;
+			break;
+		}
+		if (!fw->seqpacket)
+			f->bulk = f->bulk ? n >= BULK_END : n == CHUNK;
+		if (f->pending)
+			return 0;
+		/* A short read of a message on a byte stream emptied it;
+		 * epoll says when more comes, which spares a read that would
+		 * only fail. (In a bulk transfer more arrives meanwhile.) */
+		if (n < SHORT_READ && !fw->seqpacket)
+			return 0;
+	}
+	if (f->eof && !f->pending && !f->shut) {
+		/* Closing both sockets says the rest: a shutdown is needed
+		 * only while the other direction still runs. */
+		if (!(back->eof && back->pending == 0))
+			shutdown(dst, SHUT_WR);
+		f->shut = true;
 	}
 	return 0;
 }
@@ -168,38 +244,56 @@ fwd_arm(struct conn *c, struct fwd *f)
 		uev |= EPOLLIN;
 	if (f->cu.pending || f->hdr_off < f->hdr_len)
 		uev |= EPOLLOUT;
+	/* A side that hung up is only waited on for what it still has to
+	 * read, and out of epoll (which would report the hangup forever)
+	 * while its last bytes wait for the other side. */
+	if (f->client_gone)
+		cev &= EPOLLIN;
+	if (f->upstream_gone)
+		uev &= EPOLLIN;
 	conn_want(c, cev);
 	if (c->closed)
 		return -EIO;
 	return conn_aux_want(&f->up, uev);
 }
 
+/* Relay what the events say may move: client readable or upstream
+ * writable moves client->upstream, and the other way round. */
 static void
-fwd_relay(struct conn *c)
+fwd_relay(struct conn *c, bool cu, bool uc)
 {
 	struct fwd *f = c->svc_state;
-	int r;
+	int r = 0;
 
 	/* A PROXY header goes out before any byte of the client's. */
 	while (f->hdr_off < f->hdr_len) {
-		ssize_t n = send(f->ufd, f->hdr + f->hdr_off, f->hdr_len - f->hdr_off,
+		ssize_t n = send(f->up.fd, f->hdr + f->hdr_off, f->hdr_len - f->hdr_off,
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR) {
-				if (fwd_arm(c, f) < 0)
-					conn_close(c);
-				return;
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				cu = false;
+				break;
 			}
 			conn_close(c);
 			return;
 		}
 		f->hdr_off += (size_t)n;
 	}
-	r = flow_run(c, f, &f->cu, c->fd, f->ufd, true);
-	if (r == 0)
-		r = flow_run(c, f, &f->uc, f->ufd, c->fd, false);
+	if (cu)
+		r = flow_run(c, f, &f->cu, &f->uc, c->fd, f->up.fd, true);
+	if (r == 0 && uc)
+		r = flow_run(c, f, &f->uc, &f->cu, f->up.fd, c->fd, false);
 	if (r < 0 || (f->cu.shut && f->uc.shut)) {
+		conn_close(c);
+		return;
+	}
+	/* A side that hung up takes nothing more: done once what it sent
+	 * has been passed on. */
+	if ((f->client_gone && f->cu.eof && !f->cu.pending) ||
+	    (f->upstream_gone && f->uc.eof && !f->uc.pending)) {
 		conn_close(c);
 		return;
 	}
@@ -232,7 +326,9 @@ connected(struct conn *c)
 		}
 		f->hdr_len = (size_t)n;
 	}
-	fwd_relay(c);
+	/* What the client sent while we connected goes first; the upstream
+	 * has hardly had time to say anything. */
+	fwd_relay(c, true, false);
 }
 
 static void
@@ -256,11 +352,7 @@ try_next(struct conn *c)
 	struct fwd *f = c->svc_state;
 	struct endpoint *ep = c->ep;
 
-	if (f->ufd >= 0) {
-		conn_aux_del(&f->up);
-		close(f->ufd);
-		f->ufd = -1;
-	}
+	conn_aux_close(&f->up);
 	while (f->tried < ep->n_upstream) {
 		const struct addr *a = &ep->upstream[(f->first + f->tried) % ep->n_upstream];
 		int fd, r;
@@ -277,17 +369,16 @@ try_next(struct conn *c)
 			close(fd);
 			continue;
 		}
-		f->ufd = fd;
-		f->copy = c->socktype == SOCK_SEQPACKET || addr_socktype(a) == SOCK_SEQPACKET;
-		if (conn_aux_add(c, &f->up, fd, r == 0 ? 0 : EPOLLOUT) < 0) {
-			f->last_err = errno;
-			close(fd);
-			f->ufd = -1;
-			continue;
-		}
+		conn_aux_init(c, &f->up, fd);
+		f->seqpacket = c->socktype == SOCK_SEQPACKET || addr_socktype(a) == SOCK_SEQPACKET;
 		if (r == 0) {
-			connected(c);
+			connected(c);   /* Unix sockets connect at once */
 			return;
+		}
+		if ((r = conn_aux_want(&f->up, EPOLLOUT)) < 0) {
+			f->last_err = -r;
+			conn_aux_close(&f->up);
+			continue;
 		}
 		conn_set_timer(c, conn_now_ms(c) + (uint64_t)(ep->connect_timeout * 1000.0));
 		return;
@@ -305,12 +396,12 @@ fwd_start(struct conn *c)
 		conn_close(c);
 		return;
 	}
-	f->ufd = -1;
+	f->up.fd = -1;
 	f->cu.p[0] = f->cu.p[1] = f->uc.p[0] = f->uc.p[1] = -1;
 	c->svc_state = f;
 	if (ep->balance == BALANCE_ROUNDROBIN)
 		f->first = atomic_fetch_add_explicit(&ep->rr_next, 1, memory_order_relaxed) % ep->n_upstream;
-	conn_want(c, 0);
+	conn_want(c, 0);        /* nothing to read the client for until connected */
 	try_next(c);
 }
 
@@ -320,8 +411,12 @@ fwd_io(struct conn *c, uint32_t events)
 	struct fwd *f = c->svc_state;
 
 	if (!f->connected)
-		return;
-	fwd_relay(c);
+		return;         /* not watched until then (fwd_start) */
+	if (events & (EPOLLHUP | EPOLLERR)) {
+		f->client_gone = true;
+		events |= EPOLLIN | EPOLLOUT;
+	}
+	fwd_relay(c, events & EPOLLIN, events & EPOLLOUT);
 }
 
 static void
@@ -333,17 +428,22 @@ fwd_aux_io(struct conn *c, struct conn_aux *aux, uint32_t events)
 		int err = 0;
 		socklen_t len = sizeof(err);
 
-		if (getsockopt(f->ufd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-			err = errno;
-		if (err) {
-			f->last_err = err;
+		/* Writable without an error means connected. */
+		if (events & (EPOLLERR | EPOLLHUP)) {
+			if (getsockopt(f->up.fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+				err = errno;
+			f->last_err = err ? err : ECONNREFUSED;
 			try_next(c);
 			return;
 		}
 		connected(c);
 		return;
 	}
-	fwd_relay(c);
+	if (events & (EPOLLHUP | EPOLLERR)) {
+		f->upstream_gone = true;
+		events |= EPOLLIN | EPOLLOUT;
+	}
+	fwd_relay(c, events & EPOLLOUT, events & EPOLLIN);
 }
 
 /* connect_timeout passed for the current upstream. */

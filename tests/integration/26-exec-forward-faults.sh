@@ -15,6 +15,10 @@
 #  (e) A forward upstream that accepts and never reads: the client gets
 #      backpressure (its sending stops well short of 64 MB), sockd's memory
 #      stays flat, and idle_timeout (3 s) closes both sides.
+#  (f) A Unix upstream that answers and closes at once while its client
+#      stays connected and silent: the client gets the answer and EOF, and
+#      sockd does not spin on the upstream's hangup (Unix sockets report
+#      it to epoll, asked or not).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/robust.sh"
 
@@ -24,6 +28,7 @@ P_EARLY=$(port 3)
 P_STUB=$(port 4)
 P_STUBLIFE=$(port 5)
 P_FWD=$(port 6)
+P_FWDDAY=$(port 7)
 U_NOREAD=$(port 30)
 
 cat >"$T/gc.sh" <<'EOF'
@@ -73,7 +78,9 @@ endpoints = (
 	{ name = "stublife"; listen = [ "tcp:127.0.0.1:$P_STUBLIFE" ]; service = "exec";
 	  command = [ "$T/stubborn.sh" ]; lifetime = 2; },
 	{ name = "fwd"; listen = [ "tcp:127.0.0.1:$P_FWD" ]; service = "forward";
-	  upstream = [ "tcp:127.0.0.1:$U_NOREAD" ]; idle_timeout = 3; }
+	  upstream = [ "tcp:127.0.0.1:$U_NOREAD" ]; idle_timeout = 3; },
+	{ name = "fwdday"; listen = [ "tcp:127.0.0.1:$P_FWDDAY" ]; service = "forward";
+	  upstream = [ "unix:$T/day.sock" ]; }
 );
 EOF
 
@@ -171,6 +178,19 @@ expect_file_match "$T/noread.out" '^accepted 1$' "the upstream that never reads"
 wait_until 10 fds_at_most "$base_fds" ||
 	fail "sockd has $(fd_count) fds after idle_timeout closed the forward pair, $base_fds at the start"
 stop_bg "$NOREAD"
+
+# ---- (f) an upstream that hangs up while its client stays
+start_bg dayup socat "UNIX-LISTEN:$T/day.sock" "SYSTEM:echo upstream says hi"
+DAYUP=$BG_PID
+wait_until 10 test -S "$T/day.sock" || fail "socat did not listen on $T/day.sock: $(cat "$T/dayup.err")"
+start_bg dayclient "$TCLIENT" hold -a "tcp:127.0.0.1:$P_FWDDAY" -n 1 -t 8
+DAYCLIENT=$BG_PID
+wait_for_file_match "$T/dayclient.out" '^held 1$' 10
+wait_for_log '^sockd: conn endpoint=fwdday proto=tcp .* out=17 .* outcome=closed$' 10
+expect_no_spin "a forward client that stays after its upstream hung up"
+wait_bg "$DAYCLIENT" 20 || fail "the client of fwdday failed: $(cat "$T/dayclient.err")"
+expect_file_match "$T/dayclient.err" '1 of 1 connections were closed by the server' "the client of fwdday"
+wait_bg "$DAYUP" 10 || fail "the upstream of fwdday failed: $(cat "$T/dayup.err")"
 
 # ---- (d) SIGTERM ignored: killed after shutdown_timeout, or at lifetime
 start_bg life socat -u "TCP:127.0.0.1:$P_STUBLIFE" STDOUT
