@@ -37,6 +37,20 @@ stream_drained(const struct conn *c, size_t got, size_t asked)
 	return got < asked && got < SHORT_READ && c->socktype != SOCK_SEQPACKET;
 }
 
+/* Where to read c's input, and how much at once: one chunk on a byte
+ * stream (the kernel's copy into a buffer that stays in the cache costs
+ * less than into all of the scratch), all of it for a seqpacket record,
+ * which must be read whole or its tail is lost. */
+static uint8_t *
+read_buf(struct conn *c, size_t *size)
+{
+	uint8_t *buf = conn_scratch(c, size);
+
+	if (c->socktype != SOCK_SEQPACKET && *size > STREAM_CHUNK)
+		*size = STREAM_CHUNK;
+	return buf;
+}
+
 /* ------------------------------------------------------------ echo */
 
 static void
@@ -49,11 +63,7 @@ static void
 echo_io(struct conn *c, uint32_t events)
 {
 	size_t size;
-	uint8_t *buf = conn_scratch(c, &size);
-
-	/* A seqpacket record must be read whole or its tail is lost. */
-	if (c->socktype != SOCK_SEQPACKET && size > STREAM_CHUNK)
-		size = STREAM_CHUNK;
+	uint8_t *buf = read_buf(c, &size);
 	for (size_t moved = 0; moved < IO_BUDGET;) {
 		ssize_t n = conn_read(c, buf, size);
 
@@ -97,12 +107,7 @@ static bool
 drop_input(struct conn *c)
 {
 	size_t size;
-	uint8_t *buf = conn_scratch(c, &size);
-
-	/* Reads of one chunk: the kernel's copy into a buffer that stays in
-	 * the cache costs less than into all of the scratch. */
-	if (c->socktype != SOCK_SEQPACKET && size > STREAM_CHUNK)
-		size = STREAM_CHUNK;
+	uint8_t *buf = read_buf(c, &size);
 	for (size_t moved = 0; moved < IO_BUDGET;) {
 		ssize_t n = conn_read(c, buf, size);
 
