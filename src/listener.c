@@ -658,6 +658,10 @@ acceptor_main(void *arg)
 				break;
 			}
 		}
+		/* One wake-up for everything this round accepted: a worker
+		 * woken per connection would, on a busy core, preempt the
+		 * acceptor before it has drained the backlog. */
+		queue_publish(d->queue);
 		acceptor_update(&st);
 	}
 	close(st.timerfd);

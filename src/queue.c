@@ -12,20 +12,22 @@
  * and the acceptor is the only producer in sockd, so contention is low; the
  * eventfd writes happen outside the lock.
  *
- * Invariant: while the ring is non-empty, efd is readable or a push that
- * will make it readable is in progress. A push into an empty ring writes
- * efd after inserting (a push into a non-empty one finds the invariant
- * holding already); a pop that empties the ring drains efd under the lock,
- * so a later push's write can only leave efd readable (maybe spuriously)
- * and never hide an item. The extra write every QUEUE_BATCH items only
- * spreads a burst over more consumers: with EPOLLEXCLUSIVE each write
- * wakes one. */
+ * Invariant: while the ring holds items, a wake-up for them is pending (an
+ * eventfd write not yet seen by a consumer), or a consumer has seen one and
+ * has yet to pop, or a producer has yet to publish. A push into an empty
+ * ring sets `unannounced`, and the producer's queue_publish() writes; a push
+ * into a non-empty ring finds the invariant holding already. A pop that
+ * leaves items writes for the next consumer. Wake-ups may be spurious (a
+ * consumer pops nothing), never missing. The eventfd is never read: with
+ * edge-triggered consumers its count does not matter, and it cannot reach
+ * its limit (2^64 - 2 writes). */
 struct queue {
 	pthread_mutex_t lock;
 	void **ring;
 	size_t cap;
 	size_t head;            /* next to pop */
 	size_t len;
+	bool unannounced;       /* pushed into an empty ring, not yet published */
 	bool want_room;         /* a push failed: signal room_fd on the next pop */
 	int efd;
 	int room_fd;
@@ -106,20 +108,38 @@ queue_push(struct queue *q, void *item)
 		pthread_mutex_unlock(&q->lock);
 		return -EAGAIN;
 	}
-	bool wake = q->len % QUEUE_BATCH == 0;
-
+	if (q->len == 0)
+		q->unannounced = true;
 	q->ring[(q->head + q->len) % q->cap] = item;
 	q->len++;
 	pthread_mutex_unlock(&q->lock);
+	return 0;
+}
+
+void
+queue_publish(struct queue *q)
+{
+	bool wake;
+
+	pthread_mutex_lock(&q->lock);
+	wake = q->unannounced;
+	q->unannounced = false;
+	pthread_mutex_unlock(&q->lock);
 	if (wake)
 		eventfd_signal(q->efd);
-	return 0;
+}
+
+void
+queue_pass_on(struct queue *q)
+{
+	if (queue_length(q) > 0)
+		eventfd_signal(q->efd);
 }
 
 size_t
 queue_pop(struct queue *q, void **items, size_t max)
 {
-	bool room = false;
+	bool room = false, more;
 	size_t n;
 
 	pthread_mutex_lock(&q->lock);
@@ -129,8 +149,7 @@ queue_pop(struct queue *q, void **items, size_t max)
 		q->head = (q->head + 1) % q->cap;
 	}
 	q->len -= n;
-	if (q->len == 0)
-		eventfd_drain(q->efd);
+	more = q->len > 0;
 	if (n > 0 && q->want_room) {
 		q->want_room = false;
 		room = true;
@@ -138,6 +157,8 @@ queue_pop(struct queue *q, void **items, size_t max)
 	pthread_mutex_unlock(&q->lock);
 	if (room)
 		eventfd_signal(q->room_fd);
+	if (more)
+		eventfd_signal(q->efd);
 	return n;
 }
 

@@ -24,7 +24,7 @@
 #include "worker.h"
 
 #define EVENTS_PER_WAIT 256
-#define CONNS_PER_POP QUEUE_BATCH /* small, so that idle workers get a share */
+#define CONNS_PER_POP 8  /* small, so that idle workers get a share */
 #define SCRATCH_SIZE (256 * 1024)
 #define LINGER_MS 5000
 #define DGRAM_BATCH 32
@@ -1046,6 +1046,7 @@ worker_mail(struct worker *w, bool *abort_now)
 	if (retire && !w->retiring) {
 		w->retiring = true;
 		epoll_ctl(w->epfd, EPOLL_CTL_DEL, queue_fd(w->d->queue), NULL);
+		queue_pass_on(w->d->queue);     /* the last wake-up may have been ours */
 		worker_close_dgrams(w);
 	}
 
@@ -1215,8 +1216,9 @@ worker_start(struct sockd *d, unsigned id, struct worker **out)
 		r = -errno;
 		goto out_free;
 	}
-	/* EPOLLEXCLUSIVE: a new connection wakes one idle worker, not all. */
-	ev = (struct epoll_event){ .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &w->queue_watch };
+	/* EPOLLEXCLUSIVE: a new connection wakes one idle worker, not all;
+	 * EPOLLET: the queue's eventfd is never drained (queue.h). */
+	ev = (struct epoll_event){ .events = EPOLLIN | EPOLLET | EPOLLEXCLUSIVE, .data.ptr = &w->queue_watch };
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, queue_fd(d->queue), &ev) == -1) {
 		r = -errno;
 		goto out_free;
