@@ -42,6 +42,7 @@ find_or_build() {       # NAME -> path of an executable
 bench_binaries() {
 	LOADGEN=$(find_or_build loadgen)
 	REF_SERVER=$(find_or_build ref_server)
+	SPAWN_FLOOR=$(find_or_build spawn_floor)
 	if [ -z "${SOCKD:-}" ]; then
 		for s in ./src/sockd "$SRC_DIR/src/sockd" "$SRC_DIR/build/src/sockd"; do
 			[ -x "$s" ] && { SOCKD=$(cd "$(dirname "$s")" && pwd)/sockd; break; }
