@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -80,8 +81,9 @@ child_main(void *arg)
 		}
 	}
 	/* Programs expect blocking stdio; the flag belongs to the socket's
-	 * open file, which only the child keeps. */
-	if (fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) & ~O_NONBLOCK) == -1) {
+	 * open file, which only the child keeps. O_NONBLOCK from accept4()
+	 * is the only status flag a socket of ours carries. */
+	if (fcntl(sock, F_SETFL, 0) == -1) {
 		s->failed = "fcntl";
 		goto fail;
 	}
@@ -124,6 +126,46 @@ child_main(void *arg)
 fail:
 	s->err = errno;
 	_exit(127);
+}
+
+/* Each worker keeps one child stack for good: a mapping per spawn cost a
+ * shared-memory inode, page faults and, at munmap, a TLB shootdown across
+ * the worker threads. Reusing it is safe because of CLONE_VFORK: the child
+ * is done with it (exec'd or exited) before clone() returns. It is
+ * MAP_SHARED for the ThreadSanitizer build, whose child is a copy. */
+static pthread_key_t stack_key;
+static pthread_once_t stack_once = PTHREAD_ONCE_INIT;
+
+static void
+stack_unmap(void *stack)
+{
+	munmap(stack, CHILD_STACK);
+}
+
+static void
+stack_key_create(void)
+{
+	if (pthread_key_create(&stack_key, stack_unmap) != 0)
+		abort();        /* only fails when out of keys: a bug */
+}
+
+static void *
+child_stack(void)
+{
+	void *stack;
+
+	pthread_once(&stack_once, stack_key_create);
+	stack = pthread_getspecific(stack_key);
+	if (stack)
+		return stack;
+	stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
+		return NULL;
+	if (pthread_setspecific(stack_key, stack) != 0) {
+		munmap(stack, CHILD_STACK);
+		return NULL;
+	}
+	return stack;
 }
 
 static int
@@ -244,8 +286,8 @@ exec_start(struct conn *c)
 
 	st = calloc(1, sizeof(*st));
 	sp.envp = build_env(c, envbuf, sizeof(envbuf));
-	stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (!st || !sp.envp || stack == MAP_FAILED) {
+	stack = child_stack();
+	if (!st || !sp.envp || !stack) {
 		log_err("endpoint %s: out of memory starting %s", ep->name, ep->command[0]);
 		free(st);
 		goto out_fail;
@@ -286,9 +328,7 @@ exec_start(struct conn *c)
 		waitpid(pid, NULL, 0);
 		goto out_fail;
 	}
-	fcntl(pidfd, F_SETFD, FD_CLOEXEC);
-	r = conn_replace_fd(c, pidfd);
-	munmap(stack, CHILD_STACK);
+	r = conn_replace_fd(c, pidfd);  /* pidfd_open() sets close-on-exec */
 	free(sp.envp);
 	if (r < 0) {
 		log_errno(r, "endpoint %s: epoll_ctl, killing pid %d", ep->name, (int)pid);
@@ -304,8 +344,6 @@ exec_start(struct conn *c)
 
 out_fail:
 	atomic_fetch_add_explicit(&ep->stats.failed, 1, memory_order_relaxed);
-	if (stack != MAP_FAILED)
-		munmap(stack, CHILD_STACK);
 	free(sp.envp);
 	conn_close(c);
 }
