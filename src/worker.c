@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -30,6 +32,11 @@
 #define DGRAM_BATCH 32
 #define DGRAM_MAX (64 * 1024)
 #define DGRAM_ROUNDS 8          /* batches per wakeup before serving others */
+#define GSO_SEG_MAX 1200        /* largest reply sent in a UDP_SEGMENT train (fits any MTU >= 1280) */
+#define GSO_TRAIN_MAX 60000     /* bytes in one train: under the 64 KiB of one UDP packet */
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
 #define NO_HEAP UINT32_MAX
 #define PIPE_POOL 32            /* empty pipes a worker keeps for splice */
 
@@ -42,6 +49,7 @@ struct dgram_sock {
 	struct listener *l;
 	struct source_rates *rates;     /* udp_rate per source, or NULL */
 	struct udp_relay *relay;        /* service forward: the sessions, or NULL */
+	bool no_gso;                    /* UDP_SEGMENT failed here once: send one by one */
 	struct dgram_sock *next;
 };
 
@@ -51,6 +59,14 @@ struct dgram_batch {
 	struct sockaddr_storage from[DGRAM_BATCH];
 	struct mmsghdr out[DGRAM_BATCH];
 	struct iovec out_iov[DGRAM_BATCH];
+	/* what is handed to sendmmsg: replies, or trains of them */
+	struct mmsghdr send[DGRAM_BATCH];
+	unsigned first[DGRAM_BATCH];    /* send[k] starts at out[first[k]] ... */
+	unsigned count[DGRAM_BATCH];    /* ... and carries count[k] replies */
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} cmsg[DGRAM_BATCH];
 	uint8_t reply[DGRAM_BATCH][DGRAM_REPLY_MAX];
 	uint8_t data[DGRAM_BATCH][DGRAM_MAX];
 };
@@ -870,6 +886,114 @@ worker_expire(struct worker *w)
 
 /* ------------------------------------------------------------ datagrams */
 
+/* How many replies from out[i] on can travel as one UDP_SEGMENT train:
+ * same peer, same size (the last may be shorter), small enough for any
+ * path MTU. The kernel cuts the train into the same datagrams again, but
+ * routes and queues it once. */
+static unsigned
+gso_train(const struct dgram_batch *b, unsigned i, unsigned nout)
+{
+	const struct msghdr *h = &b->out[i].msg_hdr;
+	size_t seg = b->out_iov[i].iov_len, total = seg;
+	unsigned j = i + 1;
+
+	if (seg == 0 || seg > GSO_SEG_MAX)
+		return 1;
+	for (; j < nout; j++) {
+		const struct msghdr *o = &b->out[j].msg_hdr;
+		size_t len = b->out_iov[j].iov_len;
+
+		if (len == 0 || len > seg || total + len > GSO_TRAIN_MAX ||
+		    o->msg_namelen != h->msg_namelen || memcmp(o->msg_name, h->msg_name, h->msg_namelen) != 0)
+			break;
+		total += len;
+		if (len < seg) {
+			j++;
+			break;
+		}
+	}
+	return j - i;
+}
+
+/* Group out[from..nout) into send[]; returns how many messages. */
+static unsigned
+dgram_group(struct dgram_batch *b, unsigned from, unsigned nout, bool gso)
+{
+	unsigned k = 0;
+
+	for (unsigned i = from; i < nout; k++) {
+		unsigned cnt = gso ? gso_train(b, i, nout) : 1;
+		struct msghdr *h = &b->send[k].msg_hdr;
+
+		*h = b->out[i].msg_hdr;
+		h->msg_iovlen = cnt;
+		if (cnt > 1) {
+			struct cmsghdr *cm = &b->cmsg[k].align;
+			uint16_t seg = (uint16_t)b->out_iov[i].iov_len;
+
+			h->msg_control = b->cmsg[k].buf;
+			h->msg_controllen = sizeof(b->cmsg[k].buf);
+			cm->cmsg_level = SOL_UDP;
+			cm->cmsg_type = UDP_SEGMENT;
+			cm->cmsg_len = CMSG_LEN(sizeof(seg));
+			memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+		}
+		b->first[k] = i;
+		b->count[k] = cnt;
+		i += cnt;
+	}
+	return k;
+}
+
+/* Send the replies out[0..nout): trains where the socket allows them. */
+static void
+dgram_send(struct worker *w, struct dgram_sock *ds, struct dgram_batch *b, unsigned nout)
+{
+	struct endpoint *ep = ds->l->ep;
+	bool gso = !ds->no_gso && addr_family(&ds->l->addr) != AF_UNIX;
+	unsigned done = 0;
+
+	while (done < nout) {
+		unsigned nsend = dgram_group(b, done, nout, gso), sent = 0;
+
+		while (sent < nsend) {
+			int m = sendmmsg(ds->l->fd, b->send + sent, nsend - sent, MSG_DONTWAIT);
+
+			if (m == -1 && errno == EINTR)
+				continue;
+			if (m <= 0) {
+				int err = m == -1 ? errno : 0;
+
+				/* A device that cannot segment (EIO), or a
+				 * kernel without UDP_SEGMENT: one by one from
+				 * here on, starting with this train. */
+				if (b->count[sent] > 1 && (err == EIO || err == EINVAL || err == ENOPROTOOPT ||
+							   err == EOPNOTSUPP)) {
+					log_info("endpoint %s: sending replies one by one (UDP_SEGMENT: %s)",
+						 ep->name, strerror(err));
+					ds->no_gso = true;
+					gso = false;
+					break;
+				}
+				/* A full send buffer or an unreachable peer loses
+				 * this reply (or train), as datagrams may be lost;
+				 * the error belongs to the first unsent one. */
+				sent++;
+				continue;
+			}
+			for (int k = 0; k < m; k++) {
+				atomic_fetch_add_explicit(&ep->stats.bytes_out, b->send[sent + k].msg_len,
+							  memory_order_relaxed);
+				atomic_fetch_add_explicit(&ep->stats.datagrams_out, b->count[sent + k],
+							  memory_order_relaxed);
+				atomic_fetch_add_explicit(&w->d->served, b->count[sent + k], memory_order_relaxed);
+			}
+			sent += (unsigned)m;
+		}
+		done = sent < nsend ? b->first[sent] : nout;
+	}
+}
+
 static void
 dgram_serve(struct worker *w, struct dgram_sock *ds)
 {
@@ -944,25 +1068,7 @@ dgram_serve(struct worker *w, struct dgram_sock *ds)
 			nout++;
 		}
 
-		for (unsigned sent = 0; sent < nout;) {
-			int m = sendmmsg(l->fd, b->out + sent, nout - sent, MSG_DONTWAIT);
-
-			if (m <= 0) {
-				/* A full send buffer or an unreachable peer loses
-				 * this reply, as datagrams may be lost; the error
-				 * belongs to the first unsent one, so skip it. */
-				if (m == -1 && errno == EINTR)
-					continue;
-				sent++;
-				continue;
-			}
-			for (int k = 0; k < m; k++)
-				atomic_fetch_add_explicit(&ep->stats.bytes_out, b->out[sent + k].msg_len,
-							  memory_order_relaxed);
-			atomic_fetch_add_explicit(&ep->stats.datagrams_out, (unsigned long)m, memory_order_relaxed);
-			atomic_fetch_add_explicit(&w->d->served, (unsigned long)m, memory_order_relaxed);
-			sent += (unsigned)m;
-		}
+		dgram_send(w, ds, b, nout);
 		if (n < DGRAM_BATCH)
 			return;         /* drained */
 	}

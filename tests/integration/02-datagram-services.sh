@@ -15,12 +15,15 @@ P_WILDOPEN=$(port 7)
 P_ECHO6=$(port 8)
 
 P_WILD6=$(port 9)
+P_BURST=$(port 10)
+P_BURST6=$(port 11)
 
 V6_ENDPOINTS=
 if have_ipv6; then
 	V6_ENDPOINTS="
 	{ name = \"echo6\"; listen = [ \"udp:[::1]:$P_ECHO6\" ]; service = \"echo\"; },
-	{ name = \"wild6\"; listen = [ \"udp:[::]:$P_WILD6\" ]; service = \"echo\"; },"
+	{ name = \"wild6\"; listen = [ \"udp:[::]:$P_WILD6\" ]; service = \"echo\"; },
+	{ name = \"burst6\"; listen = [ \"udp:[::1]:$P_BURST6\" ]; service = \"echo\"; udp_rate = 0; },"
 fi
 
 cat >"$T/sockd.conf" <<EOF
@@ -30,6 +33,7 @@ daemon = {
 };
 endpoints = (
 	{ name = "echo"; listen = [ "udp:127.0.0.1:$P_ECHO" ]; service = "echo"; },
+	{ name = "burst"; listen = [ "udp:127.0.0.1:$P_BURST" ]; service = "echo"; udp_rate = 0; },
 	{ name = "discard"; listen = [ "udp:127.0.0.1:$P_DISCARD" ]; service = "discard"; },
 	{ name = "chargen"; listen = [ "udp:127.0.0.1:$P_CHARGEN" ]; service = "chargen"; },
 	{ name = "daytime"; listen = [ "udp:127.0.0.1:$P_DAYTIME" ]; service = "daytime"; },
@@ -52,6 +56,15 @@ expect_rc 0 "$TCLIENT" echo -a "udp:127.0.0.1:$P_ECHO" -s 8000
 # An empty datagram is echoed as an empty datagram.
 expect_rc 0 "$TCLIENT" dgram -a "udp:127.0.0.1:$P_ECHO" -x
 expect_eq "$(cat "$T/out")" "" "reply to an empty datagram"
+# Bursts from one socket (on an endpoint without udp_rate, which would
+# drop all but udp_burst of them): replies to one peer may leave as
+# UDP_SEGMENT trains, which must still arrive as the same separate
+# datagrams. Sizes at, above and far above the largest train segment
+# (1200 bytes); few enough to fit default socket buffers.
+for burst in 64x64 32x1200 32x1201 8x4000; do
+	expect_rc 0 "$TCLIENT" dgram-burst -a "udp:127.0.0.1:$P_BURST" -n "${burst%x*}" -s "${burst#*x}"
+	expect_eq "$(cat "$T/out")" "ok ${burst%x*} replies" "udp echo burst of $burst bytes"
+done
 
 # ---- discard: no reply (exit 3; a closed port would be exit 1, refused).
 expect_rc 3 "$TCLIENT" dgram -a "udp:127.0.0.1:$P_DISCARD" -m "drop me" -t 1
@@ -78,6 +91,8 @@ d=$(( 0x$hex - 2208988800 - now ))
 if [ -n "$V6_ENDPOINTS" ]; then
 	expect_rc 0 "$TCLIENT" dgram -a "udp:[::1]:$P_ECHO6" -m "hello v6"
 	expect_eq "$(cat "$T/out")" "hello v6" "udp echo over IPv6"
+	expect_rc 0 "$TCLIENT" dgram-burst -a "udp:[::1]:$P_BURST6" -n 64 -s 100
+	expect_eq "$(cat "$T/out")" "ok 64 replies" "udp echo burst over IPv6"
 	# A dual-stack [::] socket is not loopback-bound: neither ::1 nor
 	# 127.0.0.1 (seen as ::ffff:127.0.0.1) gets a reply.
 	expect_rc 3 "$TCLIENT" dgram -a "udp:[::1]:$P_WILD6" -m loop6 -t 1

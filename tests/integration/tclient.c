@@ -100,6 +100,7 @@ static const char usage_text[] =
 	"  notify    -p PATH [-t SECS]\n"
 	"  dgram     -a ADDR [-m MESSAGE] [-B BINDADDR] [-t SECS] [-x]\n"
 	"  connect-rst -a ADDR -n N [-t SECS]\n"
+	"  dgram-burst -a ADDR -n N [-s SIZE] [-t SECS]   (echo: N datagrams at once)\n"
 	"ADDR: tcp:HOST:PORT, udp:HOST:PORT (HOST IPv4 or [IPv6]), unix:/path,\n"
 	"      unix:@abstract, unix-dgram:..., unix-seqpacket:...\n";
 
@@ -1365,6 +1366,82 @@ mode_dgram(int argc, char **argv)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- dgram-burst */
+
+/* Datagram i of a burst: its index, then bytes that depend on it. Every
+ * fifth is half as long, so equal-sized runs end in shorter ones. */
+static size_t
+burst_fill(uint8_t *buf, uint32_t i, size_t size)
+{
+	size_t len = i % 5 == 4 ? size / 2 : size;
+
+	if (len < 4)
+		len = 4;
+	memcpy(buf, &i, 4);
+	for (size_t k = 4; k < len; k++)
+		buf[k] = (uint8_t)(i * 31 + k);
+	return len;
+}
+
+/* Send N datagrams back to back from one socket to an echo endpoint, then
+ * expect each back once, whole and separate, in any order: what a server
+ * that batches its replies (sendmmsg, UDP_SEGMENT trains) must still do. */
+static int
+mode_dgram_burst(int argc, char **argv)
+{
+	struct opts o = { .timeout = 5, .size = 64 };
+	static uint8_t buf[65536], want[65536];
+	static bool seen[256];
+	int fd, got = 0, rcvbuf = 1 << 20;
+	double deadline;
+
+	parse_opts(argc, argv, "anst", &o);
+	need_addr(&o, false);
+	if (is_stream(&o.addr))
+		usage("'%s' is not a datagram address", o.addr.text);
+	if (o.n > 256)
+		usage("-n at most 256");
+	if (o.size < 4 || o.size > 8192)
+		usage("-s must be 4..8192");
+	fd = dgram_socket(&o.addr, NULL, true);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	for (uint32_t i = 0; i < (uint32_t)o.n; i++) {
+		size_t len = burst_fill(buf, i, (size_t)o.size);
+
+		if (send(fd, buf, len, 0) != (ssize_t)len)
+			fail("send %u to %s: %s", i, o.addr.text, strerror(errno));
+	}
+	deadline = now() + o.timeout;
+	while (got < o.n && wait_fd(fd, POLLIN, deadline)) {
+		ssize_t r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		uint32_t i;
+		size_t len;
+
+		if (r == -1 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (r < 4)
+			fail("reply %d from %s: %zd bytes (%s)", got, o.addr.text, r,
+			     r < 0 ? strerror(errno) : "too short");
+		memcpy(&i, buf, 4);
+		if (i >= (uint32_t)o.n || seen[i])
+			fail("reply %d: index %u is unknown or repeated", got, i);
+		len = burst_fill(want, i, (size_t)o.size);
+		if ((size_t)r != len)
+			fail("reply to datagram %u: %zd bytes, expected %zu", i, r, len);
+		compare(buf, want, len, 0, "dgram-burst reply");
+		seen[i] = true;
+		got++;
+	}
+	close(fd);
+	if (got < o.n) {
+		fprintf(stderr, "tclient dgram-burst: %d of %ld replies from %s within %g s\n", got, o.n,
+			o.addr.text, o.timeout);
+		return EXIT_NOREPLY;
+	}
+	printf("ok %d replies\n", got);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- connect-rst */
 
 static int
@@ -1408,6 +1485,7 @@ main(int argc, char **argv)
 		{ "notify", mode_notify },
 		{ "dgram", mode_dgram },
 		{ "connect-rst", mode_connect_rst },
+		{ "dgram-burst", mode_dgram_burst },
 	};
 
 	signal(SIGPIPE, SIG_IGN);
