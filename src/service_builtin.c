@@ -102,14 +102,16 @@ const struct service service_echo = {
 
 /* ------------------------------------------------------------ discard */
 
-/* Read and drop whatever is there; true when c was closed. */
+/* Read and drop whatever is there; true when c was closed. On TCP the
+ * kernel drops it uncopied, so the whole scratch is asked for at once. */
 static bool
 drop_input(struct conn *c)
 {
 	size_t size;
 	uint8_t *buf = read_buf(c, &size);
+
 	for (size_t moved = 0; moved < IO_BUDGET;) {
-		ssize_t n = conn_read(c, buf, size);
+		ssize_t n = conn_drop(c, buf, size);
 
 		if (n == -EAGAIN || n == -EINTR)
 			return false;

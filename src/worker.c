@@ -497,6 +497,28 @@ conn_read(struct conn *c, void *buf, size_t len)
 	return n;
 }
 
+bool
+conn_is_tcp(const struct conn *c)
+{
+	/* conn_new keeps only inet peers; a PROXY header may have put one
+	 * on a Unix connection, so those are left out. */
+	return c->socktype == SOCK_STREAM && c->peer_len > 0 && !c->proxied;
+}
+
+ssize_t
+conn_drop(struct conn *c, void *buf, size_t len)
+{
+	ssize_t n = conn_is_tcp(c) ? recv(c->fd, buf, len, MSG_TRUNC) : read(c->fd, buf, len);
+
+	if (n == -1)
+		return -errno;
+	if (n > 0) {
+		c->bytes_in += (uint64_t)n;
+		c->active_ms = c->w->now_ms;
+	}
+	return n;
+}
+
 ssize_t
 conn_write(struct conn *c, const void *buf, size_t len)
 {

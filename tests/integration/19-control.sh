@@ -119,6 +119,9 @@ expect_counters echo accepted=6 active=0 bytes_in=5500 bytes_out=5500 datagrams_
 	acl=0 failed=0
 expect_counters denied accepted=0 acl=3 active=0 bytes_in=0
 expect_counters discard accepted=0
+# discard drops TCP input in the kernel, uncopied (MSG_TRUNC): still counted.
+head -c 300000 /dev/zero | timeout 15 socat -u - "TCP:127.0.0.1:$P_DISCARD" || fail "socat to discard"
+expect_counters discard accepted=1 active=0 bytes_in=300000
 expect_match "$(cat "$T/out")" '^\{"ok":true,"version":"[0-9.]+","pid":[0-9]+,' "status --json"
 expect_match "$(cat "$T/out")" '"reload":\{"ok":true,"time":0\.000,"errors":\[\]\}' "status --json"
 expect_match "$(ep_json echo)" "\"listen\":\\[\\{\"address\":\"tcp:127\\.0\\.0\\.1:$P_ECHO\",\"origin\":\"bound\"\\}," \
