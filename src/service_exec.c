@@ -328,16 +328,8 @@ exec_start(struct conn *c)
 		waitpid(pid, NULL, 0);
 		goto out_fail;
 	}
-	r = conn_replace_fd(c, pidfd);  /* pidfd_open() sets close-on-exec */
+	conn_replace_fd(c, pidfd);      /* pidfd_open() sets close-on-exec */
 	free(sp.envp);
-	if (r < 0) {
-		log_errno(r, "endpoint %s: epoll_ctl, killing pid %d", ep->name, (int)pid);
-		pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
-		waitpid(pid, NULL, 0);
-		st->pid = 0;
-		conn_close(c);
-		return;
-	}
 	log_debug("endpoint %s: started pid %d: %s", ep->name, (int)pid, ep->command[0]);
 	conn_want(c, EPOLLIN);
 	return;

@@ -416,7 +416,7 @@ conn_now_ms(const struct conn *c)
 	return c->w->now_ms;
 }
 
-int
+void
 conn_replace_fd(struct conn *c, int fd)
 {
 	/* The old fd lives on in the exec child (its stdin): its registration
@@ -427,7 +427,6 @@ conn_replace_fd(struct conn *c, int fd)
 	c->fd = fd;
 	c->armed = 0;
 	c->registered = false;
-	return 0;
 }
 
 void

@@ -115,7 +115,7 @@ void conn_aux_close(struct conn_aux *aux);
 
 /* Replace c's fd (closing the old one) with fd, watched for nothing yet
  * (conn_want() sets the interest). */
-int conn_replace_fd(struct conn *c, int fd);
+void conn_replace_fd(struct conn *c, int fd);
 
 /* Bytes moved without conn_read/conn_write (splice): count them. */
 void conn_count(struct conn *c, size_t in, size_t out);
