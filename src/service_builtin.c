@@ -103,7 +103,7 @@ const struct service service_echo = {
 /* ------------------------------------------------------------ discard */
 
 /* Read and drop whatever is there; true when c was closed. On TCP the
- * kernel drops it uncopied, so the whole scratch is asked for at once. */
+ * kernel drops it without copying it into buf (conn_drop). */
 static bool
 drop_input(struct conn *c)
 {

@@ -482,11 +482,10 @@ conn_want(struct conn *c, uint32_t events)
 	}
 }
 
-ssize_t
-conn_read(struct conn *c, void *buf, size_t len)
+/* The result of a read of c's input: counted, or -errno. */
+static ssize_t
+counted_in(struct conn *c, ssize_t n)
 {
-	ssize_t n = read(c->fd, buf, len);
-
 	if (n == -1)
 		return -errno;
 	if (n > 0) {
@@ -496,7 +495,13 @@ conn_read(struct conn *c, void *buf, size_t len)
 	return n;
 }
 
-bool
+ssize_t
+conn_read(struct conn *c, void *buf, size_t len)
+{
+	return counted_in(c, read(c->fd, buf, len));
+}
+
+static bool
 conn_is_tcp(const struct conn *c)
 {
 	/* conn_new keeps only inet peers; a PROXY header may have put one
@@ -507,15 +512,7 @@ conn_is_tcp(const struct conn *c)
 ssize_t
 conn_drop(struct conn *c, void *buf, size_t len)
 {
-	ssize_t n = conn_is_tcp(c) ? recv(c->fd, buf, len, MSG_TRUNC) : read(c->fd, buf, len);
-
-	if (n == -1)
-		return -errno;
-	if (n > 0) {
-		c->bytes_in += (uint64_t)n;
-		c->active_ms = c->w->now_ms;
-	}
-	return n;
+	return counted_in(c, conn_is_tcp(c) ? recv(c->fd, buf, len, MSG_TRUNC) : read(c->fd, buf, len));
 }
 
 ssize_t

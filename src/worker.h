@@ -141,9 +141,6 @@ uint8_t *conn_scratch(struct conn *c, size_t *size);
 ssize_t conn_read(struct conn *c, void *buf, size_t len);
 ssize_t conn_write(struct conn *c, const void *buf, size_t len);
 
-/* Whether c's socket is TCP (whatever a PROXY header said). */
-bool conn_is_tcp(const struct conn *c);
-
 /* Like conn_read, for input that is thrown away: on TCP the kernel drops
  * it without copying (MSG_TRUNC) and buf is left alone, so len may be
  * large; elsewhere it is read into buf. */
