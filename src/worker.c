@@ -61,8 +61,7 @@ struct dgram_batch {
 	struct iovec out_iov[DGRAM_BATCH];
 	/* what is handed to sendmmsg: replies, or trains of them */
 	struct mmsghdr send[DGRAM_BATCH];
-	unsigned first[DGRAM_BATCH];    /* send[k] starts at out[first[k]] ... */
-	unsigned count[DGRAM_BATCH];    /* ... and carries count[k] replies */
+	unsigned first[DGRAM_BATCH];    /* send[k] starts at out[first[k]], one reply per iovec */
 	union {
 		char buf[CMSG_SPACE(sizeof(uint16_t))];
 		struct cmsghdr align;
@@ -957,7 +956,6 @@ dgram_group(struct dgram_batch *b, unsigned from, unsigned nout, bool gso)
 			memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
 		}
 		b->first[k] = i;
-		b->count[k] = cnt;
 		i += cnt;
 	}
 	return k;
@@ -985,7 +983,7 @@ dgram_send(struct worker *w, struct dgram_sock *ds, struct dgram_batch *b, unsig
 				/* A device that cannot segment (EIO), or a
 				 * kernel without UDP_SEGMENT: one by one from
 				 * here on, starting with this train. */
-				if (b->count[sent] > 1 && (err == EIO || err == EINVAL || err == ENOPROTOOPT ||
+				if (b->send[sent].msg_hdr.msg_iovlen > 1 && (err == EIO || err == EINVAL || err == ENOPROTOOPT ||
 							   err == EOPNOTSUPP)) {
 					log_info("endpoint %s: sending replies one by one (UDP_SEGMENT: %s)",
 						 ep->name, strerror(err));
@@ -1000,11 +998,12 @@ dgram_send(struct worker *w, struct dgram_sock *ds, struct dgram_batch *b, unsig
 				continue;
 			}
 			for (int k = 0; k < m; k++) {
-				atomic_fetch_add_explicit(&ep->stats.bytes_out, b->send[sent + k].msg_len,
+				const struct mmsghdr *mh = &b->send[sent + k];
+
+				atomic_fetch_add_explicit(&ep->stats.bytes_out, mh->msg_len, memory_order_relaxed);
+				atomic_fetch_add_explicit(&ep->stats.datagrams_out, mh->msg_hdr.msg_iovlen,
 							  memory_order_relaxed);
-				atomic_fetch_add_explicit(&ep->stats.datagrams_out, b->count[sent + k],
-							  memory_order_relaxed);
-				atomic_fetch_add_explicit(&w->d->served, b->count[sent + k], memory_order_relaxed);
+				atomic_fetch_add_explicit(&w->d->served, mh->msg_hdr.msg_iovlen, memory_order_relaxed);
 			}
 			sent += (unsigned)m;
 		}
