@@ -4,7 +4,15 @@
  * Small messages go through the worker's scratch buffer with recv+send,
  * two syscalls a hop. Once a read fills a whole chunk the flow is bulk and
  * moves through a pipe with splice(2), without copying, until reads get
- * short again. Seqpacket keeps its record boundaries with recv+send. */
+ * short again. Seqpacket keeps its record boundaries with recv+send.
+ *
+ * Both sockets are registered once, edge-triggered: epoll says when a side
+ * may have become readable or writable, and struct side remembers it until
+ * a syscall says otherwise. That spares the epoll_ctl calls a level-
+ * triggered relay needs whenever a flow stops or starts (the first
+ * EPOLLOUT is asked for only once a side is full). In return, whatever
+ * stops with input left (the per-wakeup budget) must come back by itself:
+ * conn_again(). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -21,7 +29,6 @@
 
 #define CHUNK (64 * 1024)               /* a read; a default pipe holds this much */
 #define BULK_END (CHUNK / 4)            /* a splice read shorter than this ends bulk mode */
-#define SHORT_READ (16 * 1024)          /* a read this short leaves nothing behind */
 #define RELAY_ROUNDS 4                  /* reads per wakeup and direction, for fairness */
 #define PROXY_HDR_MAX 256               /* v2 with Unix addresses: 16 + 216 */
 
@@ -38,8 +45,22 @@ struct flow {
 	bool shut;                      /* dst's write side is done */
 };
 
+/* What epoll last said of a socket, until a syscall says otherwise. */
+struct side {
+	bool rd;                        /* may have input (or EOF) */
+	bool wr;                        /* may take output */
+	bool drain;                     /* read to EAGAIN: a short read may not
+					 * have emptied it (EOF or urgent data
+					 * behind the bytes read) */
+};
+
+/* Edge-triggered interest; EPOLLOUT is added once a side fills up. */
+#define SIDE_EVENTS (EPOLLIN | EPOLLRDHUP | EPOLLPRI | EPOLLET)
+
 struct fwd {
 	struct conn_aux up;             /* the upstream socket */
+	struct side cs;                 /* the client */
+	struct side us;                 /* the upstream */
 	unsigned tried;                 /* upstreams tried so far */
 	unsigned first;                 /* where this client started */
 	bool connected;
@@ -174,30 +195,43 @@ flow_copy(struct conn *c, struct flow *f, int src, int dst, bool to_upstream, bo
 	return n;
 }
 
-/* Move what src has to dst. 0, or -errno when the pair must be closed. */
+/* Move what src has to dst, as far as in and out allow. 0, or -errno when
+ * the pair must be closed. */
 static int
 flow_run(struct conn *c, struct fwd *fw, struct flow *f, struct flow *back, int src, int dst,
-	 bool to_upstream)
+	 struct side *in, struct side *out, bool to_upstream)
 {
-	for (int round = 0; round < RELAY_ROUNDS; round++) {
+	for (int round = 0;; round++) {
 		ssize_t n;
 		int r;
 
 		if (f->pending) {
+			if (!out->wr)
+				return 0;       /* dst's EPOLLOUT resumes */
 			r = flow_flush(c, f, dst, to_upstream);
-			if (r <= 0)
+			if (r < 0)
 				return r;
+			if (r == 0) {
+				out->wr = false;
+				return 0;
+			}
 		}
-		if (f->eof)
+		if (f->eof || !in->rd)
 			break;
+		if (round == RELAY_ROUNDS) {
+			conn_again(c);  /* the others first; no edge will say so */
+			return 0;
+		}
 		if (f->bulk)
 			n = flow_splice(c, f, src, dst, to_upstream);
 		else
 			n = flow_copy(c, f, src, dst, to_upstream, fw->seqpacket);
 		if (n == -EINTR)
 			continue;
-		if (n == -EAGAIN)
-			return 0;
+		if (n == -EAGAIN) {
+			in->rd = false;
+			break;
+		}
 		if (n == -EINVAL && f->bulk) {
 			fw->seqpacket = true;   /* this pair cannot splice after all */
 			f->bulk = false;
@@ -211,13 +245,18 @@ flow_run(struct conn *c, struct fwd *fw, struct flow *f, struct flow *back, int 
 		}
 		if (!fw->seqpacket)
 			f->bulk = f->bulk ? n >= BULK_END : n == CHUNK;
-		if (f->pending)
+		/* A stream read that asked for more than it got emptied the
+		 * socket, and the next byte in brings a new edge: that spares
+		 * a read that would only fail. Not so for records, nor for
+		 * splice (which also stops when the pipe runs out of slots),
+		 * nor once EOF or urgent data was seen (a read stops short of
+		 * either, with more to come). */
+		if (!fw->seqpacket && !f->bulk && !in->drain && n < CHUNK)
+			in->rd = false;
+		if (f->pending) {
+			out->wr = false;        /* a short write: dst is full */
 			return 0;
-		/* A short read of a message on a byte stream emptied it;
-		 * epoll says when more comes, which spares a read that would
-		 * only fail. (In a bulk transfer more arrives meanwhile.) */
-		if (n < SHORT_READ && !fw->seqpacket)
-			return 0;
+		}
 	}
 	if (f->eof && !f->pending && !f->shut) {
 		/* Closing both sockets says the rest: a shutdown is needed
@@ -229,44 +268,44 @@ flow_run(struct conn *c, struct fwd *fw, struct flow *f, struct flow *back, int 
 	return 0;
 }
 
-/* Interest follows the flows: read a side only while its flow is empty,
- * wait for writability only while bytes are pending toward it. */
+/* Each side is registered once for input, and once more with EPOLLOUT
+ * the first time it is full; edge-triggered, it stays that way. */
 static int
 fwd_arm(struct conn *c, struct fwd *f)
 {
-	uint32_t cev = 0, uev = 0;
+	uint32_t cev = SIDE_EVENTS, uev = SIDE_EVENTS;
 
-	if (!f->cu.eof && !f->cu.pending)
-		cev |= EPOLLIN;
-	if (f->uc.pending)
+	if (f->uc.pending || (c->armed & EPOLLOUT))
 		cev |= EPOLLOUT;
-	if (!f->uc.eof && !f->uc.pending)
-		uev |= EPOLLIN;
-	if (f->cu.pending || f->hdr_off < f->hdr_len)
+	if (f->cu.pending || f->hdr_off < f->hdr_len || (f->up.armed & EPOLLOUT))
 		uev |= EPOLLOUT;
-	/* A side that hung up is only waited on for what it still has to
-	 * read, and out of epoll (which would report the hangup forever)
-	 * while its last bytes wait for the other side. */
-	if (f->client_gone)
-		cev &= EPOLLIN;
-	if (f->upstream_gone)
-		uev &= EPOLLIN;
 	conn_want(c, cev);
 	if (c->closed)
 		return -EIO;
 	return conn_aux_want(&f->up, uev);
 }
 
-/* Relay what the events say may move: client readable or upstream
- * writable moves client->upstream, and the other way round. */
+/* Note what an event says of a side. */
 static void
-fwd_relay(struct conn *c, bool cu, bool uc)
+side_note(struct side *s, uint32_t events)
+{
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLPRI | EPOLLHUP | EPOLLERR))
+		s->rd = true;
+	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+		s->wr = true;
+	if (events & (EPOLLRDHUP | EPOLLPRI | EPOLLHUP | EPOLLERR))
+		s->drain = true;
+}
+
+/* Relay what the sides allow, both ways. */
+static void
+fwd_relay(struct conn *c)
 {
 	struct fwd *f = c->svc_state;
 	int r = 0;
 
 	/* A PROXY header goes out before any byte of the client's. */
-	while (f->hdr_off < f->hdr_len) {
+	while (f->hdr_off < f->hdr_len && f->us.wr) {
 		ssize_t n = send(f->up.fd, f->hdr + f->hdr_off, f->hdr_len - f->hdr_off,
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
 
@@ -274,7 +313,7 @@ fwd_relay(struct conn *c, bool cu, bool uc)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN) {
-				cu = false;
+				f->us.wr = false;
 				break;
 			}
 			conn_close(c);
@@ -282,10 +321,10 @@ fwd_relay(struct conn *c, bool cu, bool uc)
 		}
 		f->hdr_off += (size_t)n;
 	}
-	if (cu)
-		r = flow_run(c, f, &f->cu, &f->uc, c->fd, f->up.fd, true);
-	if (r == 0 && uc)
-		r = flow_run(c, f, &f->uc, &f->cu, f->up.fd, c->fd, false);
+	if (f->hdr_off == f->hdr_len)
+		r = flow_run(c, f, &f->cu, &f->uc, c->fd, f->up.fd, &f->cs, &f->us, true);
+	if (r == 0)
+		r = flow_run(c, f, &f->uc, &f->cu, f->up.fd, c->fd, &f->us, &f->cs, false);
 	if (r < 0 || (f->cu.shut && f->uc.shut)) {
 		conn_close(c);
 		return;
@@ -326,9 +365,12 @@ connected(struct conn *c)
 		}
 		f->hdr_len = (size_t)n;
 	}
-	/* What the client sent while we connected goes first; the upstream
-	 * has hardly had time to say anything. */
-	fwd_relay(c, true, false);
+	/* What the client sent while we connected goes first (its socket
+	 * joins epoll only after this read, so it reports only what is
+	 * newer); the upstream has hardly had time to say anything. */
+	f->cs.rd = f->cs.wr = true;
+	f->us.wr = true;
+	fwd_relay(c);
 }
 
 static void
@@ -370,12 +412,14 @@ try_next(struct conn *c)
 			continue;
 		}
 		conn_aux_init(c, &f->up, fd);
+		f->us = (struct side){ 0 };
 		f->seqpacket = c->socktype == SOCK_SEQPACKET || addr_socktype(a) == SOCK_SEQPACKET;
 		if (r == 0) {
 			connected(c);   /* Unix sockets connect at once */
 			return;
 		}
-		if ((r = conn_aux_want(&f->up, EPOLLOUT)) < 0) {
+		/* Writable says connected; the registration stays for good. */
+		if ((r = conn_aux_want(&f->up, SIDE_EVENTS | EPOLLOUT)) < 0) {
 			f->last_err = -r;
 			conn_aux_close(&f->up);
 			continue;
@@ -412,11 +456,10 @@ fwd_io(struct conn *c, uint32_t events)
 
 	if (!f->connected)
 		return;         /* not watched until then (fwd_start) */
-	if (events & (EPOLLHUP | EPOLLERR)) {
+	if (events & (EPOLLHUP | EPOLLERR))
 		f->client_gone = true;
-		events |= EPOLLIN | EPOLLOUT;
-	}
-	fwd_relay(c, events & EPOLLIN, events & EPOLLOUT);
+	side_note(&f->cs, events);      /* none: conn_again() */
+	fwd_relay(c);
 }
 
 static void
@@ -436,14 +479,14 @@ fwd_aux_io(struct conn *c, struct conn_aux *aux, uint32_t events)
 			try_next(c);
 			return;
 		}
+		side_note(&f->us, events);
 		connected(c);
 		return;
 	}
-	if (events & (EPOLLHUP | EPOLLERR)) {
+	if (events & (EPOLLHUP | EPOLLERR))
 		f->upstream_gone = true;
-		events |= EPOLLIN | EPOLLOUT;
-	}
-	fwd_relay(c, events & EPOLLOUT, events & EPOLLIN);
+	side_note(&f->us, events);
+	fwd_relay(c);
 }
 
 /* connect_timeout passed for the current upstream. */

@@ -89,6 +89,7 @@ struct worker {
 	atomic_bool exited;
 
 	struct conn *graveyard;         /* closed during this batch, freed after it */
+	struct conn *again;             /* conn_again(): run once more after this batch */
 	int pipes[PIPE_POOL][2];
 	unsigned n_pipes;
 	uint64_t relay_due;             /* next datagram session expiry, 0 = none */
@@ -354,16 +355,55 @@ conn_close(struct conn *c)
 	w->graveyard = c;
 }
 
+/* Free what was closed. A connection still on the again list (queued,
+ * then closed in the same round) waits for the next round, whose again
+ * pass takes it off the list. */
 static void
 worker_bury(struct worker *w)
 {
+	struct conn *keep = NULL;
+
 	while (w->graveyard) {
 		struct conn *c = w->graveyard;
 
 		w->graveyard = c->next;
+		if (c->again) {
+			c->next = keep;
+			keep = c;
+			continue;
+		}
 		free(c->svc_state);
 		endpoint_unref(c->ep);
 		free(c);
+	}
+	w->graveyard = keep;
+}
+
+void
+conn_again(struct conn *c)
+{
+	if (c->again)
+		return;
+	c->again = true;
+	c->again_next = c->w->again;
+	c->w->again = c;
+}
+
+/* Call conn_io(c, 0) for what asked to run again, once each; what asks
+ * again meanwhile waits for the next round. */
+static void
+worker_run_again(struct worker *w)
+{
+	struct conn *c = w->again;
+
+	w->again = NULL;
+	while (c) {
+		struct conn *next = c->again_next;
+
+		c->again = false;
+		if (!c->closed)
+			c->ep->service->conn_io(c, 0);
+		c = next;
 	}
 }
 
@@ -1208,7 +1248,6 @@ worker_main(void *arg)
 	struct epoll_event evs[EVENTS_PER_WAIT];
 	bool abort_now = false;
 	uint64_t one = 1;
-
 	w->now_ms = monotonic_ms();
 	while (!abort_now) {
 		bool mail = false;
@@ -1220,7 +1259,9 @@ worker_main(void *arg)
 			break;
 		if (w->draining && w->n_conns == 0 && queue_length(w->d->queue) == 0)
 			break;
-		if (w->heap_len > 0 || w->relay_due) {
+		if (w->again) {
+			timeout = 0;
+		} else if (w->heap_len > 0 || w->relay_due) {
 			uint64_t due = w->heap_len > 0 ? w->heap[0]->deadline_ms : UINT64_MAX;
 
 			if (w->relay_due && w->relay_due < due)
@@ -1266,6 +1307,7 @@ worker_main(void *arg)
 		}
 		if (mail)
 			worker_mail(w, &abort_now);
+		worker_run_again(w);
 		worker_expire(w);
 		worker_bury(w);
 		w->relay_due = 0;
@@ -1287,6 +1329,9 @@ worker_main(void *arg)
 			c->outcome = "aborted";
 		conn_close(c);
 	}
+	for (struct conn *c = w->again; c; c = c->again_next)
+		c->again = false;
+	w->again = NULL;
 	worker_bury(w);
 	if (abort_now) {
 		void *item;

@@ -71,6 +71,8 @@ struct conn {
 	uint32_t heap_idx;              /* position in the worker's timer heap */
 
 	struct conn *prev, *next;       /* the worker's list of connections */
+	struct conn *again_next;        /* the worker's again list, while again */
+	bool again;                     /* conn_again() was called this round */
 };
 
 /* Allocate a connection for an accepted fd (takes a reference on ep).
@@ -84,9 +86,14 @@ void conn_discard(struct sockd *d, struct conn *c);
 
 /* --- for services, from inside conn_start/conn_io --- */
 
-/* Set the epoll interest (EPOLLIN, EPOLLOUT or both), or 0: not watched at
- * all, not even for hangups. */
+/* Set the epoll interest (EPOLLIN, EPOLLOUT or both, with any other epoll
+ * flag such as EPOLLET), or 0: not watched at all, not even for hangups. */
 void conn_want(struct conn *c, uint32_t events);
+
+/* Call conn_io(c, 0) once more after the current batch of events, before
+ * the worker waits again: for an edge-triggered service that stopped on
+ * its budget while input may still be waiting (no new edge will come). */
+void conn_again(struct conn *c);
 
 /* Send len bytes. What the socket does not take now is kept and sent when it
  * is writable; meanwhile conn_io is not called. 0 or -errno (the connection

@@ -1,6 +1,6 @@
 #!/bin/sh
 # service "forward": TCP->TCP, TCP->Unix, Unix->TCP and seqpacket relays with
-# 10 MB each way (checksummed), half-close carried in each direction, an
+# 10 MB each way (checksummed), urgent bytes in a TCP stream, half-close carried in each direction, an
 # upstream that is down and then up, failover to the next upstream (refused,
 # or no answer within connect_timeout), balance "first" and "roundrobin",
 # every upstream down (one warning line), and UDP forwarding with one
@@ -159,6 +159,11 @@ expect_rc 0 "$TCLIENT" echo-many -a "unix:$T/fwd.sock" -n 50 -s 20000 -r 2 -t 60
 # seqpacket cannot splice: records are copied, each one whole.
 expect_rc 0 "$TCLIENT" echo -a "unix-seqpacket:$T/fwd-seq.sock" -s 200000 -c 1000 -t 60
 expect_rc 0 "$TCLIENT" echo -a "unix-seqpacket:$T/fwd-seq.sock" -s 60000 -t 60
+# Urgent data: a read stops short at the urgent mark, with bytes still
+# queued behind it that no new edge will announce. The relay must read on
+# (it is edge-triggered), or the rest of each round never comes back.
+expect_rc 0 "$TCLIENT" urgent -a "tcp:127.0.0.1:$P_TT" -r 30 -t 20
+expect_rc 0 "$TCLIENT" urgent -a "tcp:127.0.0.1:$P_TU" -r 30 -t 20
 
 # ---- half-close, client first: the client shuts its write side after 12
 # bytes; the upstream answers only once it sees that EOF, and the client

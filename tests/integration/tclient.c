@@ -101,6 +101,7 @@ static const char usage_text[] =
 	"  dgram     -a ADDR [-m MESSAGE] [-B BINDADDR] [-t SECS] [-x]\n"
 	"  connect-rst -a ADDR -n N [-t SECS]\n"
 	"  dgram-burst -a ADDR -n N [-s SIZE] [-t SECS]   (echo: N datagrams at once)\n"
+	"  urgent    -a ADDR [-r ROUNDS] [-t SECS]   (echo over TCP with urgent bytes)\n"
 	"ADDR: tcp:HOST:PORT, udp:HOST:PORT (HOST IPv4 or [IPv6]), unix:/path,\n"
 	"      unix:@abstract, unix-dgram:..., unix-seqpacket:...\n";
 
@@ -1131,6 +1132,59 @@ mode_echo(int argc, char **argv)
 	return r;
 }
 
+/* ---------------------------------------------------------------- urgent */
+
+/* Per round, three quick sends: "a<round>-", one urgent byte (MSG_OOB),
+ * "-b<round>". A relay's read stops short of the urgent mark with the
+ * rest already queued behind it; the echo must still bring back both
+ * ordinary parts (the urgent byte is out of band: it is not relayed). */
+static int
+mode_urgent(int argc, char **argv)
+{
+	struct opts o = { .rounds = 20, .timeout = 20 };
+	double deadline;
+	int fd, one = 1;
+
+	parse_opts(argc, argv, "art", &o);
+	need_addr(&o, true);
+	if (o.addr.family == AF_UNIX)
+		usage("urgent data needs TCP");
+	deadline = now() + o.timeout;
+	fd = connect_one(&o.addr, deadline);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	for (long r = 0; r < o.rounds; r++) {
+		char a[32], b[32], want[64], got[64];
+		size_t have = 0, len;
+
+		snprintf(a, sizeof(a), "a%ld-", r);
+		snprintf(b, sizeof(b), "-b%ld", r);
+		len = (size_t)snprintf(want, sizeof(want), "%s%s", a, b);
+		if (send(fd, a, strlen(a), MSG_NOSIGNAL) != (ssize_t)strlen(a) ||
+		    send(fd, "!", 1, MSG_OOB | MSG_NOSIGNAL) != 1 ||
+		    send(fd, b, strlen(b), MSG_NOSIGNAL) != (ssize_t)strlen(b))
+			fail("round %ld: send: %s", r, strerror(errno));
+		while (have < len) {
+			ssize_t n;
+
+			if (!(wait_fd(fd, POLLIN, deadline) & (POLLIN | POLLHUP | POLLERR)))
+				fail("round %ld: %zu of %zu bytes back before the timeout (\"%.*s\")",
+				     r, have, len, (int)have, got);
+			n = recv(fd, got + have, len - have, MSG_DONTWAIT);
+			if (n == 0)
+				fail("round %ld: EOF after %zu of %zu bytes", r, have, len);
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				fail("round %ld: recv: %s", r, strerror(errno));
+			if (n > 0)
+				have += (size_t)n;
+		}
+		if (memcmp(got, want, len) != 0)
+			fail("round %ld: got \"%.*s\", want \"%s\"", r, (int)len, got, want);
+	}
+	close(fd);
+	printf("ok\n");
+	return 0;
+}
+
 /* ---------------------------------------------------------------- noread */
 
 static int
@@ -1486,6 +1540,7 @@ main(int argc, char **argv)
 		{ "dgram", mode_dgram },
 		{ "connect-rst", mode_connect_rst },
 		{ "dgram-burst", mode_dgram_burst },
+		{ "urgent", mode_urgent },
 	};
 
 	signal(SIGPIPE, SIG_IGN);
