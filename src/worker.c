@@ -1248,6 +1248,10 @@ worker_main(void *arg)
 	struct epoll_event evs[EVENTS_PER_WAIT];
 	bool abort_now = false;
 	uint64_t one = 1;
+	char name[16];
+
+	snprintf(name, sizeof(name), "sockd-worker%u", w->id);
+	pthread_setname_np(pthread_self(), name);
 	w->now_ms = monotonic_ms();
 	while (!abort_now) {
 		bool mail = false;
