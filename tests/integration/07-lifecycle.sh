@@ -2,7 +2,8 @@
 # Lifecycle: sd_notify READY=1/STATUS=/STOPPING=1; SIGTERM closes the
 # listeners at once and lets a client in mid-session finish; an idle
 # connection is cut after shutdown_timeout; SIGINT is SIGTERM; socket files
-# sockd created are removed when it exits.
+# sockd created are removed when it exits; threads are named, and the
+# acceptor runs SCHED_BATCH unless the operator chose a policy.
 . "$(dirname "$0")/lib.sh"
 
 P_ECHO=$(port 1)
@@ -159,4 +160,33 @@ test ! -e "$U_INT" || fail "sockd left its socket file $U_INT behind"
 # The echo-many either finished before the signal or was let finish; a
 # client cut off mid-round would fail.
 wait_bg "$long_pid" 90 || fail "a client in session during SIGINT failed: $(cat "$T/longecho.err")"
+
+# ------------------------------- (f) thread names and scheduling policy
+# thread_policy NAME: the scheduling policy of sockd's thread NAME, as chrt
+# prints it.
+thread_policy() {
+	for _task in /proc/"$SOCKD_PID"/task/*; do
+		if [ "$(cat "$_task/comm" 2>/dev/null)" = "$1" ]; then
+			chrt -p "${_task##*/}" | sed -n 's/.*scheduling policy: //p'
+			return
+		fi
+	done
+	echo "no thread named $1"
+}
+start_sockd "$T/term.conf"
+expect_eq "$(thread_policy sockd-acceptor)" SCHED_BATCH "the acceptor's policy"
+expect_eq "$(thread_policy sockd-worker0)" SCHED_OTHER "worker 0's policy"
+expect_eq "$(thread_policy sockd-worker1)" SCHED_OTHER "worker 1's policy"
+expect_stop_ok
+# Started under a policy of the operator's (SCHED_IDLE needs no privilege):
+# every thread keeps it.
+printf '#!/bin/sh\nexec chrt --idle 0 "%s" "$@"\n' "$SOCKD" >"$T/sockd-idle"
+chmod +x "$T/sockd-idle"
+SOCKD_BIN=$SOCKD
+SOCKD=$T/sockd-idle
+start_sockd "$T/term.conf"
+SOCKD=$SOCKD_BIN
+expect_eq "$(thread_policy sockd-acceptor)" SCHED_IDLE "the acceptor's policy under chrt --idle"
+expect_eq "$(thread_policy sockd-worker0)" SCHED_IDLE "worker 0's policy under chrt --idle"
+expect_stop_ok
 exit 0
