@@ -353,6 +353,12 @@ start_forward() {       # the upstream, then sockd and every proxy in front of i
 			wait"
 		"$LOADGEN" -w probe -a tcp:127.0.0.1:30100 -d 10 || die "systemd-socket-proxyd did not start"
 	fi
+
+	# The floor: the least a proxy can do (ref_server's forward mode).
+	ADDR[floor:fwd_tcp]=tcp:127.0.0.1:31100
+	ADDR[floor:fwd_unix]=tcp:127.0.0.1:31101
+	start_server floor tcp:127.0.0.1:31100 "$REF_SERVER" forward=tcp:127.0.0.1:31100,tcp:$up_tcp \
+		forward=tcp:127.0.0.1:31101,unix:"$up_unix"
 }
 
 start_exec() {
