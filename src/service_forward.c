@@ -202,6 +202,7 @@ flow_run(struct conn *c, struct fwd *fw, struct flow *f, struct flow *back, int 
 	 struct side *in, struct side *out, bool to_upstream)
 {
 	for (int round = 0;; round++) {
+		bool spliced = f->bulk;
 		ssize_t n;
 		int r;
 
@@ -222,7 +223,7 @@ flow_run(struct conn *c, struct fwd *fw, struct flow *f, struct flow *back, int 
 			conn_again(c);  /* the others first; no edge will say so */
 			return 0;
 		}
-		if (f->bulk)
+		if (spliced)
 			n = flow_splice(c, f, src, dst, to_upstream);
 		else
 			n = flow_copy(c, f, src, dst, to_upstream, fw->seqpacket);
@@ -251,7 +252,7 @@ flow_run(struct conn *c, struct fwd *fw, struct flow *f, struct flow *back, int 
 		 * splice (which also stops when the pipe runs out of slots),
 		 * nor once EOF or urgent data was seen (a read stops short of
 		 * either, with more to come). */
-		if (!fw->seqpacket && !f->bulk && !in->drain && n < CHUNK)
+		if (!fw->seqpacket && !spliced && !in->drain && n < CHUNK)
 			in->rd = false;
 		if (f->pending) {
 			out->wr = false;        /* a short write: dst is full */

@@ -164,6 +164,11 @@ expect_rc 0 "$TCLIENT" echo -a "unix-seqpacket:$T/fwd-seq.sock" -s 60000 -t 60
 # (it is edge-triggered), or the rest of each round never comes back.
 expect_rc 0 "$TCLIENT" urgent -a "tcp:127.0.0.1:$P_TT" -r 30 -t 20
 expect_rc 0 "$TCLIENT" urgent -a "tcp:127.0.0.1:$P_TU" -r 30 -t 20
+# Bulk (spliced), then small messages queued behind it, nothing closed: a
+# short splice read must not be taken for an empty socket.
+for a in "tcp:127.0.0.1:$P_TT" "tcp:127.0.0.1:$P_TU" "unix:$T/fwd.sock"; do
+	expect_rc 0 "$TCLIENT" bulk-tail -a "$a" -s 2000000 -n 400 -t 30
+done
 
 # ---- half-close, client first: the client shuts its write side after 12
 # bytes; the upstream answers only once it sees that EOF, and the client

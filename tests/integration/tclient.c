@@ -102,6 +102,7 @@ static const char usage_text[] =
 	"  connect-rst -a ADDR -n N [-t SECS]\n"
 	"  dgram-burst -a ADDR -n N [-s SIZE] [-t SECS]   (echo: N datagrams at once)\n"
 	"  urgent    -a ADDR [-r ROUNDS] [-t SECS]   (echo over TCP with urgent bytes)\n"
+	"  bulk-tail -a ADDR -s SIZE -n N [-t SECS]  (echo: SIZE bytes, then N sends of 16)\n"
 	"ADDR: tcp:HOST:PORT, udp:HOST:PORT (HOST IPv4 or [IPv6]), unix:/path,\n"
 	"      unix:@abstract, unix-dgram:..., unix-seqpacket:...\n";
 
@@ -1185,6 +1186,73 @@ mode_urgent(int argc, char **argv)
 	return 0;
 }
 
+/* ------------------------------------------------------------- bulk-tail */
+
+/* SIZE bytes in large writes, then N messages of 16 bytes, one send each
+ * (TCP_NODELAY: a segment each), all echoed back while the connection
+ * stays open both ways. A relay that moved the bulk with splice and then
+ * takes a short read for "nothing left" would strand the small messages
+ * queued behind it (a splice read also stops when its pipe has no slot
+ * left): no EOF comes to wake it. */
+static int
+mode_bulk_tail(int argc, char **argv)
+{
+	struct opts o = { .size = 1000000, .timeout = 30 };
+	size_t total, bulk, sent = 0, got = 0;
+	uint8_t *out, *in;
+	double deadline;
+	int fd, one = 1;
+
+	parse_opts(argc, argv, "asnt", &o);
+	need_addr(&o, true);
+	if (o.n < 1 || o.n > 100000)
+		usage("-n N (1..100000) is required");
+	bulk = (size_t)o.size;
+	total = bulk + (size_t)o.n * 16;
+	out = malloc(total);
+	in = malloc(total);
+	if (!out || !in)
+		fail("out of memory");
+	random_fill(out, total);
+	deadline = now() + o.timeout;
+	fd = connect_one(&o.addr, deadline);
+	if (o.addr.family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	while (got < total) {
+		short rev = wait_fd(fd, POLLIN | (sent < total ? POLLOUT : 0), deadline);
+
+		if (!rev)
+			fail("timeout: sent %zu of %zu bytes (%zu of them bulk), got %zu back",
+			     sent, total, bulk, got);
+		if ((rev & POLLOUT) && sent < total) {
+			size_t len = sent < bulk ? bulk - sent : 16;
+			ssize_t w = send(fd, out + sent, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+			if (w == -1 && errno != EAGAIN && errno != EINTR)
+				fail("send after %zu bytes: %s", sent, strerror(errno));
+			if (w > 0)
+				sent += (size_t)w;
+		}
+		if (rev & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t r = recv(fd, in + got, total - got, MSG_DONTWAIT);
+
+			if (r == 0)
+				fail("EOF after %zu of %zu bytes echoed", got, total);
+			if (r == -1 && errno != EAGAIN && errno != EINTR)
+				fail("recv after %zu bytes: %s", got, strerror(errno));
+			if (r > 0) {
+				compare(in + got, out + got, (size_t)r, got, "echo");
+				got += (size_t)r;
+			}
+		}
+	}
+	close(fd);
+	free(in);
+	free(out);
+	printf("ok\n");
+	return 0;
+}
+
 /* ---------------------------------------------------------------- noread */
 
 static int
@@ -1541,6 +1609,7 @@ main(int argc, char **argv)
 		{ "connect-rst", mode_connect_rst },
 		{ "dgram-burst", mode_dgram_burst },
 		{ "urgent", mode_urgent },
+		{ "bulk-tail", mode_bulk_tail },
 	};
 
 	signal(SIGPIPE, SIG_IGN);
