@@ -9,6 +9,7 @@
 #include "listener.h"
 #include "log.h"
 #include "sockd.h"
+#include "dgram_src.h"
 #include "udp_relay.h"
 #include "worker.h"
 
@@ -22,6 +23,7 @@ struct udp_session {
 	int fd;
 	struct sockaddr_storage client;
 	socklen_t client_len;
+	struct dgram_src src;           /* where the client's last datagram came to */
 	uint64_t last_ms;
 	struct udp_session *hnext;      /* hash chain */
 	struct udp_session *newer;      /* age list: r->newest ... r->oldest */
@@ -193,7 +195,7 @@ upstream_socket(struct udp_relay *r)
 
 void
 udp_relay_input(struct udp_relay *r, const struct sockaddr *from, socklen_t from_len,
-		const uint8_t *data, size_t len, uint64_t now_ms)
+		const struct dgram_src *src, const uint8_t *data, size_t len, uint64_t now_ms)
 {
 	struct endpoint *ep = r->l->ep;
 	struct udp_session **pp, *s;
@@ -243,10 +245,33 @@ udp_relay_input(struct udp_relay *r, const struct sockaddr *from, socklen_t from
 		r->n++;
 		r->full_logged = false;
 	}
+	s->src = *src;
 	age_touch(r, s, now_ms);
 	/* Lost if the upstream's buffer is full or it is unreachable, as any
 	 * datagram may be. */
 	(void)!send(s->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/* Send r->buf[0..len) to s's client, from where it sent to. */
+static ssize_t
+reply(struct udp_relay *r, struct udp_session *s, size_t len)
+{
+	union {
+		char buf[DGRAM_SRC_SPACE];
+		struct cmsghdr align;
+	} cmsg;
+	struct iovec iov = { r->buf, len };
+	struct msghdr h = {
+		.msg_name = &s->client,
+		.msg_namelen = s->client_len,
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+	};
+
+	h.msg_controllen = dgram_src_put(&s->src, cmsg.buf);
+	if (h.msg_controllen)
+		h.msg_control = cmsg.buf;
+	return sendmsg(r->l->fd, &h, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 void
@@ -266,8 +291,7 @@ udp_relay_upstream(struct udp_session *s, uint64_t now_ms)
 			continue;
 		}
 		age_touch(r, s, now_ms);
-		if (sendto(r->l->fd, r->buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL,
-			   (struct sockaddr *)&s->client, s->client_len) == (ssize_t)n) {
+		if (reply(r, s, (size_t)n) == (ssize_t)n) {
 			atomic_fetch_add_explicit(&ep->stats.datagrams_out, 1, memory_order_relaxed);
 			atomic_fetch_add_explicit(&ep->stats.bytes_out, (unsigned long)n, memory_order_relaxed);
 		}

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+struct dgram_src;
 struct listener;
 struct udp_relay;
 
@@ -20,9 +21,10 @@ struct udp_session;
 struct udp_relay *udp_relay_new(struct listener *l, int epfd, size_t max_sessions);
 void udp_relay_free(struct udp_relay *r);      /* closes every session; accepts NULL */
 
-/* A datagram from a client: send it upstream (creating its session). */
+/* A datagram from a client, which came to src (DGRAM_SRC_NONE: not known): send
+ * it upstream (creating its session); replies go back from src. */
 void udp_relay_input(struct udp_relay *r, const struct sockaddr *from, socklen_t from_len,
-		     const uint8_t *data, size_t len, uint64_t now_ms);
+		     const struct dgram_src *src, const uint8_t *data, size_t len, uint64_t now_ms);
 
 /* A session's socket is readable: carry the replies back. */
 void udp_relay_upstream(struct udp_session *s, uint64_t now_ms);

@@ -22,6 +22,7 @@
 #include "queue.h"
 #include "service.h"
 #include "udp_guard.h"
+#include "dgram_src.h"
 #include "udp_relay.h"
 #include "worker.h"
 
@@ -50,6 +51,8 @@ struct dgram_sock {
 	struct source_rates *rates;     /* udp_rate per source, or NULL */
 	struct udp_relay *relay;        /* service forward: the sessions, or NULL */
 	bool no_gso;                    /* UDP_SEGMENT failed here once: send one by one */
+	bool reply_src;                 /* on a wildcard address: each reply leaves
+					 * from the address its request came to */
 	struct dgram_sock *next;
 };
 
@@ -57,13 +60,18 @@ struct dgram_batch {
 	struct mmsghdr in[DGRAM_BATCH];
 	struct iovec in_iov[DGRAM_BATCH];
 	struct sockaddr_storage from[DGRAM_BATCH];
+	union {
+		char buf[DGRAM_SRC_SPACE];
+		struct cmsghdr align;
+	} in_cmsg[DGRAM_BATCH];
 	struct mmsghdr out[DGRAM_BATCH];
 	struct iovec out_iov[DGRAM_BATCH];
+	struct dgram_src out_src[DGRAM_BATCH];
 	/* what is handed to sendmmsg: replies, or trains of them */
 	struct mmsghdr send[DGRAM_BATCH];
 	unsigned first[DGRAM_BATCH];    /* send[k] starts at out[first[k]], one reply per iovec */
 	union {
-		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		char buf[DGRAM_SRC_SPACE + CMSG_SPACE(sizeof(uint16_t))];
 		struct cmsghdr align;
 	} cmsg[DGRAM_BATCH];
 	uint8_t reply[DGRAM_BATCH][DGRAM_REPLY_MAX];
@@ -961,7 +969,8 @@ gso_train(const struct dgram_batch *b, unsigned i, unsigned nout)
 		size_t len = b->out_iov[j].iov_len;
 
 		if (len == 0 || len > seg || total + len > GSO_TRAIN_MAX ||
-		    o->msg_namelen != h->msg_namelen || memcmp(o->msg_name, h->msg_name, h->msg_namelen) != 0)
+		    o->msg_namelen != h->msg_namelen || memcmp(o->msg_name, h->msg_name, h->msg_namelen) != 0 ||
+		    !dgram_src_equal(&b->out_src[j], &b->out_src[i]))
 			break;
 		total += len;
 		if (len < seg) {
@@ -982,18 +991,24 @@ dgram_group(struct dgram_batch *b, unsigned from, unsigned nout, bool gso)
 		unsigned cnt = gso ? gso_train(b, i, nout) : 1;
 		struct msghdr *h = &b->send[k].msg_hdr;
 
+		size_t used = dgram_src_put(&b->out_src[i], b->cmsg[k].buf);
+
 		*h = b->out[i].msg_hdr;
 		h->msg_iovlen = cnt;
 		if (cnt > 1) {
-			struct cmsghdr *cm = &b->cmsg[k].align;
+			/* CMSG_SPACE keeps the next header aligned. */
+			struct cmsghdr *cm = (struct cmsghdr *)(void *)(b->cmsg[k].buf + used);
 			uint16_t seg = (uint16_t)b->out_iov[i].iov_len;
 
-			h->msg_control = b->cmsg[k].buf;
-			h->msg_controllen = sizeof(b->cmsg[k].buf);
 			cm->cmsg_level = SOL_UDP;
 			cm->cmsg_type = UDP_SEGMENT;
 			cm->cmsg_len = CMSG_LEN(sizeof(seg));
 			memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+			used += CMSG_SPACE(sizeof(seg));
+		}
+		if (used) {
+			h->msg_control = b->cmsg[k].buf;
+			h->msg_controllen = used;
 		}
 		b->first[k] = i;
 		i += cnt;
@@ -1072,6 +1087,10 @@ dgram_serve(struct worker *w, struct dgram_sock *ds)
 				.msg_iov = &b->in_iov[i],
 				.msg_iovlen = 1,
 			};
+			if (ds->reply_src) {
+				b->in[i].msg_hdr.msg_control = b->in_cmsg[i].buf;
+				b->in[i].msg_hdr.msg_controllen = sizeof(b->in_cmsg[i].buf);
+			}
 		}
 		n = recvmmsg(l->fd, b->in, DGRAM_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0) {
@@ -1084,6 +1103,7 @@ dgram_serve(struct worker *w, struct dgram_sock *ds)
 		for (int i = 0; i < n; i++) {
 			struct msghdr *h = &b->in[i].msg_hdr;
 			const uint8_t *reply;
+			struct dgram_src src = { 0 };
 			ssize_t len;
 
 			atomic_fetch_add_explicit(&ep->stats.bytes_in, b->in[i].msg_len, memory_order_relaxed);
@@ -1103,7 +1123,9 @@ dgram_serve(struct worker *w, struct dgram_sock *ds)
 			} else if (ds->relay) {
 				/* Replies come from the upstream, not from us:
 				 * udp_rate does not apply. */
-				udp_relay_input(ds->relay, h->msg_name, h->msg_namelen, b->data[i],
+				if (ds->reply_src)
+					dgram_src_from_msg(h, &src);
+				udp_relay_input(ds->relay, h->msg_name, h->msg_namelen, &src, b->data[i],
 						b->in[i].msg_len, w->now_ms);
 				continue;
 			} else if (ds->rates &&
@@ -1115,6 +1137,9 @@ dgram_serve(struct worker *w, struct dgram_sock *ds)
 			len = ep->service->dgram_reply(&ctx, b->data[i], b->in[i].msg_len, &reply);
 			if (len < 0)
 				continue;
+			if (ds->reply_src)
+				dgram_src_from_msg(h, &src);
+			b->out_src[nout] = src;
 			b->out_iov[nout] = (struct iovec){ (void *)reply, (size_t)len };
 			b->out[nout].msg_hdr = (struct msghdr){
 				.msg_name = h->msg_name,
@@ -1141,6 +1166,14 @@ worker_add_dgram(struct worker *w, struct listener *l)
 		return -ENOMEM;
 	ds->watch.kind = WATCH_DGRAM;
 	ds->l = l;
+	if (dgram_src_needed((const struct sockaddr *)&l->addr.sa, l->addr.len)) {
+		int r = dgram_src_enable(l->fd, addr_family(&l->addr));
+
+		if (r < 0)
+			log_warn_errno(-r, "endpoint %s: cannot learn where datagrams arrive; "
+				       "replies leave from the address the route picks", l->ep->name);
+		ds->reply_src = r == 0;
+	}
 	if (l->ep->service == &service_forward) {
 		ds->relay = udp_relay_new(l, w->epfd, l->ep->max_connections ? l->ep->max_connections : UDP_SESSIONS);
 		if (!ds->relay) {

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The RFC services over UDP, and the reflection guard: no replies to
 # privileged or NFS source ports, nor to loopback sources on a socket that
-# is not bound to loopback, unless udp_guard = false.
+# is not bound to loopback, unless udp_guard = false. On a wildcard address
+# a reply leaves from the address its request came to.
 . "$(dirname "$0")/lib.sh"
 
 CR=$(printf '\r')
@@ -17,13 +18,15 @@ P_ECHO6=$(port 8)
 P_WILD6=$(port 9)
 P_BURST=$(port 10)
 P_BURST6=$(port 11)
+P_WILDOPEN6=$(port 12)
 
 V6_ENDPOINTS=
 if have_ipv6; then
 	V6_ENDPOINTS="
 	{ name = \"echo6\"; listen = [ \"udp:[::1]:$P_ECHO6\" ]; service = \"echo\"; },
 	{ name = \"wild6\"; listen = [ \"udp:[::]:$P_WILD6\" ]; service = \"echo\"; },
-	{ name = \"burst6\"; listen = [ \"udp:[::1]:$P_BURST6\" ]; service = \"echo\"; udp_rate = 0; },"
+	{ name = \"burst6\"; listen = [ \"udp:[::1]:$P_BURST6\" ]; service = \"echo\"; udp_rate = 0; },
+	{ name = \"wildopen6\"; listen = [ \"udp:[::]:$P_WILDOPEN6\" ]; service = \"echo\"; udp_guard = false; },"
 fi
 
 cat >"$T/sockd.conf" <<EOF
@@ -124,6 +127,22 @@ fi
 expect_rc 3 "$TCLIENT" dgram -a "udp:127.0.0.1:$P_WILD" -m loop -t 1
 expect_rc 0 "$TCLIENT" dgram -a "udp:127.0.0.1:$P_WILDOPEN" -m loop
 expect_eq "$(cat "$T/out")" loop "reply from the unguarded wildcard endpoint"
+
+# ---- a wildcard socket answers from the address it was asked on. tclient's
+# socket is connected to 127.0.0.2, and the kernel drops a datagram from
+# any other address (from 127.0.0.1, which the route back would pick).
+expect_rc 0 "$TCLIENT" dgram -a "udp:127.0.0.2:$P_WILDOPEN" -m second -t 3
+expect_eq "$(cat "$T/out")" second "reply from 127.0.0.2 on 0.0.0.0"
+# A burst leaves as UDP_SEGMENT trains, with the source in the same send.
+expect_rc 0 "$TCLIENT" dgram-burst -a "udp:127.0.0.3:$P_WILDOPEN" -n 16 -s 100
+expect_eq "$(cat "$T/out")" "ok 16 replies" "burst from 127.0.0.3 on 0.0.0.0"
+if [ -n "$V6_ENDPOINTS" ]; then
+	# IPv4 clients of a dual-stack [::] socket, as v4-mapped addresses.
+	expect_rc 0 "$TCLIENT" dgram -a "udp:127.0.0.2:$P_WILDOPEN6" -m mapped2 -t 3
+	expect_eq "$(cat "$T/out")" mapped2 "reply from 127.0.0.2 on [::]"
+	expect_rc 0 "$TCLIENT" dgram -a "udp:[::1]:$P_WILDOPEN6" -m six -t 3
+	expect_eq "$(cat "$T/out")" six "reply from ::1 on [::]"
+fi
 
 # The guarded endpoints still answer ordinary clients afterwards.
 expect_rc 0 "$TCLIENT" echo -a "udp:127.0.0.1:$P_ECHO" -s 100

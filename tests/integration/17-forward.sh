@@ -20,6 +20,7 @@ P_RR=$(port 8)          # tcp -> [A, B] roundrobin
 P_FIRST=$(port 9)       # tcp -> [A, B] first
 P_DEAD=$(port 10)       # tcp -> [refusing, missing unix socket]
 P_UDP=$(port 11)        # udp -> udp echo
+P_UDPW=$(port 12)       # udp on 0.0.0.0 -> udp echo
 # The upstreams
 U_ECHO=$(port 31)       # second sockd: echo
 U_A=$(port 32)          # second sockd: exec printing A
@@ -110,7 +111,9 @@ endpoints = (
 	{ name = "dead"; listen = [ "tcp:127.0.0.1:$P_DEAD" ]; service = "forward";
 	  upstream = [ "tcp:127.0.0.1:$U_DEAD", "unix:$T/nothing.sock" ]; },
 	{ name = "udp"; listen = [ "udp:127.0.0.1:$P_UDP" ]; service = "forward";
-	  upstream = [ "udp:127.0.0.1:$U_UDP" ]; idle_timeout = 2.0; }
+	  upstream = [ "udp:127.0.0.1:$U_UDP" ]; idle_timeout = 2.0; },
+	{ name = "udpwild"; listen = [ "udp:0.0.0.0:$P_UDPW" ]; service = "forward";
+	  upstream = [ "udp:127.0.0.1:$U_UDP" ]; udp_guard = false; }
 );
 EOF
 start_sockd "$T/sockd.conf"
@@ -274,6 +277,10 @@ wait_until 15 fds_back ||
 # An expired session comes back on the next datagram.
 expect_rc 0 "$TCLIENT" dgram -a "udp:127.0.0.1:$P_UDP" -m "after expiry" -B "127.0.0.1:$((SRC + 1))" -t 10
 expect_eq "$(cat "$T/out")" "after expiry" "udp reply after the session expired"
+# On 0.0.0.0 the upstream's reply goes back from the address the client
+# sent to (the client's socket, connected to 127.0.0.2, takes no other).
+expect_rc 0 "$TCLIENT" dgram -a "udp:127.0.0.2:$P_UDPW" -m "to .2" -t 10
+expect_eq "$(cat "$T/out")" "to .2" "udp relay reply from 127.0.0.2"
 
 expect_stop_ok
 expect_clean_log "endpoint (late|dead): no upstream reachable"
