@@ -25,6 +25,12 @@ struct dgram_src {
 /* Room for one source control message, received or sent. */
 #define DGRAM_SRC_SPACE CMSG_SPACE(sizeof(struct in6_pktinfo))
 
+/* A control buffer for one source message, aligned for its header. */
+union dgram_src_buf {
+	char buf[DGRAM_SRC_SPACE];
+	struct cmsghdr align;
+};
+
 /* Whether a socket bound to sa needs this: an inet wildcard address. */
 bool dgram_src_needed(const struct sockaddr *sa, socklen_t len);
 

@@ -256,10 +256,7 @@ udp_relay_input(struct udp_relay *r, const struct sockaddr *from, socklen_t from
 static ssize_t
 reply(struct udp_relay *r, struct udp_session *s, size_t len)
 {
-	union {
-		char buf[DGRAM_SRC_SPACE];
-		struct cmsghdr align;
-	} cmsg;
+	union dgram_src_buf cmsg;
 	struct iovec iov = { r->buf, len };
 	struct msghdr h = {
 		.msg_name = &s->client,

@@ -60,10 +60,7 @@ struct dgram_batch {
 	struct mmsghdr in[DGRAM_BATCH];
 	struct iovec in_iov[DGRAM_BATCH];
 	struct sockaddr_storage from[DGRAM_BATCH];
-	union {
-		char buf[DGRAM_SRC_SPACE];
-		struct cmsghdr align;
-	} in_cmsg[DGRAM_BATCH];
+	union dgram_src_buf in_cmsg[DGRAM_BATCH];
 	struct mmsghdr out[DGRAM_BATCH];
 	struct iovec out_iov[DGRAM_BATCH];
 	struct dgram_src out_src[DGRAM_BATCH];
@@ -1106,6 +1103,8 @@ dgram_serve(struct worker *w, struct dgram_sock *ds)
 			struct dgram_src src = { 0 };
 			ssize_t len;
 
+			if (ds->reply_src)
+				dgram_src_from_msg(h, &src);      /* where the reply leaves from */
 			atomic_fetch_add_explicit(&ep->stats.bytes_in, b->in[i].msg_len, memory_order_relaxed);
 			if (h->msg_flags & MSG_TRUNC)
 				continue;       /* larger than any datagram we answer */
@@ -1123,8 +1122,6 @@ dgram_serve(struct worker *w, struct dgram_sock *ds)
 			} else if (ds->relay) {
 				/* Replies come from the upstream, not from us:
 				 * udp_rate does not apply. */
-				if (ds->reply_src)
-					dgram_src_from_msg(h, &src);
 				udp_relay_input(ds->relay, h->msg_name, h->msg_namelen, &src, b->data[i],
 						b->in[i].msg_len, w->now_ms);
 				continue;
@@ -1137,8 +1134,6 @@ dgram_serve(struct worker *w, struct dgram_sock *ds)
 			len = ep->service->dgram_reply(&ctx, b->data[i], b->in[i].msg_len, &reply);
 			if (len < 0)
 				continue;
-			if (ds->reply_src)
-				dgram_src_from_msg(h, &src);
 			b->out_src[nout] = src;
 			b->out_iov[nout] = (struct iovec){ (void *)reply, (size_t)len };
 			b->out[nout].msg_hdr = (struct msghdr){

@@ -6,16 +6,10 @@
 
 #include "dgram_src.h"
 
-/* Room for one control message, aligned. */
-union cbuf {
-	char buf[DGRAM_SRC_SPACE];
-	struct cmsghdr align;
-};
-
 /* A received message whose only control message is (level, type, data). */
 struct rx {
 	struct msghdr h;
-	union cbuf c;
+	union dgram_src_buf c;
 };
 
 static void
@@ -37,7 +31,7 @@ START_TEST(v4_round_trip)
 	struct in_pktinfo in = { .ipi_ifindex = 3 }, out;
 	struct dgram_src src;
 	struct rx m;
-	union cbuf tx;
+	union dgram_src_buf tx;
 	struct cmsghdr *cm = &tx.align;
 
 	inet_pton(AF_INET, "192.0.2.7", &in.ipi_addr);
@@ -64,7 +58,7 @@ START_TEST(v6_round_trip)
 	struct in6_pktinfo in = { .ipi6_ifindex = 4 }, out;
 	struct dgram_src src;
 	struct rx m;
-	union cbuf tx;
+	union dgram_src_buf tx;
 
 	/* A global address: no interface. */
 	inet_pton(AF_INET6, "2001:db8::5", &in.ipi6_addr);
@@ -92,7 +86,7 @@ START_TEST(nothing_known)
 	struct in_pktinfo in = { .ipi_ifindex = 1 };
 	struct dgram_src src;
 	struct rx m;
-	union cbuf tx;
+	union dgram_src_buf tx;
 	uint32_t other = 1;
 
 	/* No control messages. */
