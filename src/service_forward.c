@@ -23,7 +23,9 @@
 
 #include "log.h"
 #include "proxy_proto.h"
+#include "keys.h"
 #include "service.h"
+#include "service_forward.h"
 #include "sockd.h"
 #include "worker.h"
 
@@ -346,17 +348,18 @@ connected(struct conn *c)
 {
 	struct fwd *f = c->svc_state;
 	struct endpoint *ep = c->ep;
+	struct forward_options *fo = forward_options(ep);
 
 	f->connected = true;
 	conn_set_timer(c, 0);
-	if (ep->send_proxy) {
+	if (fo->send_proxy) {
 		socklen_t len = sizeof(c->local);
 
 		/* Without a PROXY header of its own, the client reached us here. */
 		if (!c->local_len && c->peer_len && getsockname(c->fd, &c->local.sa, &len) == 0 &&
 		    len <= sizeof(c->local))
 			c->local_len = len;
-		ssize_t n = proxy_build(ep->send_proxy, c->peer_len ? &c->peer.sa : NULL, c->peer_len,
+		ssize_t n = proxy_build(fo->send_proxy, c->peer_len ? &c->peer.sa : NULL, c->peer_len,
 				       c->local_len ? &c->local.sa : NULL, c->local_len, f->hdr, sizeof(f->hdr));
 
 		if (n < 0) {
@@ -379,11 +382,12 @@ give_up(struct conn *c)
 {
 	struct fwd *f = c->svc_state;
 	struct endpoint *ep = c->ep;
+	struct forward_options *fo = forward_options(ep);
 	char text[ADDR_STRLEN];
 
 	atomic_fetch_add_explicit(&ep->stats.failed, 1, memory_order_relaxed);
 	log_warn("endpoint %s: no upstream reachable (last: %s: %s), closing the client",
-		 ep->name, addr_format(&ep->upstream[(f->first + f->tried - 1) % ep->n_upstream], text, sizeof(text)),
+		 ep->name, addr_format(&fo->upstream[(f->first + f->tried - 1) % fo->n_upstream], text, sizeof(text)),
 		 f->last_err ? strerror(f->last_err) : "timed out");
 	conn_close(c);
 }
@@ -394,10 +398,11 @@ try_next(struct conn *c)
 {
 	struct fwd *f = c->svc_state;
 	struct endpoint *ep = c->ep;
+	struct forward_options *fo = forward_options(ep);
 
 	conn_aux_close(&f->up);
-	while (f->tried < ep->n_upstream) {
-		const struct addr *a = &ep->upstream[(f->first + f->tried) % ep->n_upstream];
+	while (f->tried < fo->n_upstream) {
+		const struct addr *a = &fo->upstream[(f->first + f->tried) % fo->n_upstream];
 		int fd, r;
 
 		f->tried++;
@@ -425,7 +430,7 @@ try_next(struct conn *c)
 			conn_aux_close(&f->up);
 			continue;
 		}
-		conn_set_timer(c, conn_now_ms(c) + (uint64_t)(ep->connect_timeout * 1000.0));
+		conn_set_timer(c, conn_now_ms(c) + (uint64_t)(fo->connect_timeout * 1000.0));
 		return;
 	}
 	give_up(c);
@@ -435,6 +440,7 @@ static void
 fwd_start(struct conn *c)
 {
 	struct endpoint *ep = c->ep;
+	struct forward_options *fo = forward_options(ep);
 	struct fwd *f = calloc(1, sizeof(*f));
 
 	if (!f) {
@@ -444,8 +450,8 @@ fwd_start(struct conn *c)
 	f->up.fd = -1;
 	f->cu.p[0] = f->cu.p[1] = f->uc.p[0] = f->uc.p[1] = -1;
 	c->svc_state = f;
-	if (ep->balance == BALANCE_ROUNDROBIN)
-		f->first = atomic_fetch_add_explicit(&ep->rr_next, 1, memory_order_relaxed) % ep->n_upstream;
+	if (fo->balance == BALANCE_ROUNDROBIN)
+		f->first = atomic_fetch_add_explicit(&fo->rr_next, 1, memory_order_relaxed) % fo->n_upstream;
 	conn_want(c, 0);        /* nothing to read the client for until connected */
 	try_next(c);
 }
@@ -500,7 +506,99 @@ fwd_timeout(struct conn *c)
 	try_next(c);
 }
 
+/* ------------------------------------------------------------ keys */
+
+#define CONNECT_TIMEOUT_MIN     0.1
+#define CONNECT_TIMEOUT_MAX     3600
+#define F(field)                offsetof(struct forward_options, field)
+
+static bool
+set_upstream(struct key_ctx *c, const struct key *k, const struct cval *v, void *field)
+{
+	struct forward_options *fo = (struct forward_options *)((char *)field - k->offset);
+	const struct cval *e;
+	const char *why;
+	size_t n;
+
+	if (!(e = key_seq(c, v, "address", &n)))
+		return false;
+	free(fo->upstream);
+	fo->n_upstream = 0;
+	fo->upstream = calloc(n, sizeof(*fo->upstream));
+	if (!fo->upstream) {
+		c->nomem = true;
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].type != CVAL_STRING) {
+			key_error(c, &e[i], "'upstream' must contain only strings");
+			continue;
+		}
+		why = "?";
+		if (addr_parse(e[i].s, &fo->upstream[fo->n_upstream], &why) < 0) {
+			key_error(c, &e[i], "invalid address '%s' in 'upstream': %s", e[i].s, why);
+			continue;
+		}
+		fo->n_upstream++;
+	}
+	return true;
+}
+
+static void
+print_upstream(FILE *f, const char *indent, const struct key *k, const void *base, const void *outer)
+{
+	const struct forward_options *fo = base;
+	char buf[ADDR_STRLEN];
+
+	fprintf(f, "%supstream = [ ", indent);
+	for (size_t i = 0; i < fo->n_upstream; i++) {
+		if (i > 0)
+			fputs(", ", f);
+		key_dump_string(f, addr_format(&fo->upstream[i], buf, sizeof(buf)));
+	}
+	fputs(" ];\n", f);
+}
+
+static void
+forward_init(void *base)
+{
+	struct forward_options *fo = base;
+
+	atomic_init(&fo->rr_next, 0);
+}
+
+static const struct key_choice balance_choices[] = {
+	{ "first", BALANCE_FIRST }, { "roundrobin", BALANCE_ROUNDROBIN }, { NULL, 0 },
+};
+static const struct key_choice send_proxy_choices[] = {
+	{ "v1", PROXY_V1 }, { "v2", PROXY_V2 }, { NULL, 0 },
+};
+
+static const struct key forward_keys[] = {
+	{ .name = "upstream", .type = KEY_ADDRESSES, .set = set_upstream, .print = print_upstream,
+	  .offset = F(upstream), .required = true, .doc_def = "required",
+	  .release = key_release_ptr, .doc = "where to connect, tried in order" },
+	{ .name = "connect_timeout", .type = KEY_NUMBER, .set = key_set_double,
+	  .print = key_print_double, .offset = F(connect_timeout), .min = CONNECT_TIMEOUT_MIN,
+	  .max = CONNECT_TIMEOUT_MAX, .def = "5", .doc = "seconds per upstream attempt" },
+	{ .name = "balance", .type = KEY_CHOICE, .set = key_set_choice, .print = key_print_choice,
+	  .offset = F(balance), .choices = balance_choices, .def = "first",
+	  .doc = "which upstream to try first" },
+	{ .name = "send_proxy", .type = KEY_CHOICE, .set = key_set_choice, .print = key_print_choice,
+	  .offset = F(send_proxy), .choices = send_proxy_choices, .doc_def = "none",
+	  .addrs = KEY_ADDRS_STREAM, .doc = "send the upstream a PROXY header of this version" },
+	{ .name = NULL },
+};
+
+static const struct key_set forward_key_set = {
+	.section = "forward",
+	.keys = forward_keys,
+	.size = sizeof(struct forward_options),
+	.init = forward_init,
+};
+
 const struct service service_forward = {
+	.keys = &forward_key_set,
 	.name = "forward",
 	.flags = SERVICE_STREAM | SERVICE_DGRAM | SERVICE_LOG_INFO,
 	.conn_start = fwd_start,

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "sockd.h"
 #include "dgram_src.h"
+#include "service_forward.h"
 #include "udp_relay.h"
 #include "worker.h"
 
@@ -162,12 +163,12 @@ udp_relay_free(struct udp_relay *r)
 static int
 upstream_socket(struct udp_relay *r)
 {
-	const struct endpoint *ep = r->l->ep;
-	unsigned start = ep->balance == BALANCE_ROUNDROBIN ? r->rr++ : 0;
+	const struct forward_options *fo = forward_options(r->l->ep);
+	unsigned start = fo->balance == BALANCE_ROUNDROBIN ? r->rr++ : 0;
 	int err = ENOENT;
 
-	for (size_t i = 0; i < ep->n_upstream; i++) {
-		const struct addr *a = &ep->upstream[(start + i) % ep->n_upstream];
+	for (size_t i = 0; i < fo->n_upstream; i++) {
+		const struct addr *a = &fo->upstream[(start + i) % fo->n_upstream];
 		int fd = socket(addr_family(a), SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
 		if (fd == -1) {

@@ -1,0 +1,14 @@
+/* Options of the RFC built-in services, set by their keys (declared in service_builtin.c). */
+#pragma once
+
+#include "sockd.h"
+
+struct daytime_options {
+	char *format;                   /* strftime format; never NULL */
+};
+
+static inline const struct daytime_options *
+daytime_options(const struct endpoint *ep)
+{
+	return ep->svc_opts;
+}
