@@ -166,14 +166,14 @@ read_keys(struct loader *l, struct ep_state *st)
 {
 	struct endpoint *ep = st->ep;
 	const struct cval *g = st->group;
-	struct scratch sc[8];
+	struct scratch sc[CONFIG_MAX_KEY_SETS];
 	size_t n_sc = 0;
 
 	for (size_t i = 0; i < g->n && !l->kc.nomem; i++) {
 		const struct cval *v = &g->elems[i];
 		const struct key *k = key_find(&endpoint_keys, v->name);
 		const struct key_set *set = &endpoint_keys;
-		void *base = ep;
+		void *base;
 
 		if (!k && !(set = service_set_of(v->name, &k))) {
 			key_error(&l->kc, v, "unknown key '%s' in endpoint %s", v->name, st->label);

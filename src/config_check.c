@@ -214,6 +214,32 @@ check_forward(struct loader *l, const struct ep_state *st, const struct kinds *h
 	}
 }
 
+/* Keys whose address rule runs at a place of its own above, so that a
+ * file with several mistakes keeps getting its lines in the same order;
+ * any other key with an addrs in its row is checked by check_rest(). */
+static bool
+checked_in_place(const char *name)
+{
+	static const char *const names[] = {
+		"mode", "owner", "group", "allow_uid", "allow", "allow_gid", "deny",
+		"proxy_protocol", "proxy_from", "send_proxy",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(name, names[i]) == 0)
+			return true;
+	return false;
+}
+
+static void
+check_rest(struct loader *l, const struct ep_state *st, const struct key_set *set,
+    const struct kinds *h)
+{
+	for (const struct key *k = set->keys; k->name; k++)
+		if (k->addrs != KEY_ADDRS_ANY && !checked_in_place(k->name))
+			check_addrs(l, st, set, k->name, h);
+}
+
 void
 check_endpoint(struct loader *l, struct ep_state *st)
 {
@@ -259,6 +285,7 @@ check_endpoint(struct loader *l, struct ep_state *st)
 
 	check_foreign(l, st, &service_daytime);
 	check_proxy(l, st, &h);
+	check_rest(l, st, &endpoint_keys, &h);
 	if (!ep->service)
 		return;
 	check_foreign(l, st, &service_exec);
@@ -267,6 +294,17 @@ check_endpoint(struct loader *l, struct ep_state *st)
 	check_foreign(l, st, &service_forward);
 	if (ep->service == &service_forward && check_required(l, st))
 		check_forward(l, st, &h);
+	/* Any other service's keys: the same rules, from its table. */
+	for (const struct service *const *s = service_table; *s; s++) {
+		if (!(*s)->keys || *s == &service_daytime || *s == &service_exec ||
+		    *s == &service_forward)
+			continue;
+		check_foreign(l, st, *s);
+		if (ep->service == *s)
+			check_required(l, st);
+	}
+	if (ep->service->keys)
+		check_rest(l, st, ep->service->keys, &h);
 }
 
 /* ------------------------------------------------------------ across */

@@ -157,8 +157,8 @@ state(struct key_ctx *c)
 	return loader_of(c)->ep;
 }
 
-static bool
-name_valid(const char *s)
+bool
+config_name_valid(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -171,11 +171,6 @@ name_valid(const char *s)
 	return true;
 }
 
-bool
-config_name_valid(const char *s)
-{
-	return name_valid(s);
-}
 
 static bool
 set_name(struct key_ctx *c, const struct key *k, const struct cval *v, void *field)
@@ -187,7 +182,7 @@ set_name(struct key_ctx *c, const struct key *k, const struct cval *v, void *fie
 		key_type_error(c, v, "a string");
 		return false;
 	}
-	if (!name_valid(v->s)) {
+	if (!config_name_valid(v->s)) {
 		key_error(c, v, "invalid endpoint name '%s' (1 to %d letters, digits, '_', '.' or '-')",
 		    v->s, NAME_MAX_LEN);
 		return false;

@@ -31,6 +31,7 @@
 #include "keys.h"
 
 #define NAME_MAX_LEN 64
+#define CONFIG_MAX_KEY_SETS 16          /* service key sets; check_keys tests it */
 
 /* Where a listen address was first claimed, to name it when it is claimed
  * again (possibly from another file). */

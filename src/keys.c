@@ -643,6 +643,82 @@ key_resolve_id(struct key_ctx *c, const struct cval *v, const char *what,
 	return *text ? 1 : -1;
 }
 
+bool
+key_parse_user(struct key_ctx *c, const struct cval *v, struct key_user *u)
+{
+	const char *key = vname(v);
+	char buf[32], *text, *group;
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	id_t id;
+	int r;
+
+	memset(u, 0, sizeof(*u));
+	switch (v->type) {
+	case CVAL_INT:
+		if (v->i < 0 || v->i > KEY_ID_MAX) {
+			key_error(c, v, "'%s' must be between 0 and %lld", key, KEY_ID_MAX);
+			return false;
+		}
+		snprintf(buf, sizeof(buf), "%lld", v->i);
+		text = key_strdup(c, buf);
+		break;
+	case CVAL_STRING:
+		text = key_strdup(c, v->s);
+		break;
+	default:
+		key_error(c, v, "'%s' must be a user name or a number, optionally followed by ':group'",
+		    key);
+		return false;
+	}
+	if (!text)
+		return false;
+	if ((group = strchr(text, ':')))
+		*group++ = '\0';
+	if (*text == '\0' || (group && (*group == '\0' || strchr(group, ':')))) {
+		key_error(c, v, "invalid user '%s' (\"user\" or \"user:group\" expected)", v->s);
+		goto out_free;
+	}
+	if (all_digits(text)) {
+		if (!key_id_from_text(c, v, "user", true, text, &id))
+			goto out_free;
+		uid = (uid_t)id;
+		if (!group) {
+			r = key_lookup_user(NULL, &uid, &gid);
+			if (r == -ENOMEM) {
+				c->nomem = true;
+				goto out_free;
+			}
+			if (r < 0) {
+				key_error(c, v, "user id %s has no passwd entry: "
+				    "give its group too, like \"%s:GID\"", text, text);
+				goto out_free;
+			}
+		}
+	} else {
+		r = key_lookup_user(text, &uid, &gid);
+		if (r < 0) {
+			key_lookup_error(c, v, "user", text, r);
+			goto out_free;
+		}
+	}
+	if (group) {
+		if (!key_id_from_text(c, v, "user", false, group, &id))
+			goto out_free;
+		gid = (gid_t)id;
+		if (!(u->group = key_strdup(c, group)))
+			goto out_free;
+	}
+	u->name = text;
+	u->uid = uid;
+	u->gid = gid;
+	return true;
+
+out_free:
+	free(text);
+	return false;
+}
+
 /* ------------------------------------------------------------ printing */
 
 void

@@ -52,12 +52,6 @@ struct cval {
 };
 
 static inline bool
-cval_is_int(const struct cval *v)
-{
-	return v->type == CVAL_INT;
-}
-
-static inline bool
 cval_is_seq(const struct cval *v)
 {
 	return v->type == CVAL_ARRAY || v->type == CVAL_LIST;
@@ -211,6 +205,19 @@ void key_lookup_error(struct key_ctx *c, const struct cval *v, const char *what,
     const char *name, int r);
 
 #define KEY_ID_MAX 4294967294LL         /* (uid_t)-1 means "unset" */
+
+/* Who a program runs as, or a connection is made as: "name", "name:group",
+ * "uid" or "uid:gid" (or an integer uid); the group is the user's primary
+ * one unless given. */
+struct key_user {
+	char *name;                     /* as written, without ":group" */
+	char *group;                    /* as written, or NULL */
+	uid_t uid;
+	gid_t gid;
+};
+
+/* Parses v into *u (allocated strings), or reports why not. */
+bool key_parse_user(struct key_ctx *c, const struct cval *v, struct key_user *u);
 
 void key_dump_string(FILE *f, const char *s);   /* quoted as libconfig reads it */
 void key_dump_key_string(FILE *f, const char *indent, const char *k, const char *v);

@@ -517,82 +517,24 @@ set_env(struct key_ctx *c, const struct key *k, const struct cval *v, void *fiel
 	return true;
 }
 
-/* user = "name", "name:group", "uid" or "uid:gid" (or an integer uid): the
- * program runs as that user, in that group or else the user's primary one.
- * Whether sockd can switch to it at all is a rule across endpoints
- * (config_check.c: daemon.user). */
+/* user: the program runs as that user, in that group or else the user's
+ * primary one. Whether sockd can switch to it at all is a rule across
+ * endpoints (config_check.c: daemon.user). */
 static bool
 set_user(struct key_ctx *c, const struct key *k, const struct cval *v, void *field)
 {
 	struct exec_options *eo = (struct exec_options *)((char *)field - k->offset);
-	char buf[32], *text, *group;
-	uid_t uid = (uid_t)-1;
-	gid_t gid = (gid_t)-1;
-	id_t id;
-	int r;
+	struct key_user u;
 
-	switch (v->type) {
-	case CVAL_INT:
-		if (v->i < 0 || v->i > KEY_ID_MAX) {
-			key_error(c, v, "'user' must be between 0 and %lld", KEY_ID_MAX);
-			return false;
-		}
-		snprintf(buf, sizeof(buf), "%lld", v->i);
-		text = key_strdup(c, buf);
-		break;
-	case CVAL_STRING:
-		text = key_strdup(c, v->s);
-		break;
-	default:
-		key_error(c, v, "'user' must be a user name or a number, optionally followed by ':group'");
+	if (!key_parse_user(c, v, &u))
 		return false;
-	}
-	if (!text)
-		return false;
-	if ((group = strchr(text, ':')))
-		*group++ = '\0';
-	if (*text == '\0' || (group && (*group == '\0' || strchr(group, ':')))) {
-		key_error(c, v, "invalid user '%s' (\"user\" or \"user:group\" expected)", v->s);
-		goto out_free;
-	}
-	if (text[strspn(text, "0123456789")] == '\0') {
-		if (!key_id_from_text(c, v, "user", true, text, &id))
-			goto out_free;
-		uid = (uid_t)id;
-		if (!group) {
-			r = key_lookup_user(NULL, &uid, &gid);
-			if (r == -ENOMEM) {
-				c->nomem = true;
-				goto out_free;
-			}
-			if (r < 0) {
-				key_error(c, v, "user id %s has no passwd entry: "
-				    "give its group too, like \"%s:GID\"", text, text);
-				goto out_free;
-			}
-		}
-	} else {
-		r = key_lookup_user(text, &uid, &gid);
-		if (r < 0) {
-			key_lookup_error(c, v, "user", text, r);
-			goto out_free;
-		}
-	}
-	if (group) {
-		if (!key_id_from_text(c, v, "user", false, group, &id))
-			goto out_free;
-		gid = (gid_t)id;
-		if (!(eo->group = key_strdup(c, group)))
-			goto out_free;
-	}
-	eo->uid = uid;
-	eo->gid = gid;
-	eo->user = text;
+	free(eo->user);
+	free(eo->group);
+	eo->user = u.name;
+	eo->group = u.group;
+	eo->uid = u.uid;
+	eo->gid = u.gid;
 	return true;
-
-out_free:
-	free(text);
-	return false;
 }
 
 static void
