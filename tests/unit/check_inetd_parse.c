@@ -178,6 +178,8 @@ START_TEST(every_line_form)
 		"user, server), found 3",
 		"55 skip: unknown service 'no-such-service/tcp' (not in /etc/services)",
 		"56 skip: more than 64 arguments",
+		"57 7002 port=7002 hosts=*(default) stream tcp/any nowait first.last:staff "
+		"/bin/true [true]",
 	};
 	struct inetd_conf c = { 0 };
 	char *text;
