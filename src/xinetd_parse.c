@@ -310,7 +310,9 @@ static int
 apply(struct xinetd_entry *e, enum attr_id id, const char *name, enum xinetd_op op,
       const struct strv *values, unsigned line)
 {
-	const char *v0 = values->n > 0 ? values->v[0] : NULL;
+	/* The caller checked the count; "" keeps a miscount a bad value. */
+	const char *v0 = values->n > 0 ? values->v[0] : "";
+	const char *v1 = values->n > 1 ? values->v[1] : "";
 	int wait = 0, rc;
 	long n;
 
@@ -417,12 +419,12 @@ apply(struct xinetd_entry *e, enum attr_id id, const char *name, enum xinetd_op 
 	case A_PER_SOURCE:
 		return parse_limit(e, line, name, v0, &e->per_source);
 	case A_CPS: {
-		long max = parse_number(values->v[0], INT_MAX);
-		long wait_s = parse_number(values->v[1], INT_MAX);
+		long max = parse_number(v0, INT_MAX);
+		long wait_s = parse_number(v1, INT_MAX);
 
 		if (max < 0 || wait_s < 0)
 			return fail(e, line, "bad cps '%s %s' (connections a second, "
-				    "seconds of pause)", values->v[0], values->v[1]);
+				    "seconds of pause)", v0, v1);
 		e->has_cps = true;
 		e->cps_max = (unsigned)max;
 		e->cps_wait = (unsigned)wait_s;
@@ -450,11 +452,11 @@ apply(struct xinetd_entry *e, enum attr_id id, const char *name, enum xinetd_op 
 		return parse_bits(e, line, values, failure_names, &e->log_on_failure, op,
 				  "log_on_failure flag");
 	case A_REDIRECT:
-		if (parse_number(values->v[1], 65535) == 0)
-			return fail(e, line, "bad redirect port '%s'", values->v[1]);
-		if (set_string(&e->redirect_host, values->v[0]) < 0)
+		if (!*v1 || parse_number(v1, 65535) == 0)
+			return fail(e, line, "bad redirect port '%s'", v1);
+		if (set_string(&e->redirect_host, v0) < 0)
 			return -ENOMEM;
-		return set_string(&e->redirect_port, values->v[1]);
+		return set_string(&e->redirect_port, v1);
 	case A_DISABLED:
 		return apply_list(&e->disabled_ids, values, op);
 	case A_ENABLED:
