@@ -72,6 +72,12 @@ child_main(void *arg)
 	sigaction(SIGPIPE, &dfl, NULL);
 	sigemptyset(&none);
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(unsigned long));
+	/* A session of its own: a terminal's ^C or a kill of sockd's process
+	 * group is meant for sockd, which stops its programs itself. */
+	if (syscall(SYS_setsid) == -1) {
+		s->failed = "setsid";
+		goto fail;
+	}
 
 	if (sock < 3) {
 		sock = fcntl(sock, F_DUPFD_CLOEXEC, 3);
