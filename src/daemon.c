@@ -98,6 +98,30 @@ drop_privileges(struct sockd *d, const struct daemon_config *dc)
 	return 0;
 }
 
+void
+daemon_warn_config(const struct sockd_config *cfg)
+{
+	char text[ADDR_STRLEN];
+
+	if (cfg->daemon.user || geteuid() != 0)
+		return;
+	for (size_t i = 0; i < cfg->n_endpoints; i++) {
+		const struct endpoint *ep = cfg->endpoints[i];
+
+		if (ep->service != &service_forward || ep->upstream_user)
+			continue;
+		for (size_t j = 0; j < ep->n_upstream; j++) {
+			if (addr_family(&ep->upstream[j]) != AF_UNIX || !addr_is_stream(&ep->upstream[j]))
+				continue;
+			log_warn("%s:%d: endpoint %s connects to %s as root: the upstream sees uid 0 "
+				 "(SO_PEERCRED) for every client; set daemon.user or upstream_user",
+				 ep->file, ep->line, ep->name,
+				 addr_format(&ep->upstream[j], text, sizeof(text)));
+			break;
+		}
+	}
+}
+
 /* Workers close fds more carefully once an endpoint of cfg runs programs
  * (see spawns_children). */
 static void
@@ -192,6 +216,7 @@ daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path)
 	if (d->exitfd == -1 || d->acceptor_wakefd == -1)
 		return log_errno(errno, "eventfd");
 
+	daemon_warn_config(cfg);
 	r = listeners_open(cfg, &d->listeners, &d->n_listeners);
 	if (r < 0)
 		return r;
@@ -277,6 +302,7 @@ reload(struct sockd *d)
 		return r;
 	}
 	diag_free(&dg);
+	daemon_warn_config(cfg);
 
 	/* Stage the new listener set without touching the running one. */
 	for (size_t i = 0; i < cfg->n_endpoints; i++)

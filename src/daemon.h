@@ -59,6 +59,10 @@ struct sockd {
  * blocked in every thread from the first line of main() on. */
 void daemon_signals(sigset_t *set);
 
+/* Log a warning for what in cfg is risky as sockd runs now: a forward
+ * to a Unix upstream as root (the upstream trusts uid 0). */
+void daemon_warn_config(const struct sockd_config *cfg);
+
 /* Start everything for cfg (takes ownership of cfg), loaded from path. */
 int daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path);
 

@@ -248,6 +248,7 @@ main(int argc, char **argv)
 	if (!cfg)
 		return EXIT_CONFIG;
 	if (arg_check) {
+		daemon_warn_config(cfg);
 		if (arg_verbose)
 			config_dump(cfg, stdout);
 		config_free(cfg);
