@@ -452,11 +452,14 @@ exec_timeout(struct conn *c)
 		conn_set_timer(c, now + HANGUP_KILL_MS);
 		return;
 	}
-	if (kill_log_allowed(now, &missed))
+	if (kill_log_allowed(now, &missed) && missed == 0)
 		log_warn("endpoint %s: pid %d still running %.1fs after its client hung up, "
-			 "killing it (SIGKILL)%s%.0lu%s", c->ep->name, (int)st->pid,
-			 (double)(now - st->hangup_ms) / 1000.0,
-			 missed ? "; " : "", missed, missed ? " more not logged" : "");
+			 "killing it (SIGKILL)", c->ep->name, (int)st->pid,
+			 (double)(now - st->hangup_ms) / 1000.0);
+	else if (missed > 0)
+		log_warn("endpoint %s: pid %d still running %.1fs after its client hung up, "
+			 "killing it (SIGKILL); %lu more since the last such line", c->ep->name,
+			 (int)st->pid, (double)(now - st->hangup_ms) / 1000.0, missed);
 	/* The pidfd says when it is gone: exec_io reaps it. */
 	pidfd_send_signal(c->fd, SIGKILL, NULL, 0);
 }
