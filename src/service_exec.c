@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -46,6 +48,15 @@
 #define HANGUP_TERM_MS 1000
 #define HANGUP_KILL_MS 5000
 #define KILL_LOG_INTERVAL_MS 10000      /* at most one such SIGKILL logged per this */
+
+/* TCP keepalive on a program's connection: the first probe after
+ * KEEPIDLE_S without traffic, then every KEEPINTVL_S, given up after
+ * KEEPCNT unanswered (about 100 s for a peer that vanished; a client
+ * that closed normally shows as gone after 80 s or so: the first probe
+ * still meets its FIN_WAIT2, the second a reset). */
+#define KEEPIDLE_S 40
+#define KEEPINTVL_S 10
+#define KEEPCNT 6
 
 struct exec_state {
 	pid_t pid;
@@ -289,6 +300,27 @@ build_env(struct conn *c, char *buf, size_t size)
 	return envp;
 }
 
+/* A client that closed its TCP socket normally sent a FIN, as one that
+ * only half-closed did: nothing tells them apart until something reaches
+ * the client's system, which resets the connection once the socket is
+ * gone (its FIN_WAIT2 remains last tcp_fin_timeout, 60 s on Linux) and
+ * answers while it is open. A program that never writes sends nothing:
+ * keepalive probes do it instead, so the hang-up shows (exec_hangup) and
+ * a dead peer is noticed too. The program may set its own values. */
+static void
+keepalive(int fd)
+{
+	int on = 1, idle = KEEPIDLE_S, intvl = KEEPINTVL_S, cnt = KEEPCNT;
+
+	/* Unix sockets refuse these: nothing to do there, where a close
+	 * is a hang-up at once. */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) == -1)
+		return;
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+}
+
 static void
 exec_start(struct conn *c)
 {
@@ -310,6 +342,8 @@ exec_start(struct conn *c)
 		goto out_fail;
 	}
 	c->svc_state = st;
+	if (c->peer_len)
+		keepalive(c->fd);
 	/* Already that user (sockd started by systemd with User=): nothing to switch. */
 	sp.switch_ids = ep->exec_uid != (uid_t)-1 &&
 			(ep->exec_uid != geteuid() || ep->exec_gid != getegid());
@@ -402,9 +436,8 @@ exec_io(struct conn *c, uint32_t events)
  * what the program writes, and its instance slot is wanted. A client that
  * only half-closed (shutdown(SHUT_WR), `nc -N`) is not gone: it waits for
  * the answer, and its program runs on. Over TCP, a client that closed its
- * socket normally (FIN) cannot be told from one that half-closed until
- * the program writes to it and the client's kernel answers with a reset;
- * a program that never writes is bounded by lifetime alone. */
+ * socket normally (FIN) shows as gone only once something sent to it is
+ * reset: the program's output, or a keepalive probe (see keepalive()). */
 static void
 exec_hangup(struct conn *c)
 {

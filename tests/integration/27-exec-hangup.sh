@@ -13,6 +13,10 @@
 #      is logged as a warning.
 #  (e) The connection log line of an exec program says its pid and exit
 #      status, no byte counts.
+#  (f) A program's TCP connection has keepalive on (40 s), which is how a
+#      client that closed normally (FIN) shows as gone once its system has
+#      dropped the socket (tcp_fin_timeout, 60 s): with SOCKD_TEST_SLOW=1
+#      such a client is checked to free its slot within 150 s.
 . "$(dirname "$0")/lib.sh"
 
 P_SLEEP=$(port 1)
@@ -135,6 +139,28 @@ wait_bg "$S1" 10 || fail "stubborn client: $(cat "$T/s1.err")"
 wait_for_log "^sockd: warning: endpoint stubborn: pid $KS still running [0-9.]+s after its client hung up, killing it \(SIGKILL\)$" 20
 wait_until 10 gone "$KS" || fail "the program that ignores SIGTERM ($KS) still runs"
 wait_for_log "^sockd: endpoint stubborn: pid $KS killed by SIGKILL after [0-9.]+s$"
+
+# ---- (f) keepalive on the program's connection
+start_bg k1 socat -u "TCP:127.0.0.1:$P_SLEEP" STDOUT
+KA_CLIENT=$BG_PID
+KA=$(new_child sleep "$known $KU $KS") || fail "no program for the keepalive client"
+ka_timer() {
+	ss -tnoH state established "( sport = :$P_SLEEP )" | grep -q 'timer:(keepalive,'
+}
+wait_until 10 ka_timer || fail "no keepalive timer on the program's connection: $(ss -tnoH "( sport = :$P_SLEEP )")"
+if [ "${SOCKD_TEST_SLOW:-}" = 1 ]; then
+	# socat closes its socket normally (a FIN): only the keepalive
+	# probe after the client's FIN_WAIT2 is gone shows the hang-up.
+	kill -TERM "$KA_CLIENT"
+	wait_bg "$KA_CLIENT" 10 || :
+	start=$(date +%s)
+	wait_until 150 gone "$KA" || fail "the program of a client that closed normally ($KA) still runs after 150 s"
+	note "a client that closed normally: its program went $(($(date +%s) - start)) s later"
+else
+	note "SOCKD_TEST_SLOW unset: not waiting the minute a normally closed client takes"
+	kill -TERM "$KA_CLIENT"
+	wait_bg "$KA_CLIENT" 10 || :
+fi
 
 # ---- (e) no byte counts on exec lines
 if grep -E '^sockd: conn endpoint=(sleep|wc|stubborn) .* in=' "$SOCKD_LOG" >&2; then
