@@ -113,6 +113,10 @@ struct endpoint {
 	double connect_timeout;         /* seconds per upstream attempt */
 	enum balance balance;
 	int send_proxy;                 /* 0 = none, 1 = v1, 2 = v2 */
+	char *upstream_user;            /* connect to Unix upstreams as this user, or NULL */
+	char *upstream_group;
+	uid_t upstream_uid;             /* (uid_t)-1 = as sockd */
+	gid_t upstream_gid;
 	atomic_uint rr_next;            /* roundrobin position */
 
 	/* Runtime state that lives as long as the endpoint. */

@@ -75,6 +75,18 @@ struct dgram_batch {
 	uint8_t data[DGRAM_BATCH][DGRAM_MAX];
 };
 
+/* A socket handed to a child (conn_handoff) and still watched; the epoll
+ * registration names the slot and its generation, never the connection,
+ * because it outlives our fd and may outlive the connection too. */
+struct handoff_slot {
+	struct conn *c;                 /* NULL when free */
+	uint32_t gen;                   /* bumped when freed: stale events miss */
+	uint32_t next_free;
+};
+
+#define NO_SLOT UINT32_MAX
+#define HANDOFF_TAG 1u                  /* epoll data with this bit: a handoff, not a watch */
+
 struct worker {
 	struct sockd *d;
 	unsigned id;
@@ -104,6 +116,10 @@ struct worker {
 	struct conn *conns;
 	unsigned n_conns;
 	struct dgram_sock *dgrams;
+
+	struct handoff_slot *handoffs;
+	uint32_t n_handoffs;
+	uint32_t free_handoff;          /* head of the free list, NO_SLOT = none */
 
 	struct conn **heap;             /* min-heap on deadline_ms */
 	size_t heap_len;
@@ -313,6 +329,88 @@ conn_unlink(struct conn *c)
 	w->n_conns--;
 }
 
+static void
+handoff_release(struct worker *w, struct conn *c)
+{
+	struct handoff_slot *h = &w->handoffs[c->handoff - 1];
+
+	h->c = NULL;
+	h->gen = (h->gen + 1) & 0x7fffffff;
+	h->next_free = w->free_handoff;
+	w->free_handoff = c->handoff - 1;
+	c->handoff = 0;
+}
+
+/* The registration stays after close(): epoll keys it by the open file,
+ * which lives on in the child, and drops it by itself once the last
+ * holder closes it. Nothing of ours holds the socket, so the client gets
+ * its EOF when the program closes its side, as before. The registration
+ * asks for nothing but what epoll always reports -- EPOLLHUP (both
+ * directions closed, or reset) and EPOLLERR -- and only once
+ * (EPOLLONESHOT): a half-close by the client is no hang-up, and a stale
+ * registration (a grandchild kept the socket after c ended) can fire at
+ * most once, into a slot whose generation moved on. */
+int
+conn_handoff(struct conn *c, int fd)
+{
+	struct worker *w = c->w;
+	struct epoll_event ev;
+	uint32_t i;
+	int r = 0;
+
+	if (w->free_handoff != NO_SLOT) {
+		i = w->free_handoff;
+		w->free_handoff = w->handoffs[i].next_free;
+	} else {
+		struct handoff_slot *v;
+		uint32_t cap = w->n_handoffs ? 2 * w->n_handoffs : 16;
+
+		v = realloc(w->handoffs, cap * sizeof(*v));
+		if (!v) {
+			conn_replace_fd(c, fd);
+			return -ENOMEM;
+		}
+		w->handoffs = v;
+		for (uint32_t k = cap; k-- > w->n_handoffs + 1;) {
+			v[k] = (struct handoff_slot){ .next_free = w->free_handoff };
+			w->free_handoff = k;
+		}
+		i = w->n_handoffs;
+		v[i].gen = 0;
+		w->n_handoffs = cap;
+	}
+	w->handoffs[i].c = c;
+	ev.events = EPOLLONESHOT | EPOLLET;
+	ev.data.u64 = (((uint64_t)w->handoffs[i].gen << 32 | i) << 1) | HANDOFF_TAG;
+	if (epoll_ctl(w->epfd, c->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ev) == -1) {
+		r = -errno;
+		c->handoff = i + 1;
+		handoff_release(w, c);
+		conn_replace_fd(c, fd);
+		return r;
+	}
+	c->handoff = i + 1;
+	close(c->fd);
+	c->fd = fd;
+	c->armed = 0;
+	c->registered = false;
+	return 0;
+}
+
+/* An event of a handed-off socket. */
+static void
+handoff_event(struct worker *w, uint64_t data)
+{
+	uint32_t i = (uint32_t)(data >> 1), gen = (uint32_t)(data >> 33);
+	struct conn *c;
+
+	if (i >= w->n_handoffs || w->handoffs[i].gen != gen || !(c = w->handoffs[i].c) || c->closed)
+		return;         /* the connection ended before its socket did */
+	handoff_release(w, c);
+	if (c->ep->service->conn_hangup)
+		c->ep->service->conn_hangup(c);
+}
+
 void
 conn_close(struct conn *c)
 {
@@ -324,21 +422,31 @@ conn_close(struct conn *c)
 
 	if (c->closed)
 		return;
-	if (log_max_level >= level) {
-		char peer[ADDR_STRLEN];
-
-		log_msg(level, "conn endpoint=%s proto=%s peer=%s%s in=%llu out=%llu duration=%.3fs outcome=%s",
-			ep->name, conn_proto(c),
-			c->peer_len ? addr_format_peer(&c->peer.sa, c->peer_len, peer, sizeof(peer)) : "unix",
-			c->proxied ? " proxied=yes" : "",
-			(unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
-			(double)(monotonic_ms() - c->started_ms) / 1000.0, c->outcome ? c->outcome : "closed");
-	}
 	c->closed = true;
 	heap_remove(w, c);
 	conn_unlink(c);
+	if (c->handoff)
+		handoff_release(w, c);
+	/* First: an exec program that is still running is stopped here, and
+	 * its end belongs in the line below. */
 	if (ep->service->conn_free)
 		ep->service->conn_free(c);
+	if (log_max_level >= level) {
+		char peer[ADDR_STRLEN], counts[64];
+
+		/* The bytes of an opaque service (exec) never pass through
+		 * sockd: what it knows instead is the service's to say. */
+		if (ep->service->flags & SERVICE_OPAQUE)
+			snprintf(counts, sizeof(counts), "%s", c->detail ? c->detail : "");
+		else
+			snprintf(counts, sizeof(counts), "in=%llu out=%llu",
+				 (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
+		log_msg(level, "conn endpoint=%s proto=%s peer=%s%s %s%sduration=%.3fs outcome=%s",
+			ep->name, conn_proto(c),
+			c->peer_len ? addr_format_peer(&c->peer.sa, c->peer_len, peer, sizeof(peer)) : "unix",
+			c->proxied ? " proxied=yes" : "", counts, counts[0] ? " " : "",
+			(double)(monotonic_ms() - c->started_ms) / 1000.0, c->outcome ? c->outcome : "closed");
+	}
 	free(c->out);
 	c->out = NULL;
 	free(c->proxy_buf);
@@ -1309,6 +1417,11 @@ worker_main(void *arg)
 		for (int i = 0; i < n; i++) {
 			struct watch *wt = evs[i].data.ptr;
 
+			/* Pointers are aligned: the low bit is free for the tag. */
+			if (evs[i].data.u64 & HANDOFF_TAG) {
+				handoff_event(w, evs[i].data.u64);
+				continue;
+			}
 			switch (wt->kind) {
 			case WATCH_CONN:
 				if (!((struct conn *)wt)->closed)
@@ -1396,6 +1509,7 @@ worker_start(struct sockd *d, unsigned id, struct worker **out)
 	w->d = d;
 	w->id = id;
 	w->epfd = w->mailfd = -1;
+	w->free_handoff = NO_SLOT;
 	w->queue_watch.kind = WATCH_QUEUE;
 	w->mail_watch.kind = WATCH_MAIL;
 	pthread_mutex_init(&w->mail_lock, NULL);
@@ -1548,6 +1662,7 @@ worker_join(struct worker *w)
 	pthread_mutex_destroy(&w->mail_lock);
 	sem_destroy(&w->released);
 	free(w->heap);
+	free(w->handoffs);
 	free(w->scratch);
 	free(w->batch);
 	free(w);

@@ -99,7 +99,7 @@ static const char usage_text[] =
 	"  hold      -a ADDR -n N [-t SECS]\n"
 	"  notify    -p PATH [-t SECS]\n"
 	"  dgram     -a ADDR [-m MESSAGE] [-B BINDADDR] [-t SECS] [-x]\n"
-	"  connect-rst -a ADDR -n N [-t SECS]\n"
+	"  connect-rst -a ADDR -n N [-t SECS] [-p FILE]   (-p: reset once FILE exists)\n"
 	"  dgram-burst -a ADDR -n N [-s SIZE] [-t SECS]   (echo: N datagrams at once)\n"
 	"  urgent    -a ADDR [-r ROUNDS] [-t SECS]   (echo over TCP with urgent bytes)\n"
 	"  bulk-tail -a ADDR -s SIZE -n N [-t SECS]  (echo: SIZE bytes, then N sends of 16)\n"
@@ -1573,7 +1573,7 @@ mode_connect_rst(int argc, char **argv)
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	double deadline;
 
-	parse_opts(argc, argv, "ant", &o);
+	parse_opts(argc, argv, "antp", &o);
 	need_addr(&o, true);
 	if (o.n == 0)
 		usage("-n N is required");
@@ -1582,6 +1582,18 @@ mode_connect_rst(int argc, char **argv)
 		int fd = connect_one(&o.addr, deadline);
 
 		send_all(fd, "hello\r\n", 7, deadline, o.addr.text);
+		/* -p FILE: say so, and reset only once FILE exists. */
+		if (o.path) {
+			printf("connected %ld\n", i + 1);
+			fflush(stdout);
+			while (access(o.path, F_OK) == -1) {
+				struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+				if (now() > deadline)
+					fail("%s did not appear within the time limit", o.path);
+				nanosleep(&ts, NULL);
+			}
+		}
 		if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == -1)
 			fail("SO_LINGER: %s", strerror(errno));
 		close(fd);
