@@ -155,6 +155,17 @@ workers_reap(struct sockd *d)
 	d->n_retired = k;
 }
 
+/* Datagram forward sessions hold a socket each: they may take what the
+ * open files limit leaves beside max_connections stream clients. */
+static void
+budget_update(struct sockd *d)
+{
+	unsigned long n = udp_budget_for_process(d->max_connections);
+
+	atomic_store(&d->udp_budget.limit, n);
+	log_debug("datagram forward sessions: at most %lu at once", n);
+}
+
 /* Each datagram socket belongs to one worker, spread round-robin. */
 static int
 assign_dgrams(struct sockd *d)
@@ -185,6 +196,7 @@ daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path)
 	d->last_reload_ok = true;
 	d->acceptor_epfd = -1;
 	d->max_connections = cfg->daemon.max_connections;
+	budget_update(d);
 	d->started_at = realtime_now();
 	d->started_usec = monotonic_usec();
 	d->exitfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -390,6 +402,7 @@ reload(struct sockd *d)
 	d->cfg = cfg;
 	config_free(old_cfg);   /* endpoints in use stay alive through their references */
 	d->max_connections = cfg->daemon.max_connections;
+	budget_update(d);
 	log_set_level(cfg->daemon.log_level);
 
 	r = workers_resize(d, workers_wanted(cfg));

@@ -1170,7 +1170,8 @@ worker_add_dgram(struct worker *w, struct listener *l)
 		ds->reply_src = r == 0;
 	}
 	if (l->ep->service == &service_forward) {
-		ds->relay = udp_relay_new(l, w->epfd, l->ep->max_connections ? l->ep->max_connections : UDP_SESSIONS);
+		ds->relay = udp_relay_new(l, w->epfd, l->ep->max_connections ? l->ep->max_connections : UDP_SESSIONS,
+					  l->ep->udp_sessions_per_source, &w->d->udp_budget);
 		if (!ds->relay) {
 			free(ds);
 			return -ENOMEM;
