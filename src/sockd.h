@@ -91,6 +91,7 @@ struct endpoint {
 	unsigned burst;                 /* token bucket depth for rate */
 	double udp_rate;                /* datagram replies per second per source; 0 = no limit */
 	unsigned udp_burst;
+	bool udp_rate_loopback;         /* udp_rate applies to loopback sources too */
 	unsigned udp_sessions_per_source; /* datagram forward sessions per client address; 0 = no cap */
 	double idle_timeout;            /* seconds without a byte either way; 0 = none */
 	double lifetime;                /* seconds a connection may last; 0 = none */

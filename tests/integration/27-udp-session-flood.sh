@@ -75,11 +75,10 @@ while [ $i -lt $SOURCES ]; do
 		-n $PER_SOURCE -t 60
 	i=$((i + 1))
 done
-ctl --json status >"$T/status" || fail "status: $(cat "$T/status")"
-note "after the flood: $(sed 's/{"name":"/\n{"name":"/g' "$T/status" | grep '^{"name":"fwd"')"
-
 # Stream service is there at once.
 expect_rc 0 "$TCLIENT" echo -a "tcp:127.0.0.77:$P_TCP" -s 100 -t 2
+ctl --json status >"$T/status" || fail "status: $(cat "$T/status")"
+note "after the flood: $(sed 's/{"name":"/\n{"name":"/g' "$T/status" | grep '^{"name":"fwd"')"
 # A new UDP client is served.
 expect_rc 0 "$TCLIENT" dgram -a "udp:127.0.0.77:$P_FWD" -B 127.0.0.3:0 -m "new client" -t 2
 expect_eq "$(cat "$T/out")" "new client" "reply to a new UDP client"
