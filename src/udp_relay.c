@@ -384,8 +384,8 @@ note_limit(struct udp_relay *r, enum end_reason why, bool refused, const struct 
 	else
 		snprintf(what, sizeof(what), "the datagram session budget (%lu) is used up: "
 			 "ending the idlest for %s", r->budget ? atomic_load(&r->budget->limit) : 0UL, peer);
-	log_notice("endpoint %s: %s (%lu sessions ended and %lu clients ignored at a limit since the last such line)",
-		   ep->name, what, r->unlogged_evicted, r->unlogged_refused);
+	log_notice("endpoint %s: %s (since the last such line, this one included: %lu sessions ended, "
+		   "%lu clients ignored)", ep->name, what, r->unlogged_evicted, r->unlogged_refused);
 	r->limit_logged_ms = r->now_ms ? r->now_ms : 1;
 	r->unlogged_evicted = 0;
 	r->unlogged_refused = 0;

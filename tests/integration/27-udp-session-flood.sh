@@ -114,7 +114,7 @@ expect_file_match "$T/out" '^sockd_endpoint_udp_sessions_evicted_total\{endpoint
 expect_file_match "$T/out" '^sockd_udp_sessions_max 512$'
 
 # Told, but not once per client.
-LINES=$(grep -c 'endpoint fwd: .*sessions ended and [0-9]* clients ignored at a limit' "$SOCKD_LOG")
+LINES=$(grep -c 'endpoint fwd: .*this one included: [0-9]* sessions ended, [0-9]* clients ignored' "$SOCKD_LOG")
 [ "$LINES" -ge 1 ] && [ "$LINES" -le 10 ] || fail "$LINES lines about evictions"
 if grep -q 'out of file descriptors' "$SOCKD_LOG"; then
 	fail "sockd ran out of file descriptors"
