@@ -61,8 +61,9 @@ struct udp_session {
 	 * one-datagram session, so a flood of one datagram from each of many
 	 * ports churns among itself and spares the clients being served. */
 	bool confirmed;
+	bool ended;                     /* in r->graveyard: fd closed, nothing links to it */
 	unsigned long long dgrams_in, bytes_in, dgrams_out, bytes_out;
-	struct udp_session *hnext;      /* hash chain */
+	struct udp_session *hnext;      /* hash chain; the graveyard once ended */
 	struct udp_session *newer;      /* in r->age[confirmed] */
 	struct udp_session *older;
 	struct udp_source *source;      /* NULL for non-IP clients */
@@ -81,6 +82,9 @@ struct udp_relay {
 	struct udp_session **buckets;
 	struct udp_source **sbuckets;   /* also nbuckets of them */
 	struct age_list age[2];         /* [0] one datagram so far, [1] confirmed */
+	/* Sessions ended while the worker goes through a batch of events:
+	 * later events of the batch may point to them. */
+	struct udp_session *graveyard;
 	uint64_t seed;                  /* per relay, so clients cannot aim at one chain */
 	uint64_t idle_ms;
 	uint64_t now_ms;                /* the latest time we were given */
@@ -315,7 +319,10 @@ session_end(struct udp_relay *r, struct udp_session *s, enum end_reason why)
 	 * holds a copy of the fd, and with it the registration. */
 	epoll_ctl(r->epfd, EPOLL_CTL_DEL, s->fd, NULL);
 	close(s->fd);
-	free(s);
+	s->fd = -1;
+	s->ended = true;
+	s->hnext = r->graveyard;
+	r->graveyard = s;
 	r->n--;
 	budget_put(r->budget);
 	atomic_fetch_sub_explicit(&ep->stats.udp_sessions, 1, memory_order_relaxed);
@@ -391,6 +398,17 @@ note_limit(struct udp_relay *r, enum end_reason why, bool refused, const struct 
 	r->unlogged_refused = 0;
 }
 
+static void
+bury(struct udp_relay *r)
+{
+	while (r->graveyard) {
+		struct udp_session *s = r->graveyard;
+
+		r->graveyard = s->hnext;
+		free(s);
+	}
+}
+
 struct udp_relay *
 udp_relay_new(struct listener *l, int epfd, size_t max_sessions, unsigned per_source, struct udp_budget *budget)
 {
@@ -428,6 +446,7 @@ udp_relay_free(struct udp_relay *r)
 	for (int k = 0; k < 2; k++)
 		while (r->age[k].oldest)
 			session_end(r, r->age[k].oldest, END_CLOSED);
+	bury(r);
 	free(r->buckets);
 	free(r->sbuckets);
 	free(r);
@@ -627,6 +646,8 @@ udp_relay_upstream(struct udp_session *s, uint64_t now_ms)
 	struct udp_relay *r = s->r;
 	struct endpoint *ep = r->l->ep;
 
+	if (s->ended)
+		return;
 	r->now_ms = now_ms;
 	for (int i = 0; i < REPLIES_PER_WAKEUP; i++) {
 		ssize_t n = recv(s->fd, r->buf, sizeof(r->buf), MSG_DONTWAIT);
@@ -662,6 +683,8 @@ udp_relay_expire(struct udp_relay *r, uint64_t now_ms)
 		if (a->oldest && (!next || a->oldest->last_ms + r->idle_ms < next))
 			next = a->oldest->last_ms + r->idle_ms;
 	}
+	/* Called between batches of events: what ended can go now. */
+	bury(r);
 	return next;
 }
 

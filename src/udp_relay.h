@@ -47,11 +47,14 @@ void udp_relay_free(struct udp_relay *r);      /* closes every session; accepts 
 void udp_relay_input(struct udp_relay *r, const struct sockaddr *from, socklen_t from_len,
 		     const struct dgram_src *src, const uint8_t *data, size_t len, uint64_t now_ms);
 
-/* A session's socket is readable: carry the replies back. */
+/* A session's socket is readable: carry the replies back. A session ended
+ * earlier in the same batch of events is ignored: its memory stays until
+ * udp_relay_expire, which the worker calls after each batch. */
 void udp_relay_upstream(struct udp_session *s, uint64_t now_ms);
 
-/* End sessions idle for longer than the endpoint's idle_timeout; returns
- * when the next one would expire (0 = none). */
+/* End sessions idle for longer than the endpoint's idle_timeout and free
+ * those ended since the last call; call it between batches of events.
+ * Returns when the next one would expire (0 = none). */
 uint64_t udp_relay_expire(struct udp_relay *r, uint64_t now_ms);
 
 size_t udp_relay_sessions(const struct udp_relay *r);
