@@ -12,6 +12,8 @@
 #  - status shows the evictions (per source and by the budget), and the
 #    metrics show them by reason;
 #  - the evictions were logged, a few lines only.
+#  - at debug, each session's start and end are logged with its counts
+#    (issue 14, section 5).
 . "$(dirname "$0")/lib.sh"
 
 : "${SOCKCTL:=$top_builddir/src/sockctl}"
@@ -120,4 +122,12 @@ if grep -q 'out of file descriptors' "$SOCKD_LOG"; then
 	fail "sockd ran out of file descriptors"
 fi
 
+# Sessions are logged at debug when they open and end, with their counts.
+expect_file_match "$SOCKD_LOG" \
+	'^sockd: debug: udp-session endpoint=fwd peer=127\.0\.0\.[0-9]+:[0-9]+ in=1/5 out=[01]/[05] duration=[0-9.]+s outcome=evicted-source$'
+expect_file_match "$SOCKD_LOG" \
+	'^sockd: debug: udp-session endpoint=fwd peer=127\.0\.0\.[0-9]+:[0-9]+ in=1/5 out=[01]/[05] duration=[0-9.]+s outcome=evicted-budget$'
 expect_stop_ok
+# The established client's session ends with sockd, having carried it all.
+expect_file_match "$SOCKD_LOG" \
+	"^sockd: debug: udp-session endpoint=fwd peer=127\\.0\\.0\\.2:$KEEP_PORT in=[1-9][0-9]*/[1-9][0-9]* out=[1-9][0-9]*/[1-9][0-9]* duration=[0-9.]+s outcome=closed\$"
