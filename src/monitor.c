@@ -284,7 +284,7 @@ fill(const struct mon_view *v, struct status *s)
 	s->active = atomic_load(&d->active);
 	s->max_connections = v->max_connections;
 	s->served = atomic_load(&d->served);
-	s->udp_sessions = atomic_load(&d->udp_budget.used);
+	s->udp_sessions = atomic_load(&d->udp_budget.open);
 	s->udp_session_budget = atomic_load(&d->udp_budget.limit);
 	if (v->n_eps == 0)
 		return 0;

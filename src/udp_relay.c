@@ -77,6 +77,7 @@ struct udp_relay {
 	size_t max;
 	unsigned per_source;            /* 0 = no cap */
 	struct udp_budget *budget;      /* NULL = none */
+	size_t share;                   /* sessions that take nothing from the budget's pool */
 	size_t n;
 	size_t nbuckets;                /* a power of two */
 	struct udp_session **buckets;
@@ -122,27 +123,53 @@ udp_budget_for_process(unsigned long max_connections)
 	return udp_budget_size((unsigned long)rl.rlim_cur, max_connections);
 }
 
-static bool
-budget_take(struct udp_budget *b)
+void
+udp_budget_set(struct udp_budget *b, unsigned long limit, size_t relays)
 {
+	unsigned long share = relays ? limit / 2 / relays : 0;
+
+	atomic_store(&b->limit, limit);
+	atomic_store(&b->share, share);
+	atomic_store(&b->pool, limit - share * relays);
+}
+
+/*
+ * A relay's first `share` sessions are its own; beyond them each takes a
+ * unit of the shared pool. The relay's units of the pool are a function of
+ * its session count, max(0, n - share), so taking and giving back need no
+ * record of which session holds what.
+ */
+static bool
+budget_take(struct udp_relay *r)
+{
+	struct udp_budget *b = r->budget;
 	unsigned long used;
 
 	if (!b)
 		return true;
-	used = atomic_load_explicit(&b->used, memory_order_relaxed);
-	do {
-		if (used >= atomic_load_explicit(&b->limit, memory_order_relaxed))
-			return false;
-	} while (!atomic_compare_exchange_weak_explicit(&b->used, &used, used + 1, memory_order_relaxed,
-							memory_order_relaxed));
+	if (r->n >= r->share) {
+		used = atomic_load_explicit(&b->pool_used, memory_order_relaxed);
+		do {
+			if (used >= atomic_load_explicit(&b->pool, memory_order_relaxed))
+				return false;
+		} while (!atomic_compare_exchange_weak_explicit(&b->pool_used, &used, used + 1,
+								memory_order_relaxed, memory_order_relaxed));
+	}
+	atomic_fetch_add_explicit(&b->open, 1, memory_order_relaxed);
 	return true;
 }
 
+/* Give back what budget_take took when the relay had r->n sessions. */
 static void
-budget_put(struct udp_budget *b)
+budget_put(struct udp_relay *r)
 {
-	if (b)
-		atomic_fetch_sub_explicit(&b->used, 1, memory_order_relaxed);
+	struct udp_budget *b = r->budget;
+
+	if (!b)
+		return;
+	if (r->n >= r->share)
+		atomic_fetch_sub_explicit(&b->pool_used, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&b->open, 1, memory_order_relaxed);
 }
 
 /* ------------------------------------------------------------ tables */
@@ -324,7 +351,7 @@ session_end(struct udp_relay *r, struct udp_session *s, enum end_reason why)
 	s->hnext = r->graveyard;
 	r->graveyard = s;
 	r->n--;
-	budget_put(r->budget);
+	budget_put(r);
 	atomic_fetch_sub_explicit(&ep->stats.udp_sessions, 1, memory_order_relaxed);
 	switch (why) {
 	case END_SOURCE:
@@ -421,6 +448,7 @@ udp_relay_new(struct listener *l, int epfd, size_t max_sessions, unsigned per_so
 	r->max = max_sessions ? max_sessions : 1;
 	r->per_source = per_source;
 	r->budget = budget;
+	r->share = budget ? atomic_load(&budget->share) : SIZE_MAX;
 	r->nbuckets = 16;
 	while (r->nbuckets < r->max)
 		r->nbuckets *= 2;
@@ -490,7 +518,8 @@ upstream_socket(struct udp_relay *r)
 /* Make room for a session of a new client from `from` (key: its source
  * key, or NULL): end the idlest session that stands in the way of a
  * limit, and take a unit of the budget. False when the client must be
- * ignored: the budget is held by other relays. */
+ * ignored: the relay has no share of its own and the pool is held by
+ * other relays. */
 static bool
 make_room(struct udp_relay *r, const uint8_t *key, const struct sockaddr *from, socklen_t from_len)
 {
@@ -506,14 +535,14 @@ make_room(struct udp_relay *r, const uint8_t *key, const struct sockaddr *from, 
 		session_end(r, idlest(r), END_FULL);
 		note_limit(r, END_FULL, false, from, from_len);
 	}
-	if (budget_take(r->budget))
+	if (budget_take(r))
 		return true;
 	/* Another relay may take what we give back before we do: then the
 	 * client is ignored this time, and its next datagram tries again. */
 	if (r->n > 0) {
 		session_end(r, idlest(r), END_BUDGET);
 		note_limit(r, END_BUDGET, false, from, from_len);
-		if (budget_take(r->budget))
+		if (budget_take(r))
 			return true;
 	}
 	atomic_fetch_add_explicit(&r->l->ep->stats.refused_sessions, 1, memory_order_relaxed);
@@ -589,7 +618,7 @@ out_free:
 out_close_fd:
 	close(fd);
 out_budget:
-	budget_put(r->budget);
+	budget_put(r);
 	return NULL;
 }
 

@@ -20,11 +20,21 @@ struct udp_relay;
 struct udp_session;
 
 /* The sessions of every relay together, each holding a file descriptor,
- * may not exceed limit: what stream service needs stays free. Thread-safe. */
+ * may not exceed limit: what stream service needs stays free. Half of it
+ * is split evenly: each relay may always hold `share` sessions, so a flood
+ * on one endpoint cannot take every session from the others; the rest is a
+ * pool that any relay takes from beyond its share. Thread-safe. */
 struct udp_budget {
-	atomic_ulong used;
+	atomic_ulong open;              /* sessions open, all relays */
 	atomic_ulong limit;
+	atomic_ulong share;             /* read by a relay when it is created */
+	atomic_ulong pool;              /* limit - relays * share */
+	atomic_ulong pool_used;
 };
+
+/* Size b for `relays` relays (the datagram forward sockets); relays made
+ * before keep the share they had. */
+void udp_budget_set(struct udp_budget *b, unsigned long limit, size_t relays);
 
 /* The budget for an open-files limit of nofile and daemon.max_connections:
  * nofile - 2 * max_connections, but at least nofile / 4 and at most

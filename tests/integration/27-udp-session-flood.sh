@@ -8,7 +8,8 @@
 #    budget: no "out of file descriptors");
 #  - the established client was answered, before and after the flood, by
 #    the one session it opened (no other session opened or closed for it);
-#  - a new UDP client is served;
+#  - a new UDP client is served, by the flooded endpoint and by another UDP
+#    forward endpoint (each has its part of the budget);
 #  - status shows the evictions (per source and by the budget), and the
 #    metrics show them by reason;
 #  - the evictions were logged, a few lines only.
@@ -23,6 +24,7 @@ P_UP=$(port 1)          # udp echo, the upstream
 P_FWD=$(port 2)         # udp forward on 127.0.0.77
 P_TCP=$(port 3)         # tcp echo on 127.0.0.77
 P_METRICS=$(port 4)
+P_FWD2=$(port 5)        # another udp forward, on 127.0.0.78
 CTL=$T/control.sock
 CONF=$T/sockd.conf
 SOURCES=20
@@ -38,6 +40,8 @@ daemon = {
 endpoints = (
 	{ name = "up"; service = "echo"; listen = [ "udp:127.0.0.1:$P_UP" ]; udp_rate = 0.0; },
 	{ name = "fwd"; service = "forward"; listen = [ "udp:127.0.0.77:$P_FWD" ];
+	  upstream = [ "udp:127.0.0.1:$P_UP" ]; },
+	{ name = "fwd2"; service = "forward"; listen = [ "udp:127.0.0.78:$P_FWD2" ];
 	  upstream = [ "udp:127.0.0.1:$P_UP" ]; },
 	{ name = "tcp"; service = "echo"; listen = [ "tcp:127.0.0.77:$P_TCP" ]; },
 	{ name = "metrics"; service = "metrics"; listen = [ "tcp:127.0.0.1:$P_METRICS" ]; }
@@ -84,6 +88,8 @@ note "after the flood: $(sed 's/{"name":"/\n{"name":"/g' "$T/status" | grep '^{"
 # A new UDP client is served.
 expect_rc 0 "$TCLIENT" dgram -a "udp:127.0.0.77:$P_FWD" -B 127.0.0.3:0 -m "new client" -t 2
 expect_eq "$(cat "$T/out")" "new client" "reply to a new UDP client"
+expect_rc 0 "$TCLIENT" dgram -a "udp:127.0.0.78:$P_FWD2" -B 127.0.0.3:0 -m "other endpoint" -t 2
+expect_eq "$(cat "$T/out")" "other endpoint" "reply to a new client of the other UDP forward endpoint"
 
 # The established client goes on, then ends with 5 answered datagrams.
 touch "$T/keep.stop"
@@ -103,12 +109,14 @@ note "fwd: datagrams_in=$DIN evicted source=$SRC budget=$BUDGET"
 [ "$DIN" -ge 9000 ] || fail "only $DIN datagrams reached sockd: the flood did not happen"
 [ "$SRC" -ge 2000 ] || fail "evicted by udp_sessions_per_source: $SRC"
 [ "$BUDGET" -gt 0 ] || fail "no session was evicted by the budget"
+# The budget is 2048 / 4; fwd has its part (512 / 4) and the pool (256).
 OPEN=$(grep -o '"udp_sessions":{"open":[0-9]*,"budget":[0-9]*' "$T/status")
-expect_eq "$OPEN" '"udp_sessions":{"open":512,"budget":512' "session budget (2048 / 4) in use"
+expect_eq "$OPEN" '"udp_sessions":{"open":385,"budget":512' "sessions open and the budget"
+expect_eq "$(num udp_sessions)" 384 "sessions of the flooded endpoint"
 ctl status >"$T/table" || fail "status"
 expect_file_match "$T/table" '^fwd: .*sessions ended for new clients: source [0-9]+, budget [0-9]+' \
 	"evictions in the status table"
-expect_file_match "$T/table" '^datagram forward sessions 512/512$' "sessions in the status table"
+expect_file_match "$T/table" '^datagram forward sessions 385/512$' "sessions in the status table"
 
 expect_rc 0 curl -s "http://127.0.0.1:$P_METRICS/metrics"
 expect_file_match "$T/out" "^sockd_endpoint_udp_sessions_evicted_total\\{endpoint=\"fwd\",reason=\"source\"\\} $SRC\$"

@@ -142,39 +142,80 @@ START_TEST(test_per_source)
 }
 END_TEST
 
-/* The budget is shared: a relay at it ends its own idlest; one with no
- * session to give up ignores the new client; idle sessions give it back. */
+/* The budget: half of it split evenly, so a relay flooded beyond its share
+ * ends its own idlest and cannot take another relay's share away. */
 START_TEST(test_budget_shared)
 {
 	struct fixture f, g;
-	struct udp_budget b;
+	struct udp_budget b = { 0 };
 	struct udp_relay *r1, *r2;
 
 	fixture_init(&f);
 	fixture_init(&g);
-	atomic_init(&b.used, 0);
-	atomic_init(&b.limit, 5);
+	udp_budget_set(&b, 8, 2);       /* 2 each, a pool of 4 */
+	ck_assert_uint_eq(atomic_load(&b.share), 2);
+	ck_assert_uint_eq(atomic_load(&b.pool), 4);
 	r1 = udp_relay_new(&f.l, f.epfd, 100, 0, &b);
 	r2 = udp_relay_new(&g.l, g.epfd, 100, 0, &b);
 	ck_assert_ptr_nonnull(r1);
 	ck_assert_ptr_nonnull(r2);
-	for (unsigned i = 0; i < 5; i++)
+	for (unsigned i = 0; i < 10; i++)
 		send_from(r1, "10.0.0.1", 3000 + i, 1 + i);
-	ck_assert_uint_eq(atomic_load(&b.used), 5);
-	send_from(r2, "10.0.0.2", 4000, 10);
-	ck_assert_uint_eq(udp_relay_sessions(r2), 0);
-	ck_assert_uint_eq(count(&g.ep.stats.refused_sessions), 1);
-	send_from(r1, "10.0.0.1", 3005, 11);
-	ck_assert_uint_eq(count(&f.ep.stats.evicted_budget), 1);
-	ck_assert_uint_eq(atomic_load(&b.used), 5);
-	/* All of r1's sessions idle out (300 s): the budget is free again. */
-	ck_assert_uint_eq(udp_relay_expire(r1, 11 + 300000), 0);
-	ck_assert_uint_eq(atomic_load(&b.used), 0);
-	send_from(r2, "10.0.0.2", 4000, 300020);
-	ck_assert_uint_eq(udp_relay_sessions(r2), 1);
+	ck_assert_uint_eq(udp_relay_sessions(r1), 6);
+	ck_assert_uint_eq(count(&f.ep.stats.evicted_budget), 4);
+	ck_assert_uint_eq(atomic_load(&b.open), 6);
+	ck_assert_uint_eq(atomic_load(&b.pool_used), 4);
+	/* r2 still has its share; beyond it, it ends its own idlest. */
+	send_from(r2, "10.0.0.2", 4000, 20);
+	send_from(r2, "10.0.0.2", 4001, 21);
+	ck_assert_uint_eq(udp_relay_sessions(r2), 2);
+	send_from(r2, "10.0.0.2", 4002, 22);
+	ck_assert_uint_eq(udp_relay_sessions(r2), 2);
+	ck_assert_uint_eq(count(&g.ep.stats.evicted_budget), 1);
+	ck_assert_uint_eq(count(&g.ep.stats.refused_sessions), 0);
+	ck_assert_uint_eq(count(&f.ep.stats.evicted_budget), 4);
+	ck_assert_uint_eq(atomic_load(&b.open), 8);
+	/* r1's sessions idle out (300 s): the pool is free again, r2 grows. */
+	ck_assert_uint_eq(udp_relay_expire(r1, 10 + 300000), 0);
+	ck_assert_uint_eq(atomic_load(&b.pool_used), 0);
+	ck_assert_uint_eq(atomic_load(&b.open), 2);
+	send_from(r2, "10.0.0.2", 4003, 300020);
+	ck_assert_uint_eq(udp_relay_sessions(r2), 3);
+	ck_assert_uint_eq(atomic_load(&b.pool_used), 1);
 	udp_relay_free(r1);
 	udp_relay_free(r2);
-	ck_assert_uint_eq(atomic_load(&b.used), 0);
+	ck_assert_uint_eq(atomic_load(&b.open), 0);
+	ck_assert_uint_eq(atomic_load(&b.pool_used), 0);
+	fixture_free(&f);
+	fixture_free(&g);
+}
+END_TEST
+
+/* A relay with no share of its own (a budget smaller than two per relay)
+ * ignores a new client while the pool is held by others. */
+START_TEST(test_budget_refused)
+{
+	struct fixture f, g;
+	struct udp_budget b = { 0 };
+	struct udp_relay *r1, *r2;
+
+	fixture_init(&f);
+	fixture_init(&g);
+	udp_budget_set(&b, 2, 3);
+	ck_assert_uint_eq(atomic_load(&b.share), 0);
+	r1 = udp_relay_new(&f.l, f.epfd, 100, 0, &b);
+	r2 = udp_relay_new(&g.l, g.epfd, 100, 0, &b);
+	send_from(r1, "10.0.0.1", 3000, 1);
+	send_from(r1, "10.0.0.1", 3001, 2);
+	send_from(r2, "10.0.0.2", 4000, 3);
+	ck_assert_uint_eq(udp_relay_sessions(r2), 0);
+	ck_assert_uint_eq(count(&g.ep.stats.refused_sessions), 1);
+	send_from(r1, "10.0.0.1", 3002, 4);
+	ck_assert_uint_eq(count(&f.ep.stats.evicted_budget), 1);
+	ck_assert_uint_eq(atomic_load(&b.open), 2);
+	udp_relay_free(r1);
+	udp_relay_free(r2);
+	ck_assert_uint_eq(atomic_load(&b.pool_used), 0);
 	fixture_free(&f);
 	fixture_free(&g);
 }
@@ -192,6 +233,7 @@ main(void)
 	tcase_add_test(tc, test_full_spares_confirmed);
 	tcase_add_test(tc, test_per_source);
 	tcase_add_test(tc, test_budget_shared);
+	tcase_add_test(tc, test_budget_refused);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
