@@ -1589,6 +1589,7 @@ load_endpoint(struct loader *l, struct sockd_config *cfg,
 	ep->daytime_format = loader_strdup(l, DAYTIME_DEFAULT_FORMAT);
 	ep->udp_rate = CONFIG_DEFAULT_UDP_RATE;
 	ep->udp_burst = CONFIG_DEFAULT_UDP_BURST;
+	ep->udp_sessions_per_source = CONFIG_DEFAULT_UDP_SESSIONS_PER_SOURCE;
 	ep->idle_timeout = CONFIG_DEFAULT_IDLE_TIMEOUT;
 	ep->proxy_timeout = CONFIG_DEFAULT_PROXY_TIMEOUT;
 	ep->exec_uid = (uid_t)-1;
@@ -1684,6 +1685,12 @@ load_endpoint(struct loader *l, struct sockd_config *cfg,
 		} else if (strcmp(k, "udp_burst") == 0) {
 			if (get_integer(l, s, 1, BURST_MAX, &v))
 				ep->udp_burst = (unsigned)v;
+		} else if (strcmp(k, "udp_rate_loopback") == 0) {
+			if (get_bool(l, s, &b))
+				ep->udp_rate_loopback = b;
+		} else if (strcmp(k, "udp_sessions_per_source") == 0) {
+			if (get_integer(l, s, 0, MAX_PER_SOURCE_MAX, &v))
+				ep->udp_sessions_per_source = (unsigned)v;
 		} else if (strcmp(k, "idle_timeout") == 0) {
 			if (get_number(l, s, 0, TIMEOUT_MAX, &f))
 				ep->idle_timeout = f;
@@ -2128,6 +2135,8 @@ config_load(const char *path, struct sockd_config **out, struct diag *d)
  *       burst = 1;
  *       udp_rate = 20.0;
  *       udp_burst = 40;
+ *       udp_rate_loopback = false;
+ *       udp_sessions_per_source = 256;
  *       idle_timeout = 300.0;
  *       lifetime = 0.0;
  *       allow = [ "10.0.0.0/8" ];      # only when set, canonical rules
@@ -2365,6 +2374,8 @@ dump_endpoint(FILE *f, const struct endpoint *ep)
 	fprintf(f, "%sburst = %u;\n", in, ep->burst);
 	dump_key_number(f, in, "udp_rate", ep->udp_rate);
 	fprintf(f, "%sudp_burst = %u;\n", in, ep->udp_burst);
+	fprintf(f, "%sudp_rate_loopback = %s;\n", in, ep->udp_rate_loopback ? "true" : "false");
+	fprintf(f, "%sudp_sessions_per_source = %u;\n", in, ep->udp_sessions_per_source);
 	dump_key_number(f, in, "idle_timeout", ep->idle_timeout);
 	dump_key_number(f, in, "lifetime", ep->lifetime);
 	if (ep->acl) {

@@ -179,6 +179,23 @@ workers_reap(struct sockd *d)
 	d->n_retired = k;
 }
 
+/* Datagram forward sessions hold a socket each: they may take what the
+ * open files limit leaves beside max_connections stream clients. Called
+ * when the listeners are known and before the relays are made. */
+static void
+budget_update(struct sockd *d)
+{
+	unsigned long n = udp_budget_for_process(d->max_connections);
+	size_t relays = 0;
+
+	for (size_t i = 0; i < d->n_listeners; i++)
+		relays += d->listeners[i]->ep->service == &service_forward &&
+			  !addr_is_stream(&d->listeners[i]->addr);
+	udp_budget_set(&d->udp_budget, n, relays);
+	log_debug("datagram forward sessions: at most %lu at once, %lu for each of %zu sockets", n,
+		  atomic_load(&d->udp_budget.share), relays);
+}
+
 /* Each datagram socket belongs to one worker, spread round-robin. */
 static int
 assign_dgrams(struct sockd *d)
@@ -239,6 +256,7 @@ daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path)
 	r = workers_resize(d, workers_wanted(cfg));
 	if (r < 0)
 		return r;
+	budget_update(d);
 	r = assign_dgrams(d);
 	if (r < 0)
 		return r;
@@ -416,6 +434,7 @@ reload(struct sockd *d)
 	d->cfg = cfg;
 	config_free(old_cfg);   /* endpoints in use stay alive through their references */
 	d->max_connections = cfg->daemon.max_connections;
+	budget_update(d);
 	log_set_level(cfg->daemon.log_level);
 
 	r = workers_resize(d, workers_wanted(cfg));

@@ -42,6 +42,7 @@
 #define PIPE_POOL 32            /* empty pipes a worker keeps for splice */
 
 #define UDP_RATE_SOURCES 4096   /* sources tracked per datagram socket for udp_rate */
+#define RATE_LOG_MS 10000       /* at most one line about udp_rate drops per socket this often */
 #define UDP_SESSIONS 4096       /* datagram forward sessions per socket, unless max_connections says */
 
 /* A datagram socket this worker serves. The listener owns the fd. */
@@ -51,6 +52,8 @@ struct dgram_sock {
 	struct source_rates *rates;     /* udp_rate per source, or NULL */
 	struct udp_relay *relay;        /* service forward: the sessions, or NULL */
 	bool no_gso;                    /* UDP_SEGMENT failed here once: send one by one */
+	uint64_t rate_logged_ms;        /* a udp_rate drop was last logged; 0 = never */
+	unsigned long rate_unlogged;    /* drops since */
 	bool reply_src;                 /* on a wildcard address: each reply leaves
 					 * from the address its request came to */
 	struct dgram_sock *next;
@@ -1171,6 +1174,25 @@ dgram_send(struct worker *w, struct dgram_sock *ds, struct dgram_batch *b, unsig
 	}
 }
 
+/* Replies stop for a source over udp_rate: say so, so that whoever wonders
+ * why sees it, but at most once per RATE_LOG_MS per socket. */
+static void
+rate_drop_log(struct worker *w, struct dgram_sock *ds, const struct sockaddr *peer, socklen_t len)
+{
+	const struct endpoint *ep = ds->l->ep;
+	char text[ADDR_STRLEN];
+
+	if (ds->rate_logged_ms && w->now_ms - ds->rate_logged_ms < RATE_LOG_MS) {
+		ds->rate_unlogged++;
+		return;
+	}
+	log_notice("endpoint %s: not answering %s beyond udp_rate (%g replies/s, burst %u) "
+		   "(%lu more dropped since the last such line)", ep->name,
+		   addr_format_peer(peer, len, text, sizeof(text)), ep->udp_rate, ep->udp_burst, ds->rate_unlogged);
+	ds->rate_logged_ms = w->now_ms ? w->now_ms : 1;
+	ds->rate_unlogged = 0;
+}
+
 static void
 dgram_serve(struct worker *w, struct dgram_sock *ds)
 {
@@ -1234,8 +1256,14 @@ dgram_serve(struct worker *w, struct dgram_sock *ds)
 						b->in[i].msg_len, w->now_ms);
 				continue;
 			} else if (ds->rates &&
+				   (ep->udp_rate_loopback || !udp_guard_is_loopback(h->msg_name, h->msg_namelen)) &&
 				   !source_rates_take(ds->rates, h->msg_name, h->msg_namelen, w->now_ms)) {
+				/* Loopback sources are exempt unless udp_rate_loopback:
+				 * the limit keeps us from being aimed at a spoofed
+				 * source, and a loopback source cannot come from
+				 * outside the host. */
 				atomic_fetch_add_explicit(&ep->stats.dropped_rate, 1, memory_order_relaxed);
+				rate_drop_log(w, ds, h->msg_name, h->msg_namelen);
 				continue;
 			}
 			ctx.buf = b->reply[nout];
@@ -1278,7 +1306,8 @@ worker_add_dgram(struct worker *w, struct listener *l)
 		ds->reply_src = r == 0;
 	}
 	if (l->ep->service == &service_forward) {
-		ds->relay = udp_relay_new(l, w->epfd, l->ep->max_connections ? l->ep->max_connections : UDP_SESSIONS);
+		ds->relay = udp_relay_new(l, w->epfd, l->ep->max_connections ? l->ep->max_connections : UDP_SESSIONS,
+					  l->ep->udp_sessions_per_source, &w->d->udp_budget);
 		if (!ds->relay) {
 			free(ds);
 			return -ENOMEM;
