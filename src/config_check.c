@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config_source.h"
 #include "service.h"
@@ -187,6 +188,15 @@ check_forward(struct loader *l, const struct ep_state *st, const struct kinds *h
 		return;
 	}
 	check_addrs(l, st, ep->service->keys, "send_proxy", h);
+	if ((e = loader_seen(l, ep, "upstream_user"))) {
+		bool unix_up = false;
+
+		for (size_t i = 0; i < fo->n_upstream; i++)
+			unix_up |= addr_family(&fo->upstream[i]) == AF_UNIX;
+		if (h->has_dgram || !unix_up)
+			key_error(&l->kc, e, "'upstream_user' applies to Unix stream upstreams "
+			    "(unix, unix-seqpacket), and endpoint %s has none", st->label);
+	}
 	/* Only the upstreams that parsed, each with its own line. */
 	e = up->type == CVAL_STRING ? up : cval_is_seq(up) ? up->elems : NULL;
 	n = up->type == CVAL_STRING ? 1 : cval_is_seq(up) ? up->n : 0;
@@ -312,32 +322,62 @@ check_endpoint(struct loader *l, struct ep_state *st)
 /* After privilege drop sockd cannot switch users: an exec 'user' is only
  * possible with no daemon.user, or when it is daemon.user anyway. */
 static void
-check_exec_users(struct loader *l)
+check_exec_user(struct loader *l, struct endpoint *ep)
 {
 	const struct daemon_config *dc = &l->cfg->daemon;
+	struct exec_options *eo = ep->svc_opts;
 
-	if (!dc->user)
+	if (!dc->user || !eo->user)
 		return;
-	for (size_t i = 0; i < l->cfg->n_endpoints; i++) {
-		struct endpoint *ep = l->cfg->endpoints[i];
-		struct exec_options *eo = ep->svc_opts;
-
-		if (ep->service != &service_exec || !eo || !eo->user)
-			continue;
-		if (eo->uid == dc->uid && eo->gid == dc->gid) {
-			/* Already who the child is: setgroups() would fail. */
-			eo->uid = (uid_t)-1;
-			eo->gid = (gid_t)-1;
-			continue;
-		}
-		key_error(&l->kc, loader_seen(l, ep, "user"), "exec 'user' needs sockd to run as root: "
-		    "remove daemon.user or run the program as '%s%s%s'",
-		    dc->user, dc->group ? ":" : "", dc->group ? dc->group : "");
+	if (eo->uid == dc->uid && eo->gid == dc->gid) {
+		/* Already who the child is: setgroups() would fail. */
+		eo->uid = (uid_t)-1;
+		eo->gid = (gid_t)-1;
+		return;
 	}
+	key_error(&l->kc, loader_seen(l, ep, "user"), "exec 'user' needs sockd to run as root: "
+	    "remove daemon.user or run the program as '%s%s%s'",
+	    dc->user, dc->group ? ":" : "", dc->group ? dc->group : "");
+}
+
+/* A worker thread connects to a Unix upstream as upstream_user by
+ * switching its own effective ids for the connect() (service_forward.c):
+ * that takes root, kept for good, so no daemon.user. Being that user
+ * already needs no switch. */
+static void
+check_upstream_user(struct loader *l, struct endpoint *ep)
+{
+	const struct daemon_config *dc = &l->cfg->daemon;
+	struct forward_options *fo = ep->svc_opts;
+	const struct cval *v = loader_seen(l, ep, "upstream_user");
+	uid_t uid = dc->user ? dc->uid : geteuid();
+	gid_t gid = dc->user ? dc->gid : getegid();
+
+	if (!fo->upstream_user)
+		return;
+	if (fo->upstream_uid == uid && fo->upstream_gid == gid) {
+		fo->upstream_uid = (uid_t)-1;
+		fo->upstream_gid = (gid_t)-1;
+		return;
+	}
+	if (dc->user)
+		key_error(&l->kc, v, "'upstream_user' needs sockd to keep root, but it switches to "
+		    "daemon.user '%s': remove daemon.user or connect as '%s%s%s'",
+		    dc->user, dc->user, dc->group ? ":" : "", dc->group ? dc->group : "");
+	else if (geteuid() != 0)
+		key_error(&l->kc, v, "'upstream_user' needs sockd to run as root (it runs as uid %u)",
+		    (unsigned)geteuid());
 }
 
 void
 check_across(struct loader *l)
 {
-	check_exec_users(l);
+	for (size_t i = 0; i < l->cfg->n_endpoints && !l->kc.nomem; i++) {
+		struct endpoint *ep = l->cfg->endpoints[i];
+
+		if (ep->service == &service_exec && ep->svc_opts)
+			check_exec_user(l, ep);
+		else if (ep->service == &service_forward && ep->svc_opts)
+			check_upstream_user(l, ep);
+	}
 }

@@ -2,11 +2,13 @@
 #pragma once
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
 #include "config.h"
 #include "sockd.h"
+#include "udp_relay.h"
 
 struct control;
 struct listener;
@@ -35,6 +37,7 @@ struct sockd {
 	atomic_ulong active;            /* stream connections open, all endpoints */
 	atomic_ulong served;            /* connections and datagrams answered, ever */
 	unsigned long max_connections;
+	struct udp_budget udp_budget;   /* datagram forward sessions, all endpoints */
 	/* Some endpoint runs programs (service exec), now or since start: a
 	 * child between clone() and execve() holds a copy of every fd, so
 	 * closing an fd no longer takes it out of the epoll sets. Set before
@@ -54,11 +57,19 @@ struct sockd {
 	int exitfd;                     /* eventfd: a worker thread ended */
 };
 
+/* The signals sockd handles, all read from a signalfd in daemon_run():
+ * blocked in every thread from the first line of main() on. */
+void daemon_signals(sigset_t *set);
+
+/* Log a warning for what in cfg is risky as sockd runs now: a forward
+ * to a Unix upstream as root (the upstream trusts uid 0). */
+void daemon_warn_config(const struct sockd_config *cfg);
+
 /* Start everything for cfg (takes ownership of cfg), loaded from path. */
 int daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path);
 
-/* Serve until SIGTERM/SIGINT, reloading on SIGHUP; then shut down
- * gracefully. Returns the exit code. */
+/* Serve until SIGTERM/SIGINT/SIGQUIT, reloading on SIGHUP and logging a
+ * summary on SIGUSR1; then shut down gracefully. Returns the exit code. */
 int daemon_run(struct sockd *d);
 
 /* Load the configuration file again and apply it, or keep the running

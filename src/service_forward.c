@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -78,6 +79,64 @@ struct fwd {
 };
 
 static void try_next(struct conn *c);
+
+/* connect() as upstream_user. A Unix server learns who connected
+ * from SO_PEERCRED (and SO_PEERGROUPS), which record the connecting
+ * thread's effective ids and groups, and the kernel checks the socket
+ * file's permissions against the same. Linux keeps credentials per
+ * thread; glibc's set*id() wrappers make a change process-wide by
+ * signalling every thread, the raw system calls do not. So this worker
+ * thread alone becomes that user, for one non-blocking connect() that
+ * never waits on the peer, and then root again: its real and saved uid
+ * stay 0, which is what allows the way back (and brings the capabilities
+ * back with the effective uid 0). config_check.c lets upstream_user through
+ * only when sockd runs as root and keeps it (no daemon.user). The other
+ * way, a helper process per user that passes connected sockets back,
+ * would cost a round trip per client and a process to supervise; this
+ * costs six system calls and keeps no state between clients. */
+static int
+connect_as(int fd, const struct addr *a, const struct endpoint *ep)
+{
+	const struct forward_options *fo = forward_options(ep);
+	gid_t saved_egid = getegid(), *groups;
+	long n;
+	int r, err;
+
+	n = syscall(SYS_getgroups, 0, NULL);
+	if (n < 0)
+		return -errno;
+	groups = malloc(((size_t)n + 1) * sizeof(*groups));
+	if (!groups)
+		return -ENOMEM;
+	if ((n = syscall(SYS_getgroups, n, groups)) < 0) {
+		err = errno;
+		free(groups);
+		return -err;
+	}
+	if (syscall(SYS_setgroups, 1, &fo->upstream_gid) == -1) {
+		err = errno;
+		free(groups);
+		return -err;
+	}
+	if (syscall(SYS_setresgid, -1, fo->upstream_gid, -1) == -1 ||
+	    syscall(SYS_setresuid, -1, fo->upstream_uid, -1) == -1) {
+		r = -errno;
+	} else {
+		r = connect(fd, (const struct sockaddr *)&a->sa, a->len) == -1 ? -errno : 0;
+	}
+	/* Back to root, whatever happened. A thread left as another user
+	 * would serve every later client of every endpoint wrongly: that is
+	 * not a state to carry on in. */
+	if (syscall(SYS_setresuid, -1, 0, -1) == -1 ||
+	    syscall(SYS_setresgid, -1, saved_egid, -1) == -1 ||
+	    syscall(SYS_setgroups, n, groups) == -1) {
+		log_err("endpoint %s: cannot switch back from upstream_user '%s': %s, aborting",
+			ep->name, fo->upstream_user, strerror(errno));
+		abort();
+	}
+	free(groups);
+	return r;
+}
 
 static void
 flow_release(struct conn *c, struct flow *f)
@@ -411,7 +470,15 @@ try_next(struct conn *c)
 			f->last_err = errno;
 			continue;
 		}
-		r = connect(fd, (const struct sockaddr *)&a->sa, a->len);
+		if (fo->upstream_uid != (uid_t)-1 && addr_family(a) == AF_UNIX) {
+			r = connect_as(fd, a, ep);
+			if (r < 0) {
+				errno = -r;
+				r = -1;
+			}
+		} else {
+			r = connect(fd, (const struct sockaddr *)&a->sa, a->len);
+		}
 		if (r == -1 && errno != EINPROGRESS) {
 			f->last_err = errno;
 			close(fd);
@@ -559,12 +626,56 @@ print_upstream(FILE *f, const char *indent, const struct key *k, const void *bas
 	fputs(" ];\n", f);
 }
 
+/* upstream_user: connect to Unix upstreams as that user (and group). */
+static bool
+set_upstream_user(struct key_ctx *c, const struct key *k, const struct cval *v, void *field)
+{
+	struct forward_options *fo = (struct forward_options *)((char *)field - k->offset);
+	struct key_user u;
+
+	if (!key_parse_user(c, v, &u))
+		return false;
+	free(fo->upstream_user);
+	free(fo->upstream_group);
+	fo->upstream_user = u.name;
+	fo->upstream_group = u.group;
+	fo->upstream_uid = u.uid;
+	fo->upstream_gid = u.gid;
+	return true;
+}
+
+static void
+print_upstream_user(FILE *f, const char *indent, const struct key *k, const void *base,
+    const void *outer)
+{
+	const struct forward_options *fo = base;
+	char *u;
+
+	if (!fo->upstream_user)
+		return;
+	u = fo->upstream_group ? diag_format("%s:%s", fo->upstream_user, fo->upstream_group) : NULL;
+	key_dump_key_string(f, indent, k->name, u ? u : fo->upstream_user);
+	free(u);
+}
+
+static void
+release_upstream_user(const struct key *k, void *base)
+{
+	struct forward_options *fo = base;
+
+	free(fo->upstream_user);
+	free(fo->upstream_group);
+	fo->upstream_user = fo->upstream_group = NULL;
+}
+
 static void
 forward_init(void *base)
 {
 	struct forward_options *fo = base;
 
 	atomic_init(&fo->rr_next, 0);
+	fo->upstream_uid = (uid_t)-1;
+	fo->upstream_gid = (gid_t)-1;
 }
 
 static const struct key_choice balance_choices[] = {
@@ -587,6 +698,10 @@ static const struct key forward_keys[] = {
 	{ .name = "send_proxy", .type = KEY_CHOICE, .set = key_set_choice, .print = key_print_choice,
 	  .offset = F(send_proxy), .choices = send_proxy_choices, .doc_def = "none",
 	  .addrs = KEY_ADDRS_STREAM, .doc = "send the upstream a PROXY header of this version" },
+	{ .name = "upstream_user", .type = KEY_ID, .set = set_upstream_user,
+	  .print = print_upstream_user, .offset = F(upstream_user),
+	  .doc_def = "the user sockd serves as", .release = release_upstream_user,
+	  .doc = "connect to Unix upstreams as user or user:group (needs root)" },
 	{ .name = NULL },
 };
 

@@ -3,6 +3,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "addr.h"
 #include "sockd.h"
@@ -18,6 +19,10 @@ struct forward_options {
 	double connect_timeout;         /* seconds per upstream attempt */
 	int balance;                    /* enum balance */
 	int send_proxy;                 /* 0 = none, else PROXY_V1 or PROXY_V2 */
+	char *upstream_user;            /* connect to Unix upstreams as this user, or NULL */
+	char *upstream_group;
+	uid_t upstream_uid;             /* (uid_t)-1 = as sockd */
+	gid_t upstream_gid;
 	atomic_uint rr_next;            /* roundrobin position (streams) */
 };
 

@@ -36,6 +36,11 @@ struct endpoint_stats {
 	atomic_ulong dropped_guard;     /* datagrams the reflection guard ignored */
 	atomic_ulong bytes_in;
 	atomic_ulong bytes_out;
+	atomic_ulong udp_sessions;      /* datagram forward sessions open now */
+	atomic_ulong refused_sessions;  /* new datagram clients ignored: session budget held elsewhere */
+	atomic_ulong evicted_source;    /* sessions ended for a new one: udp_sessions_per_source */
+	atomic_ulong evicted_full;      /* ... the socket's table was full */
+	atomic_ulong evicted_budget;    /* ... the daemon's session budget was used up */
 };
 
 /* One configured endpoint: a service behind one or more listen addresses.
@@ -73,6 +78,8 @@ struct endpoint {
 	unsigned burst;                 /* token bucket depth for rate */
 	double udp_rate;                /* datagram replies per second per source; 0 = no limit */
 	unsigned udp_burst;
+	bool udp_rate_loopback;         /* udp_rate applies to loopback sources too */
+	unsigned udp_sessions_per_source; /* datagram forward sessions per client address; 0 = no cap */
 	double idle_timeout;            /* seconds without a byte either way; 0 = none */
 	double lifetime;                /* seconds a connection may last; 0 = none */
 

@@ -42,6 +42,7 @@
 #define PIPE_POOL 32            /* empty pipes a worker keeps for splice */
 
 #define UDP_RATE_SOURCES 4096   /* sources tracked per datagram socket for udp_rate */
+#define RATE_LOG_MS 10000       /* at most one line about udp_rate drops per socket this often */
 #define UDP_SESSIONS 4096       /* datagram forward sessions per socket, unless max_connections says */
 
 /* A datagram socket this worker serves. The listener owns the fd. */
@@ -51,6 +52,8 @@ struct dgram_sock {
 	struct source_rates *rates;     /* udp_rate per source, or NULL */
 	struct udp_relay *relay;        /* service forward: the sessions, or NULL */
 	bool no_gso;                    /* UDP_SEGMENT failed here once: send one by one */
+	uint64_t rate_logged_ms;        /* a udp_rate drop was last logged; 0 = never */
+	unsigned long rate_unlogged;    /* drops since */
 	bool reply_src;                 /* on a wildcard address: each reply leaves
 					 * from the address its request came to */
 	struct dgram_sock *next;
@@ -74,6 +77,18 @@ struct dgram_batch {
 	uint8_t reply[DGRAM_BATCH][DGRAM_REPLY_MAX];
 	uint8_t data[DGRAM_BATCH][DGRAM_MAX];
 };
+
+/* A socket handed to a child (conn_handoff) and still watched; the epoll
+ * registration names the slot and its generation, never the connection,
+ * because it outlives our fd and may outlive the connection too. */
+struct handoff_slot {
+	struct conn *c;                 /* NULL when free */
+	uint32_t gen;                   /* bumped when freed: stale events miss */
+	uint32_t next_free;
+};
+
+#define NO_SLOT UINT32_MAX
+#define HANDOFF_TAG 1u                  /* epoll data with this bit: a handoff, not a watch */
 
 struct worker {
 	struct sockd *d;
@@ -104,6 +119,10 @@ struct worker {
 	struct conn *conns;
 	unsigned n_conns;
 	struct dgram_sock *dgrams;
+
+	struct handoff_slot *handoffs;
+	uint32_t n_handoffs;
+	uint32_t free_handoff;          /* head of the free list, NO_SLOT = none */
 
 	struct conn **heap;             /* min-heap on deadline_ms */
 	size_t heap_len;
@@ -313,6 +332,88 @@ conn_unlink(struct conn *c)
 	w->n_conns--;
 }
 
+static void
+handoff_release(struct worker *w, struct conn *c)
+{
+	struct handoff_slot *h = &w->handoffs[c->handoff - 1];
+
+	h->c = NULL;
+	h->gen = (h->gen + 1) & 0x7fffffff;
+	h->next_free = w->free_handoff;
+	w->free_handoff = c->handoff - 1;
+	c->handoff = 0;
+}
+
+/* The registration stays after close(): epoll keys it by the open file,
+ * which lives on in the child, and drops it by itself once the last
+ * holder closes it. Nothing of ours holds the socket, so the client gets
+ * its EOF when the program closes its side, as before. The registration
+ * asks for nothing but what epoll always reports -- EPOLLHUP (both
+ * directions closed, or reset) and EPOLLERR -- and only once
+ * (EPOLLONESHOT): a half-close by the client is no hang-up, and a stale
+ * registration (a grandchild kept the socket after c ended) can fire at
+ * most once, into a slot whose generation moved on. */
+int
+conn_handoff(struct conn *c, int fd)
+{
+	struct worker *w = c->w;
+	struct epoll_event ev;
+	uint32_t i;
+	int r = 0;
+
+	if (w->free_handoff != NO_SLOT) {
+		i = w->free_handoff;
+		w->free_handoff = w->handoffs[i].next_free;
+	} else {
+		struct handoff_slot *v;
+		uint32_t cap = w->n_handoffs ? 2 * w->n_handoffs : 16;
+
+		v = realloc(w->handoffs, cap * sizeof(*v));
+		if (!v) {
+			conn_replace_fd(c, fd);
+			return -ENOMEM;
+		}
+		w->handoffs = v;
+		for (uint32_t k = cap; k-- > w->n_handoffs + 1;) {
+			v[k] = (struct handoff_slot){ .next_free = w->free_handoff };
+			w->free_handoff = k;
+		}
+		i = w->n_handoffs;
+		v[i].gen = 0;
+		w->n_handoffs = cap;
+	}
+	w->handoffs[i].c = c;
+	ev.events = EPOLLONESHOT | EPOLLET;
+	ev.data.u64 = (((uint64_t)w->handoffs[i].gen << 32 | i) << 1) | HANDOFF_TAG;
+	if (epoll_ctl(w->epfd, c->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ev) == -1) {
+		r = -errno;
+		c->handoff = i + 1;
+		handoff_release(w, c);
+		conn_replace_fd(c, fd);
+		return r;
+	}
+	c->handoff = i + 1;
+	close(c->fd);
+	c->fd = fd;
+	c->armed = 0;
+	c->registered = false;
+	return 0;
+}
+
+/* An event of a handed-off socket. */
+static void
+handoff_event(struct worker *w, uint64_t data)
+{
+	uint32_t i = (uint32_t)(data >> 1), gen = (uint32_t)(data >> 33);
+	struct conn *c;
+
+	if (i >= w->n_handoffs || w->handoffs[i].gen != gen || !(c = w->handoffs[i].c) || c->closed)
+		return;         /* the connection ended before its socket did */
+	handoff_release(w, c);
+	if (c->ep->service->conn_hangup)
+		c->ep->service->conn_hangup(c);
+}
+
 void
 conn_close(struct conn *c)
 {
@@ -324,21 +425,31 @@ conn_close(struct conn *c)
 
 	if (c->closed)
 		return;
-	if (log_max_level >= level) {
-		char peer[ADDR_STRLEN];
-
-		log_msg(level, "conn endpoint=%s proto=%s peer=%s%s in=%llu out=%llu duration=%.3fs outcome=%s",
-			ep->name, conn_proto(c),
-			c->peer_len ? addr_format_peer(&c->peer.sa, c->peer_len, peer, sizeof(peer)) : "unix",
-			c->proxied ? " proxied=yes" : "",
-			(unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
-			(double)(monotonic_ms() - c->started_ms) / 1000.0, c->outcome ? c->outcome : "closed");
-	}
 	c->closed = true;
 	heap_remove(w, c);
 	conn_unlink(c);
+	if (c->handoff)
+		handoff_release(w, c);
+	/* First: an exec program that is still running is stopped here, and
+	 * its end belongs in the line below. */
 	if (ep->service->conn_free)
 		ep->service->conn_free(c);
+	if (log_max_level >= level) {
+		char peer[ADDR_STRLEN], counts[64];
+
+		/* The bytes of an opaque service (exec) never pass through
+		 * sockd: what it knows instead is the service's to say. */
+		if (ep->service->flags & SERVICE_OPAQUE)
+			snprintf(counts, sizeof(counts), "%s", c->detail ? c->detail : "");
+		else
+			snprintf(counts, sizeof(counts), "in=%llu out=%llu",
+				 (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
+		log_msg(level, "conn endpoint=%s proto=%s peer=%s%s %s%sduration=%.3fs outcome=%s",
+			ep->name, conn_proto(c),
+			c->peer_len ? addr_format_peer(&c->peer.sa, c->peer_len, peer, sizeof(peer)) : "unix",
+			c->proxied ? " proxied=yes" : "", counts, counts[0] ? " " : "",
+			(double)(monotonic_ms() - c->started_ms) / 1000.0, c->outcome ? c->outcome : "closed");
+	}
 	free(c->out);
 	c->out = NULL;
 	free(c->proxy_buf);
@@ -1063,6 +1174,25 @@ dgram_send(struct worker *w, struct dgram_sock *ds, struct dgram_batch *b, unsig
 	}
 }
 
+/* Replies stop for a source over udp_rate: say so, so that whoever wonders
+ * why sees it, but at most once per RATE_LOG_MS per socket. */
+static void
+rate_drop_log(struct worker *w, struct dgram_sock *ds, const struct sockaddr *peer, socklen_t len)
+{
+	const struct endpoint *ep = ds->l->ep;
+	char text[ADDR_STRLEN];
+
+	if (ds->rate_logged_ms && w->now_ms - ds->rate_logged_ms < RATE_LOG_MS) {
+		ds->rate_unlogged++;
+		return;
+	}
+	log_notice("endpoint %s: not answering %s beyond udp_rate (%g replies/s, burst %u) "
+		   "(%lu more dropped since the last such line)", ep->name,
+		   addr_format_peer(peer, len, text, sizeof(text)), ep->udp_rate, ep->udp_burst, ds->rate_unlogged);
+	ds->rate_logged_ms = w->now_ms ? w->now_ms : 1;
+	ds->rate_unlogged = 0;
+}
+
 static void
 dgram_serve(struct worker *w, struct dgram_sock *ds)
 {
@@ -1126,8 +1256,14 @@ dgram_serve(struct worker *w, struct dgram_sock *ds)
 						b->in[i].msg_len, w->now_ms);
 				continue;
 			} else if (ds->rates &&
+				   (ep->udp_rate_loopback || !udp_guard_is_loopback(h->msg_name, h->msg_namelen)) &&
 				   !source_rates_take(ds->rates, h->msg_name, h->msg_namelen, w->now_ms)) {
+				/* Loopback sources are exempt unless udp_rate_loopback:
+				 * the limit keeps us from being aimed at a spoofed
+				 * source, and a loopback source cannot come from
+				 * outside the host. */
 				atomic_fetch_add_explicit(&ep->stats.dropped_rate, 1, memory_order_relaxed);
+				rate_drop_log(w, ds, h->msg_name, h->msg_namelen);
 				continue;
 			}
 			ctx.buf = b->reply[nout];
@@ -1170,7 +1306,8 @@ worker_add_dgram(struct worker *w, struct listener *l)
 		ds->reply_src = r == 0;
 	}
 	if (l->ep->service == &service_forward) {
-		ds->relay = udp_relay_new(l, w->epfd, l->ep->max_connections ? l->ep->max_connections : UDP_SESSIONS);
+		ds->relay = udp_relay_new(l, w->epfd, l->ep->max_connections ? l->ep->max_connections : UDP_SESSIONS,
+					  l->ep->udp_sessions_per_source, &w->d->udp_budget);
 		if (!ds->relay) {
 			free(ds);
 			return -ENOMEM;
@@ -1309,6 +1446,11 @@ worker_main(void *arg)
 		for (int i = 0; i < n; i++) {
 			struct watch *wt = evs[i].data.ptr;
 
+			/* Pointers are aligned: the low bit is free for the tag. */
+			if (evs[i].data.u64 & HANDOFF_TAG) {
+				handoff_event(w, evs[i].data.u64);
+				continue;
+			}
 			switch (wt->kind) {
 			case WATCH_CONN:
 				if (!((struct conn *)wt)->closed)
@@ -1396,6 +1538,7 @@ worker_start(struct sockd *d, unsigned id, struct worker **out)
 	w->d = d;
 	w->id = id;
 	w->epfd = w->mailfd = -1;
+	w->free_handoff = NO_SLOT;
 	w->queue_watch.kind = WATCH_QUEUE;
 	w->mail_watch.kind = WATCH_MAIL;
 	pthread_mutex_init(&w->mail_lock, NULL);
@@ -1548,6 +1691,7 @@ worker_join(struct worker *w)
 	pthread_mutex_destroy(&w->mail_lock);
 	sem_destroy(&w->released);
 	free(w->heap);
+	free(w->handoffs);
 	free(w->scratch);
 	free(w->batch);
 	free(w);

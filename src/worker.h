@@ -50,6 +50,8 @@ struct conn {
 	bool closed;                    /* closed; freed after the current event batch */
 	bool proxied;                   /* peer/local come from a PROXY header */
 	const char *outcome;            /* why it ended, for the log line; NULL = "closed" */
+	const char *detail;             /* the service's own fields for the log line, or NULL */
+	uint32_t handoff;               /* its slot in the worker's handoff table + 1, 0 = none */
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in in;
@@ -123,6 +125,13 @@ void conn_aux_close(struct conn_aux *aux);
 /* Replace c's fd (closing the old one) with fd, watched for nothing yet
  * (conn_want() sets the interest). */
 void conn_replace_fd(struct conn *c, int fd);
+
+/* Like conn_replace_fd, for a socket a child process now holds: close
+ * our copy (so the peer sees EOF as soon as the child lets go), yet hear
+ * once, through the service's conn_hangup, if the socket hangs up both
+ * ways or fails while c lives. 0, or -errno when it cannot be watched
+ * (c has fd all the same). */
+int conn_handoff(struct conn *c, int fd);
 
 /* Bytes moved without conn_read/conn_write (splice): count them. */
 void conn_count(struct conn *c, size_t in, size_t out);
