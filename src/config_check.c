@@ -13,8 +13,8 @@
 
 #include "config_source.h"
 #include "service.h"
-#include "service_exec.h"
-#include "service_forward.h"
+#include "exec_options.h"
+#include "forward_options.h"
 
 /* What the listen addresses of an endpoint are, as far as they parsed. */
 struct kinds {

@@ -27,8 +27,9 @@
 #include <stddef.h>
 
 #include "acl.h"
-#include "config.h"
+#include "diag.h"
 #include "keys.h"
+#include "sockd.h"
 
 #define NAME_MAX_LEN 64
 #define CONFIG_MAX_KEY_SETS 16          /* service key sets; check_keys tests it */

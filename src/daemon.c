@@ -20,7 +20,7 @@
 #include "monitor.h"
 #include "queue.h"
 #include "service.h"
-#include "service_forward.h"
+#include "forward_options.h"
 #include "status.h"
 #include "systemd.h"
 #include "worker.h"

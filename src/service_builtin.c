@@ -9,7 +9,7 @@
 #include "builtin.h"
 #include "keys.h"
 #include "service.h"
-#include "service_builtin.h"
+#include "daytime_options.h"
 #include "sockd.h"
 #include "worker.h"
 

@@ -25,7 +25,7 @@
 #include "log.h"
 #include "keys.h"
 #include "service.h"
-#include "service_exec.h"
+#include "exec_options.h"
 #include "sockd.h"
 #include "worker.h"
 

@@ -26,7 +26,7 @@
 #include "proxy_proto.h"
 #include "keys.h"
 #include "service.h"
-#include "service_forward.h"
+#include "forward_options.h"
 #include "sockd.h"
 #include "worker.h"
 

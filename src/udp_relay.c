@@ -12,7 +12,7 @@
 #include "log.h"
 #include "sockd.h"
 #include "dgram_src.h"
-#include "service_forward.h"
+#include "forward_options.h"
 #include "udp_relay.h"
 #include "worker.h"
 

@@ -18,7 +18,7 @@
 #include "config.h"
 #include "keys.h"
 #include "proxy_proto.h"
-#include "service_builtin.h"
+#include "daytime_options.h"
 
 static char tmp_dir[256];
 static char conf_path[sizeof(tmp_dir) + 16];    /* tmp_dir/t.conf */

@@ -9,8 +9,8 @@
 #include "config_source.h"
 #include "keys.h"
 #include "service.h"
-#include "service_exec.h"
-#include "service_forward.h"
+#include "exec_options.h"
+#include "forward_options.h"
 
 /* Every set a key can be in, with the services that own it. */
 static const struct key_set *

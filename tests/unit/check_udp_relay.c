@@ -11,7 +11,7 @@
 
 #include "dgram_src.h"
 #include "listener.h"
-#include "service_forward.h"
+#include "forward_options.h"
 #include "sockd.h"
 #include "udp_relay.h"
 

@@ -1,4 +1,4 @@
-/* Options of service "exec", set by its keys (declared in service_exec.c); read by service_exec.c only. */
+/* Options of service "exec", set by its keys (declared in service_exec.c); read by service_exec.c. Header only: no module includes back. */
 #pragma once
 
 #include <sys/types.h>

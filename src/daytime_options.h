@@ -1,4 +1,4 @@
-/* Options of the RFC built-in services, set by their keys (declared in service_builtin.c). */
+/* Options of service "daytime", set by its key (declared in service_builtin.c). Header only. */
 #pragma once
 
 #include "sockd.h"

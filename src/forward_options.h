@@ -1,4 +1,4 @@
-/* Options of service "forward", set by its keys (declared in service_forward.c); read by service_forward.c and udp_relay.c. */
+/* Options of service "forward", set by its keys (declared in service_forward.c); read by service_forward.c and udp_relay.c. Header only. */
 #pragma once
 
 #include <stdatomic.h>
