@@ -84,6 +84,16 @@ expect_file_match "$T/err" "^sockctl: unknown command 'frobnicate'"
 expect_rc 64 ctl status extra
 expect_rc 64 ctl check a b
 expect_rc 64 "$SOCKCTL" --bogus status
+# Options may follow the command, as with git and systemctl; unknown ones
+# are still usage errors, wherever they are.
+expect_rc 69 ctl status --json
+expect_rc 64 ctl status --bogus
+expect_file_match "$T/err" "unrecognized option '--bogus'"
+expect_rc 64 ctl reload -x
+expect_rc 64 ctl stop --json extra
+expect_rc 64 ctl check --bogus "$T/x.conf"
+expect_rc 0 ctl status --help
+expect_file_match "$T/out" '^usage: sockctl '
 expect_rc 0 "$SOCKCTL" --help
 expect_file_match "$T/out" '^usage: sockctl '
 
@@ -130,6 +140,10 @@ expect_match "$(cat "$T/out")" '^\{"ok":true,"version":"[0-9.]+","pid":[0-9]+,' 
 expect_match "$(cat "$T/out")" '"reload":\{"ok":true,"time":0\.000,"errors":\[\]\}' "status --json"
 expect_match "$(ep_json echo)" "\"listen\":\\[\\{\"address\":\"tcp:127\\.0\\.0\\.1:$P_ECHO\",\"origin\":\"bound\"\\}," \
 	"status --json"
+# The same with --json after the command, and -S there too.
+expect_rc 0 "$SOCKCTL" status --json -S "$CTL"
+expect_match "$(cat "$T/out")" '^\{"ok":true,"version":"[0-9.]+","pid":[0-9]+,' "status --json (after the command)"
+expect_match "$(ep_json echo)" '"accepted":6,' "status --json (after the command)"
 # An open connection is active, and counted once it closes.
 start_bg hold "$TCLIENT" hold -a "tcp:127.0.0.1:$P_ECHO" -n 2 -t 60
 HOLD_PID=$BG_PID
@@ -224,6 +238,8 @@ expect_rc 1 ctl check "$T/missing.conf"
 expect_file_match "$T/err" "^$T/missing.conf: No such file or directory$"
 expect_rc 0 ctl --json check "$T/good.conf"
 expect_eq "$(cat "$T/out")" "{\"ok\":true,\"file\":\"$T/good.conf\",\"endpoints\":4,\"warnings\":[]}" "check --json"
+expect_rc 0 ctl check "$T/good.conf" --json
+expect_eq "$(cat "$T/out")" "{\"ok\":true,\"file\":\"$T/good.conf\",\"endpoints\":4,\"warnings\":[]}" "check FILE --json"
 # A FIFO is refused at once, never opened for reading (that would wait for
 # a writer with sockd's main thread).
 mkfifo "$T/fifo.conf"
