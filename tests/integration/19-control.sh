@@ -398,4 +398,37 @@ checker_dead() {
 wait_until 5 checker_dead || fail "the checker process outlived sockd"
 wait_bg "$HANG_PID" 10 || :
 expect_clean_log
+
+# ---------------------------------------------------------------- README's first run
+
+# README's first command runs conf/dev.conf, and the next one it shows is
+# `sockctl -S PATH status`: dev.conf's control socket must be that PATH and
+# answer. dev.conf runs here moved to this script's ports and directory.
+note "README: the first command's config answers sockctl status"
+README=$top_srcdir/README.md
+DEV=$top_srcdir/conf/dev.conf
+first_conf=$(sed -n 's|.* src/sockd -F -f \.\./\(conf/[a-z.]*\)$|\1|p' "$README" | head -n 1)
+expect_eq "$first_conf" conf/dev.conf "the configuration of README's first command"
+ctl_path=$(sed -n 's|^src/sockctl -S \([^ ]*\) status$|\1|p' "$README" | head -n 1)
+[ -n "$ctl_path" ] || fail "README shows no 'src/sockctl -S PATH status' line"
+expect_eq "$(sed -n 's|^ *control = "\([^"]*\)";.*|\1|p' "$DEV")" "$ctl_path" \
+	"dev.conf's control socket and README's sockctl -S"
+case $ctl_path in
+/tmp/*) ;;
+*) fail "dev.conf's control socket $ctl_path is not under /tmp" ;;
+esac
+set --
+for nn in $(grep -o '127\.0\.0\.1:70[0-9][0-9]' "$DEV" | sed 's/.*:70//' | sort -u); do
+	set -- "$@" -e "s|127\.0\.0\.1:70$nn\([^0-9]\)|127.0.0.1:$(port $((50 + ${nn#0})))\1|g"
+done
+sed "$@" -e "s|\"/tmp/|\"$T/dev-|g" "$DEV" >"$T/dev.conf"
+if grep -n '127\.0\.0\.1:70[0-9][0-9]\|"/tmp/[^/"]*"' "$T/dev.conf" >&2; then
+	fail "dev.conf has an address this test does not move"
+fi
+start_sockd "$T/dev.conf"
+DEV_CTL=$T/dev-${ctl_path#/tmp/}
+expect_rc 0 "$SOCKCTL" -S "$DEV_CTL" status
+expect_file_match "$T/out" '^echo +echo ' "sockctl status on dev.conf"
+expect_stop_ok
+expect_clean_log
 exit 0
