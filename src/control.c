@@ -424,7 +424,7 @@ cmd_reload(struct buf *b, struct sockd *d, const struct client *c)
 
 /* The reply to "check PATH", from config_load(); run in the checker child. */
 static void
-check_reply(struct buf *b, const char *path)
+check_answer(struct buf *b, const char *path)
 {
 	struct sockd_config *cfg = NULL;
 	struct diag dg = { 0 };
@@ -460,7 +460,7 @@ static bool
 check_start(struct control *ctl, struct client *c, const char *path)
 {
 	(void)ctl;
-	check_reply(&c->out, path);
+	check_answer(&c->out, path);
 	return false;
 }
 #else
@@ -480,7 +480,7 @@ check_child(int fd, const char *path, pid_t parent)
 	if (fd > 3)
 		close_range(3, (unsigned)fd - 1, 0);
 	close_range((unsigned)fd + 1, ~0U, 0);
-	check_reply(&b, path);
+	check_answer(&b, path);
 	if (buf_status(&b) < 0)
 		_exit(2);
 	while (off < b.len) {
