@@ -94,9 +94,12 @@ fi
 
 step ".ci/run inside (log: $log)"
 rc=0
+# In the background, so that SIGTERM or Ctrl-C reaches the trap at once
+# (bash runs a trap only between commands); stopping the container ends it.
 # shellcheck disable=SC2016 # expanded inside
 "$SANDBOX" exec /usr/bin/env ${env_skip:+"$env_skip"} bash -c 'cd /root/sockd && exec .ci/run' \
-	>"$log" 2>&1 || rc=$?
+	>"$log" 2>&1 &
+wait $! || rc=$?
 grep '^=== ' "$log" || :
 tail -n 20 "$log"
 
