@@ -1893,7 +1893,7 @@ load_fragment(struct loader *l, struct sockd_config *cfg, const char *path)
 		l->nomem = true;
 		return;
 	}
-	if (r == NOT_REGULAR || r == -EISDIR || r == -ENOENT) {
+	if (r == NOT_REGULAR || r == -EISDIR || r == -ENOENT || r == -ELOOP) {
 		diag_add(&l->warnings, path, 0, "skipped: %s", r == -ENOENT ?
 		    "a dangling symbolic link" : r == -EISDIR ? "a directory" : why);
 		return;
