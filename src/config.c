@@ -6,10 +6,13 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libconfig.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "config_source.h"
@@ -22,6 +25,7 @@ struct lc_source {
 	size_t n_files;
 	struct cval **trees;
 	size_t n_trees;
+	struct diag warnings;           /* handed to the config's warnings */
 };
 
 /* ------------------------------------------------------------ libconfig -> cval */
@@ -201,22 +205,45 @@ read_root(struct loader *l, const struct cval *root)
 
 /* ------------------------------------------------------------ include_dir */
 
-/* libconfig's own I/O error says nothing about why; find out first. */
+/* Whether path is a regular file of at most CONFIG_FILE_MAX bytes, found
+ * out without ever waiting on it: O_NONBLOCK keeps open() of a FIFO from
+ * blocking until a writer comes, and nothing is read. libconfig then opens
+ * the file again by name, which it needs for its diagnostics; a file
+ * swapped for a FIFO in between is the business of whoever can write the
+ * directory, and a check runs with a time limit anyway (control.c).
+ * 0, or -errno with why set: NOT_REGULAR, -EISDIR, -EFBIG (too large),
+ * -ENOENT, -EACCES, -ENOMEM ... */
+#define NOT_REGULAR     (-ENODEV)
+
 static int
-check_readable(const char *path)
+check_readable(const char *path, char *why, size_t len)
 {
 	struct stat st;
-	FILE *f;
-	int r = 0;
+	int fd, r = 0;
 
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	if (fstat(fileno(f), &st) == -1)
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd == -1) {
 		r = -errno;
-	else if (S_ISDIR(st.st_mode))
+		/* open() of a socket file says "No such device or address". */
+		if (r == -ENXIO)
+			r = NOT_REGULAR;
+	} else if (fstat(fd, &st) == -1) {
+		r = -errno;
+	} else if (S_ISDIR(st.st_mode)) {
 		r = -EISDIR;
-	fclose(f);
+	} else if (!S_ISREG(st.st_mode)) {
+		r = NOT_REGULAR;
+	} else if (st.st_size > CONFIG_FILE_MAX) {
+		snprintf(why, len, "too large (%lld bytes, limit %d)", (long long)st.st_size,
+		    CONFIG_FILE_MAX);
+		r = -EFBIG;
+	}
+	if (fd != -1)
+		close(fd);
+	if (r == NOT_REGULAR)
+		snprintf(why, len, "not a regular file");
+	else if (r < 0 && r != -EFBIG)
+		snprintf(why, len, "%s", strerror(-r));
 	return r;
 }
 
@@ -242,26 +269,25 @@ read_fragment(struct lc_source *src, const char *path)
 {
 	struct loader *l = src->l;
 	const struct cval *root;
-	struct stat st;
+	char why[96];
 	int r;
 
-	/* stat, not the dirent type: a symlink to a file counts too. */
-	if (stat(path, &st) == -1) {
-		if (errno == ENOMEM)
-			l->kc.nomem = true;
-		else
-			key_file_error(&l->kc, path, 0, "%s", strerror(errno));
-		return;
-	}
-	if (!S_ISREG(st.st_mode))
-		return;
-	r = check_readable(path);
+	/* Anything but a file to read is skipped with a warning, whatever it
+	 * is: a directory, a FIFO or socket named *.conf, a symlink that
+	 * leads nowhere (or to one of those). A file that cannot be read or
+	 * is too large is an error. */
+	r = check_readable(path, why, sizeof(why));
 	if (r == -ENOMEM) {
 		l->kc.nomem = true;
 		return;
 	}
+	if (r == NOT_REGULAR || r == -EISDIR || r == -ENOENT || r == -ELOOP) {
+		diag_add(&src->warnings, path, 0, "skipped: %s", r == -ENOENT ?
+		    "a dangling symbolic link" : r == -EISDIR ? "a directory" : why);
+		return;
+	}
 	if (r < 0) {
-		key_file_error(&l->kc, path, 0, "%s", strerror(-r));
+		key_file_error(&l->kc, path, 0, "%s", why);
 		return;
 	}
 	if (!(root = read_file(src, path)))
@@ -353,14 +379,15 @@ config_load(const char *path, struct sockd_config **out, struct diag *d)
 	struct loader l;
 	const struct cval *root;
 	size_t start = d->n;
+	char why[96];
 	int r;
 
 	*out = NULL;
-	r = check_readable(path);
+	r = check_readable(path, why, sizeof(why));
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
-		diag_add(d, path, 0, "%s", strerror(-r));
+		diag_add(d, path, 0, "%s", why);
 		return d->n > start ? -EINVAL : -ENOMEM;
 	}
 	if (loader_begin(&l, path, d) < 0)
@@ -378,6 +405,12 @@ config_load(const char *path, struct sockd_config **out, struct diag *d)
 		l.cfg->n_included = l.cfg->n_endpoints - n;
 	}
 	r = loader_end(&l, out);
+	if (*out) {
+		(*out)->warnings = src.warnings.lines;
+		(*out)->n_warnings = src.warnings.n;
+	} else {
+		diag_free(&src.warnings);
+	}
 	source_free(&src);
 	return r;
 }

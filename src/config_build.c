@@ -50,6 +50,9 @@ config_free(struct sockd_config *cfg)
 	free(cfg->endpoints);
 	key_set_release(&daemon_keys, &cfg->daemon);
 	free(cfg->file);
+	for (size_t i = 0; i < cfg->n_warnings; i++)
+		free(cfg->warnings[i]);
+	free(cfg->warnings);
 	free(cfg);
 }
 
