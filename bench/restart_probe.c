@@ -127,10 +127,10 @@ struct target {
 	unsigned n_lost;
 	uint64_t lost_more;     /* lost datagrams beyond the ranges kept */
 
-	bool failing;           /* for the progress lines */
+	enum outcome last_oc;   /* for the progress lines */
 	uint64_t fail_run;
 	unsigned notes;
-	bool held_noted;
+	bool held_noted;        /* all held connections are open, and we said so */
 };
 
 struct opts {
@@ -326,7 +326,19 @@ mark(int sig)
 
 /* ---- results */
 
-/* Progress lines: the first failure after a success, and the first
+/* May one more progress line about tg be written? */
+static bool
+note_budget(struct target *tg)
+{
+	if (tg->notes >= MAX_NOTES)
+		return false;
+	if (++tg->notes < MAX_NOTES)
+		return true;
+	note("%s: more changes, not shown", tg->text);
+	return false;
+}
+
+/* Progress lines: the first failure of each kind in a row, and the first
  * success after failures. Stream attempts come here as they end; datagrams
  * in the order they were sent, with t their send time, once their fate is
  * known (a loss is only known a timeout later). */
@@ -337,23 +349,22 @@ transition(struct target *tg, enum outcome oc, uint64_t t)
 
 	if (fail)
 		tg->fail_run++;
-	if (fail == tg->failing)
+	if (oc == tg->last_oc)
 		return;
-	tg->failing = fail;
-	if (tg->notes >= MAX_NOTES)
-		return;
-	if (++tg->notes == MAX_NOTES)
-		note("%s: more changes, not shown", tg->text);
-	else if (fail && tg->socktype == SOCK_DGRAM)
+	tg->last_oc = oc;
+	if (!note_budget(tg)) {
+		/* said enough */
+	} else if (fail && tg->socktype == SOCK_DGRAM) {
 		note("%s: %s, from the datagram sent at %.3f s", tg->text,
 		     oc == O_TIMEOUT ? "lost" : outcome_name[oc], rel_s(t));
-	else if (fail)
+	} else if (fail) {
 		note("%s: %s at %.3f s", tg->text, outcome_name[oc], rel_s(t));
-	else if (tg->socktype == SOCK_DGRAM)
+	} else if (tg->socktype == SOCK_DGRAM) {
 		note("%s: answered again, from the datagram sent at %.3f s, after %" PRIu64 " failed",
 		     tg->text, rel_s(t), tg->fail_run);
-	else
+	} else {
 		note("%s: ok again at %.3f s after %" PRIu64 " failed", tg->text, rel_s(t), tg->fail_run);
+	}
 	if (!fail)
 		tg->fail_run = 0;
 }
@@ -529,12 +540,13 @@ wait_ms(uint64_t t, uint64_t now)
 	return t > 100 ? 100 : (int)t;
 }
 
-/* Attempts due by t: one every 1/rate s since the start, none after the stop. */
+/* Attempts due by t: one every 1/rate s from the start, up to the stop.
+ * A thread that wakes late still starts all of them, late. */
 static uint64_t
 due(uint64_t t, uint64_t stop)
 {
-	if (t > stop)
-		t = stop;
+	if (t >= stop)
+		return ((stop - t_begin) * (uint64_t)o.rate + 999999999ULL) / 1000000000ULL;
 	return (t - t_begin) * (uint64_t)o.rate / 1000000000ULL + 1;
 }
 
@@ -567,6 +579,7 @@ struct held {
 	uint64_t t_open;        /* when the current connect began */
 	uint64_t t_sent;        /* the owed echo's message went out; 0: none owed */
 	uint64_t msgs;
+	bool was_open;          /* since the last note about a refused reopen */
 	unsigned len, got;
 	char tx[MSG_MAX], rx[MSG_MAX];
 };
@@ -607,7 +620,7 @@ attempt_send(struct stream *s, struct attempt *a, uint64_t t)
 			attempt_end(s, a, O_ERROR, t);
 		return;
 	}
-	/* A fresh socket takes a 40-byte line whole, or fails. */
+	/* A fresh socket takes a 44-byte line whole, or fails. */
 	attempt_end(s, a, n < 0 ? classify(errno) : O_ERROR, t);
 }
 
@@ -754,6 +767,7 @@ held_down(struct stream *s, struct held *h, uint64_t t)
 		close(h->fd);
 	h->fd = -1;
 	h->state = H_DOWN;
+	s->tg->held_noted = false;
 	h->t_sent = 0;
 	h->t_next = t + o.interval_ns;
 }
@@ -763,11 +777,7 @@ held_note(struct stream *s, struct held *h, const char *what, uint64_t t)
 {
 	struct target *tg = s->tg;
 
-	if (tg->notes >= MAX_NOTES)
-		return;
-	if (++tg->notes == MAX_NOTES)
-		note("%s: more changes, not shown", tg->text);
-	else
+	if (note_budget(tg))
 		note("%s: held connection %d %s at %.3f s", tg->text, (int)(h - s->held), what, rel_s(t));
 }
 
@@ -791,6 +801,7 @@ held_opened(struct stream *s, struct held *h, uint64_t t)
 	bool all = true;
 
 	h->state = H_OPEN;
+	h->was_open = true;
 	h->t_next = t;
 	s->tg->held.opened++;
 	if (epoll_set(s->ep, EPOLL_CTL_MOD, h->fd, EPOLLIN | EPOLLRDHUP, HELD_FLAG | (uint64_t)(h - s->held)) < 0)
@@ -801,7 +812,8 @@ held_opened(struct stream *s, struct held *h, uint64_t t)
 		all = all && s->held[i].state == H_OPEN;
 	if (all) {
 		s->tg->held_noted = true;
-		note("%s: %d held connections open", s->tg->text, o.held);
+		if (note_budget(s->tg))
+			note("%s: %d held connections open", s->tg->text, o.held);
 	}
 }
 
@@ -810,6 +822,12 @@ held_connect_failed(struct stream *s, struct held *h, int err, uint64_t t)
 {
 	enum outcome oc = classify(err);
 
+	/* Refused reopens come every interval while the server is away:
+	 * say so once per held connection and outage. */
+	if (oc == O_REFUSED && h->was_open) {
+		h->was_open = false;
+		held_note(s, h, "reopen refused", t);
+	}
 	if (oc == O_REFUSED)
 		held_fail(s, h, &s->tg->held.refused, t);
 	else if (oc == O_RESET)
@@ -943,7 +961,8 @@ held_tick(struct stream *s, uint64_t t)
 			if (r == 2 && t - h->t_open >= o.timeout_ns) {
 				held_fail(s, h, &s->tg->held.timeout, t);
 			} else if (r == 2) {
-				next = t + 1000000;
+				if (t + 1000000 < next)
+					next = t + 1000000;
 				continue;
 			} else if (r < 0) {
 				held_connect_failed(s, h, -r, t);
@@ -1022,7 +1041,7 @@ run_stream(struct target *tg)
 			stop = t;
 		if (t >= stop)
 			s.held_stop = true;
-		for (uint64_t d = due(t, stop); s.next < d && t < stop; s.next++)
+		for (uint64_t d = due(t, stop); s.next < d; s.next++)
 			attempt_start(&s, s.next, t);
 		attempts_sweep(&s, t);
 		h_next = held_tick(&s, t);
@@ -1195,7 +1214,7 @@ run_dgram(struct target *tg)
 		if (atomic_load_explicit(&stop_now, memory_order_relaxed) && t < stop)
 			stop = t;
 		/* Sequence numbers start at 1; the slot of seq is ring[seq % n_ring]. */
-		for (uint64_t d = due(t, stop); next <= d && t < stop; next++) {
+		for (uint64_t d = due(t, stop); next <= d; next++) {
 			struct dslot *sl = &ring[next % n_ring];
 
 			if (sl->pending && sl->seq + n_ring == next) {
@@ -1319,6 +1338,11 @@ table_row(const struct target *tg, const char *first, const char *scope, const s
 {
 	bool dg = tg->socktype == SOCK_DGRAM;
 
+	/* A long Unix path gets a line of its own, so the columns stay. */
+	if (strlen(first) > 28) {
+		printf("%s\n", first);
+		first = "";
+	}
 	printf("%-28s %-7s %9" PRIu64 " %9" PRIu64, first, scope, ty->attempts, ty->n[O_OK]);
 	if (dg) {
 		printf(" %7" PRIu64, ty->n[O_TIMEOUT]);
