@@ -8,6 +8,7 @@
 
 #include "acl.h"
 #include "addr.h"
+#include "admit.h"
 
 struct acl;
 struct service;
