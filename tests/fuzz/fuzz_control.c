@@ -103,7 +103,8 @@ diag_free(struct diag *d)
 /* ---------------------------------------------------------------- harness */
 
 static struct control ctl = { .fd = -1, .epfd = -1, .timerfd = -1 };
-static struct sockd daemon_state = { .cfg = &stub_cfg, .config_path = "/etc/sockd/sockd.conf" };
+static struct sockd daemon_state = { .cfg = &stub_cfg, .config_path = "/etc/sockd/sockd.conf",
+				     .reload = daemon_reload };
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
