@@ -181,9 +181,8 @@ void conn_loop_free(struct conn_loop *lp);
 /* The worker took c from the queue: c is now lp's; start its service. */
 void conn_adopt(struct conn_loop *lp, struct conn *c);
 
-/* An epoll event for c, or for one of its aux fds. */
+/* An epoll event for c. */
 void conn_dispatch(struct conn *c, uint32_t events);
-void conn_aux_dispatch(struct conn_aux *aux, uint32_t events);
 
 /* After a batch of events: run what asked to run again (conn_again), act on
  * the deadlines that passed, then free what was closed meanwhile. */
