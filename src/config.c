@@ -63,7 +63,8 @@ struct loader {
 	size_t n_exec_users;
 };
 
-/* An exec endpoint's resolved 'user': daemon.user may be read after it. */
+/* An exec endpoint's resolved 'user', or a forward's 'upstream_user':
+ * daemon.user may be read after it. */
 struct exec_user {
 	struct endpoint *ep;
 	const config_setting_t *s;
@@ -98,6 +99,7 @@ struct ep_state {
 	const config_setting_t *connect_timeout;
 	const config_setting_t *balance;
 	const config_setting_t *send_proxy;
+	const config_setting_t *upstream_user;
 	const config_setting_t **listen_at;      /* per address in ep->listen */
 	const config_setting_t **upstream_at;    /* per address in ep->upstream */
 	bool listen_bad;
@@ -232,6 +234,8 @@ endpoint_unref(struct endpoint *ep)
 	free(ep->env);
 	free(ep->exec_user);
 	free(ep->exec_group);
+	free(ep->upstream_user);
+	free(ep->upstream_group);
 	free(ep->rlimits);
 	free(ep->upstream);
 	source_table_free(ep->sources);
@@ -1147,12 +1151,14 @@ load_env(struct loader *l, struct endpoint *ep, const config_setting_t *s)
 }
 
 /* user = "name", "name:group", "uid" or "uid:gid" (or an integer uid): the
- * program runs as that user, in that group or else the user's primary one. */
+ * program runs as that user, in that group or else the user's primary one.
+ * upstream_user, of a forward, is written the same way. */
 static void
 load_exec_user(struct loader *l, struct endpoint *ep, const config_setting_t *s)
 {
+	bool upstream = strcmp(key(s), "upstream_user") == 0;
 	struct exec_user *eu;
-	char buf[32], *text, *group;
+	char buf[32], *text, *group, *group_copy = NULL;
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
 	long long v;
@@ -1164,7 +1170,7 @@ load_exec_user(struct loader *l, struct endpoint *ep, const config_setting_t *s)
 	case CONFIG_TYPE_INT64:
 		v = config_setting_get_int64(s);
 		if (v < 0 || v > ID_MAX) {
-			conf_error(l, s, "'user' must be between 0 and %lld", ID_MAX);
+			conf_error(l, s, "'%s' must be between 0 and %lld", key(s), ID_MAX);
 			return;
 		}
 		snprintf(buf, sizeof(buf), "%lld", v);
@@ -1174,7 +1180,7 @@ load_exec_user(struct loader *l, struct endpoint *ep, const config_setting_t *s)
 		text = loader_strdup(l, config_setting_get_string(s));
 		break;
 	default:
-		conf_error(l, s, "'user' must be a user name or a number, optionally followed by ':group'");
+		conf_error(l, s, "'%s' must be a user name or a number, optionally followed by ':group'", key(s));
 		return;
 	}
 	if (!text)
@@ -1213,7 +1219,7 @@ load_exec_user(struct loader *l, struct endpoint *ep, const config_setting_t *s)
 		if (!id_from_text(l, s, "user", false, group, &id))
 			goto out_free;
 		gid = (gid_t)id;
-		if (!(ep->exec_group = loader_strdup(l, group)))
+		if (!(group_copy = loader_strdup(l, group)))
 			goto out_free;
 	}
 	eu = realloc(l->exec_users, (l->n_exec_users + 1) * sizeof(*eu));
@@ -1223,12 +1229,21 @@ load_exec_user(struct loader *l, struct endpoint *ep, const config_setting_t *s)
 	}
 	l->exec_users = eu;
 	l->exec_users[l->n_exec_users++] = (struct exec_user){ ep, s };
-	ep->exec_uid = uid;
-	ep->exec_gid = gid;
-	ep->exec_user = text;
+	if (upstream) {
+		ep->upstream_uid = uid;
+		ep->upstream_gid = gid;
+		ep->upstream_user = text;
+		ep->upstream_group = group_copy;
+	} else {
+		ep->exec_uid = uid;
+		ep->exec_gid = gid;
+		ep->exec_user = text;
+		ep->exec_group = group_copy;
+	}
 	return;
 
 out_free:
+	free(group_copy);
 	free(text);
 }
 
@@ -1386,7 +1401,7 @@ check_exec_forward(struct loader *l, struct endpoint *ep, struct ep_state *st,
 	const config_setting_t *exec_only[] = { st->command, st->env, st->user, st->instances,
 		st->umask, st->nice, st->rlimit };
 	const config_setting_t *forward_only[] = { st->upstream, st->connect_timeout, st->balance,
-		st->send_proxy };
+		st->send_proxy, st->upstream_user };
 	bool listen_ok = st->listen && !st->listen_bad;
 	char buf[ADDR_STRLEN];
 
@@ -1424,6 +1439,15 @@ check_exec_forward(struct loader *l, struct endpoint *ep, struct ep_state *st,
 	if (st->send_proxy && has_dgram)
 		conf_error(l, st->send_proxy, "'send_proxy' is only allowed on stream endpoints "
 		    "(tcp, unix, unix-seqpacket addresses only)");
+	if (st->upstream_user) {
+		bool unix_up = false;
+
+		for (size_t i = 0; i < ep->n_upstream; i++)
+			unix_up |= addr_family(&ep->upstream[i]) == AF_UNIX;
+		if (has_dgram || !unix_up)
+			conf_error(l, st->upstream_user, "'upstream_user' applies to Unix stream upstreams "
+			    "(unix, unix-seqpacket), and endpoint %s has none", st->label);
+	}
 	/* Only the upstreams that parsed. */
 	for (size_t i = 0; i < ep->n_upstream; i++) {
 		const struct addr *u = &ep->upstream[i];
@@ -1565,10 +1589,13 @@ load_endpoint(struct loader *l, struct sockd_config *cfg,
 	ep->daytime_format = loader_strdup(l, DAYTIME_DEFAULT_FORMAT);
 	ep->udp_rate = CONFIG_DEFAULT_UDP_RATE;
 	ep->udp_burst = CONFIG_DEFAULT_UDP_BURST;
+	ep->udp_sessions_per_source = CONFIG_DEFAULT_UDP_SESSIONS_PER_SOURCE;
 	ep->idle_timeout = CONFIG_DEFAULT_IDLE_TIMEOUT;
 	ep->proxy_timeout = CONFIG_DEFAULT_PROXY_TIMEOUT;
 	ep->exec_uid = (uid_t)-1;
 	ep->exec_gid = (gid_t)-1;
+	ep->upstream_uid = (uid_t)-1;
+	ep->upstream_gid = (gid_t)-1;
 	ep->umask = -1;
 	ep->nice = NICE_UNSET;
 	ep->connect_timeout = CONFIG_DEFAULT_CONNECT_TIMEOUT;
@@ -1658,6 +1685,12 @@ load_endpoint(struct loader *l, struct sockd_config *cfg,
 		} else if (strcmp(k, "udp_burst") == 0) {
 			if (get_integer(l, s, 1, BURST_MAX, &v))
 				ep->udp_burst = (unsigned)v;
+		} else if (strcmp(k, "udp_rate_loopback") == 0) {
+			if (get_bool(l, s, &b))
+				ep->udp_rate_loopback = b;
+		} else if (strcmp(k, "udp_sessions_per_source") == 0) {
+			if (get_integer(l, s, 0, MAX_PER_SOURCE_MAX, &v))
+				ep->udp_sessions_per_source = (unsigned)v;
 		} else if (strcmp(k, "idle_timeout") == 0) {
 			if (get_number(l, s, 0, TIMEOUT_MAX, &f))
 				ep->idle_timeout = f;
@@ -1711,6 +1744,9 @@ load_endpoint(struct loader *l, struct sockd_config *cfg,
 		} else if (strcmp(k, "send_proxy") == 0) {
 			st.send_proxy = s;
 			get_choice(l, s, send_proxy_choices, &ep->send_proxy);
+		} else if (strcmp(k, "upstream_user") == 0) {
+			st.upstream_user = s;
+			load_exec_user(l, ep, s);
 		} else {
 			conf_error(l, s, "unknown key '%s' in endpoint %s", k, st.label);
 		}
@@ -1794,6 +1830,33 @@ check_readable(const char *path)
 	return r;
 }
 
+/* A worker thread connects to a Unix upstream as upstream_user by
+ * switching its own effective ids for the connect() (service_forward.c):
+ * that takes root, kept for good, so no daemon.user. Being that user
+ * already needs no switch. */
+static void
+check_upstream_user(struct loader *l, struct endpoint *ep, const config_setting_t *s,
+    const struct daemon_config *dc)
+{
+	uid_t uid = dc->user ? dc->uid : geteuid();
+	gid_t gid = dc->user ? dc->gid : getegid();
+
+	if (ep->service != &service_forward)
+		return;
+	if (ep->upstream_uid == uid && ep->upstream_gid == gid) {
+		ep->upstream_uid = (uid_t)-1;
+		ep->upstream_gid = (gid_t)-1;
+		return;
+	}
+	if (dc->user)
+		conf_error(l, s, "'upstream_user' needs sockd to keep root, but it switches to "
+		    "daemon.user '%s': remove daemon.user or connect as '%s%s%s'",
+		    dc->user, dc->user, dc->group ? ":" : "", dc->group ? dc->group : "");
+	else if (geteuid() != 0)
+		conf_error(l, s, "'upstream_user' needs sockd to run as root (it runs as uid %u)",
+		    (unsigned)geteuid());
+}
+
 /* After privilege drop sockd cannot switch users: an exec 'user' is only
  * possible with no daemon.user, or when it is daemon.user anyway. */
 static void
@@ -1802,6 +1865,10 @@ check_exec_users(struct loader *l, const struct daemon_config *dc)
 	for (size_t i = 0; i < l->n_exec_users; i++) {
 		struct endpoint *ep = l->exec_users[i].ep;
 
+		if (strcmp(key(l->exec_users[i].s), "upstream_user") == 0) {
+			check_upstream_user(l, ep, l->exec_users[i].s, dc);
+			continue;
+		}
 		if (!dc->user || ep->service != &service_exec)
 			continue;
 		if (ep->exec_uid == dc->uid && ep->exec_gid == dc->gid) {
@@ -2068,6 +2135,8 @@ config_load(const char *path, struct sockd_config **out, struct diag *d)
  *       burst = 1;
  *       udp_rate = 20.0;
  *       udp_burst = 40;
+ *       udp_rate_loopback = false;
+ *       udp_sessions_per_source = 256;
  *       idle_timeout = 300.0;
  *       lifetime = 0.0;
  *       allow = [ "10.0.0.0/8" ];      # only when set, canonical rules
@@ -2270,6 +2339,12 @@ dump_forward(FILE *f, const char *indent, const struct endpoint *ep)
 	dump_key_string(f, indent, "balance", ep->balance == BALANCE_ROUNDROBIN ? "roundrobin" : "first");
 	if (ep->send_proxy)
 		dump_key_string(f, indent, "send_proxy", proxy_version_name(ep->send_proxy));
+	if (ep->upstream_user) {
+		char *u = ep->upstream_group ? format("%s:%s", ep->upstream_user, ep->upstream_group) : NULL;
+
+		dump_key_string(f, indent, "upstream_user", u ? u : ep->upstream_user);
+		free(u);
+	}
 }
 
 static void
@@ -2299,6 +2374,8 @@ dump_endpoint(FILE *f, const struct endpoint *ep)
 	fprintf(f, "%sburst = %u;\n", in, ep->burst);
 	dump_key_number(f, in, "udp_rate", ep->udp_rate);
 	fprintf(f, "%sudp_burst = %u;\n", in, ep->udp_burst);
+	fprintf(f, "%sudp_rate_loopback = %s;\n", in, ep->udp_rate_loopback ? "true" : "false");
+	fprintf(f, "%sudp_sessions_per_source = %u;\n", in, ep->udp_sessions_per_source);
 	dump_key_number(f, in, "idle_timeout", ep->idle_timeout);
 	dump_key_number(f, in, "lifetime", ep->lifetime);
 	if (ep->acl) {

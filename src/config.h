@@ -28,6 +28,7 @@ void diag_free(struct diag *d);         /* frees the lines, leaves d empty */
 #define CONFIG_DEFAULT_BACKLOG          1024
 #define CONFIG_DEFAULT_UDP_RATE         20.0    /* replies per second per source */
 #define CONFIG_DEFAULT_UDP_BURST        40
+#define CONFIG_DEFAULT_UDP_SESSIONS_PER_SOURCE 256  /* datagram forward sessions per client address */
 #define CONFIG_DEFAULT_IDLE_TIMEOUT     300.0   /* seconds */
 #define CONFIG_DEFAULT_PROXY_TIMEOUT    3.0     /* seconds for a whole PROXY header */
 #define CONFIG_DEFAULT_CONNECT_TIMEOUT  5.0     /* seconds per upstream attempt */

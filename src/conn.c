@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -112,6 +113,87 @@ conn_unlink(struct conn *c)
 	lp->n_conns--;
 }
 
+static void
+handoff_release(struct conn_loop *lp, struct conn *c)
+{
+	struct conn_handoff_slot *h = &lp->handoffs[c->handoff - 1];
+
+	h->c = NULL;
+	h->gen = (h->gen + 1) & 0x7fffffff;
+	h->next_free = lp->free_handoff;
+	lp->free_handoff = c->handoff - 1;
+	c->handoff = 0;
+}
+
+/* The registration stays after close(): epoll keys it by the open file,
+ * which lives on in the child, and drops it by itself once the last
+ * holder closes it. Nothing of ours holds the socket, so the client gets
+ * its EOF when the program closes its side, as before. The registration
+ * asks for nothing but what epoll always reports -- EPOLLHUP (both
+ * directions closed, or reset) and EPOLLERR -- and only once
+ * (EPOLLONESHOT): a half-close by the client is no hang-up, and a stale
+ * registration (a grandchild kept the socket after c ended) can fire at
+ * most once, into a slot whose generation moved on. */
+int
+conn_handoff(struct conn *c, int fd)
+{
+	struct conn_loop *lp = c->loop;
+	struct epoll_event ev;
+	uint32_t i;
+	int r = 0;
+
+	if (lp->free_handoff != CONN_NO_SLOT) {
+		i = lp->free_handoff;
+		lp->free_handoff = lp->handoffs[i].next_free;
+	} else {
+		struct conn_handoff_slot *v;
+		uint32_t cap = lp->n_handoffs ? 2 * lp->n_handoffs : 16;
+
+		v = realloc(lp->handoffs, cap * sizeof(*v));
+		if (!v) {
+			conn_replace_fd(c, fd);
+			return -ENOMEM;
+		}
+		lp->handoffs = v;
+		for (uint32_t k = cap; k-- > lp->n_handoffs + 1;) {
+			v[k] = (struct conn_handoff_slot){ .next_free = lp->free_handoff };
+			lp->free_handoff = k;
+		}
+		i = lp->n_handoffs;
+		v[i].gen = 0;
+		lp->n_handoffs = cap;
+	}
+	lp->handoffs[i].c = c;
+	ev.events = EPOLLONESHOT | EPOLLET;
+	ev.data.u64 = (((uint64_t)lp->handoffs[i].gen << 32 | i) << 1) | CONN_HANDOFF_TAG;
+	if (epoll_ctl(lp->epfd, c->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ev) == -1) {
+		r = -errno;
+		c->handoff = i + 1;
+		handoff_release(lp, c);
+		conn_replace_fd(c, fd);
+		return r;
+	}
+	c->handoff = i + 1;
+	close(c->fd);
+	c->fd = fd;
+	c->armed = 0;
+	c->registered = false;
+	return 0;
+}
+
+void
+conn_handoff_event(struct conn_loop *lp, uint64_t data)
+{
+	uint32_t i = (uint32_t)(data >> 1), gen = (uint32_t)(data >> 33);
+	struct conn *c;
+
+	if (i >= lp->n_handoffs || lp->handoffs[i].gen != gen || !(c = lp->handoffs[i].c) || c->closed)
+		return;         /* the connection ended before its socket did */
+	handoff_release(lp, c);
+	if (c->ep->service->conn_hangup)
+		c->ep->service->conn_hangup(c);
+}
+
 void
 conn_close(struct conn *c)
 {
@@ -123,21 +205,31 @@ conn_close(struct conn *c)
 
 	if (c->closed)
 		return;
-	if (log_max_level >= level) {
-		char peer[ADDR_STRLEN];
-
-		log_msg(level, "conn endpoint=%s proto=%s peer=%s%s in=%llu out=%llu duration=%.3fs outcome=%s",
-			ep->name, conn_proto(c),
-			c->peer_len ? addr_format_peer(&c->peer.sa, c->peer_len, peer, sizeof(peer)) : "unix",
-			c->proxied ? " proxied=yes" : "",
-			(unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
-			(double)(timer_now_ms() - c->started_ms) / 1000.0, c->outcome ? c->outcome : "closed");
-	}
 	c->closed = true;
 	timer_remove(&lp->timers, &c->timer);
 	conn_unlink(c);
+	if (c->handoff)
+		handoff_release(lp, c);
+	/* First: an exec program that is still running is stopped here, and
+	 * its end belongs in the line below. */
 	if (ep->service->conn_free)
 		ep->service->conn_free(c);
+	if (log_max_level >= level) {
+		char peer[ADDR_STRLEN], counts[64];
+
+		/* The bytes of an opaque service (exec) never pass through
+		 * sockd: what it knows instead is the service's to say. */
+		if (ep->service->flags & SERVICE_OPAQUE)
+			snprintf(counts, sizeof(counts), "%s", c->detail ? c->detail : "");
+		else
+			snprintf(counts, sizeof(counts), "in=%llu out=%llu",
+				 (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
+		log_msg(level, "conn endpoint=%s proto=%s peer=%s%s %s%sduration=%.3fs outcome=%s",
+			ep->name, conn_proto(c),
+			c->peer_len ? addr_format_peer(&c->peer.sa, c->peer_len, peer, sizeof(peer)) : "unix",
+			c->proxied ? " proxied=yes" : "", counts, counts[0] ? " " : "",
+			(double)(timer_now_ms() - c->started_ms) / 1000.0, c->outcome ? c->outcome : "closed");
+	}
 	free(c->out);
 	c->out = NULL;
 	free(c->proxy_buf);
@@ -744,6 +836,7 @@ conn_loop_init(struct conn_loop *lp, struct sockd *d, unsigned id)
 	lp->d = d;
 	lp->id = id;
 	lp->epfd = -1;
+	lp->free_handoff = CONN_NO_SLOT;
 	if (getenv("SOCKD_FAULT_STALL_MS"))
 		lp->fault_stall_ms = strtoul(getenv("SOCKD_FAULT_STALL_MS"), NULL, 10);
 	lp->scratch = malloc(SCRATCH_SIZE);
@@ -759,6 +852,8 @@ conn_loop_free(struct conn_loop *lp)
 	}
 	lp->n_pipes = 0;
 	timer_heap_free(&lp->timers);
+	free(lp->handoffs);
+	lp->handoffs = NULL;
 	free(lp->scratch);
 	lp->scratch = NULL;
 }

@@ -17,6 +17,19 @@ struct endpoint;
 struct sockd;
 
 #define CONN_PIPE_POOL 32               /* empty pipes a worker keeps for splice */
+#define CONN_NO_SLOT UINT32_MAX
+/* epoll data with this bit set is a handed-off socket (conn_handoff), not
+ * a struct watch: pointers are aligned, so the low bit is free. */
+#define CONN_HANDOFF_TAG 1u
+
+/* A socket handed to a child (conn_handoff) and still watched; the epoll
+ * registration names the slot and its generation, never the connection,
+ * because it outlives our fd and may outlive the connection too. */
+struct conn_handoff_slot {
+	struct conn *c;                 /* NULL when free */
+	uint32_t gen;                   /* bumped when freed: stale events miss */
+	uint32_t next_free;
+};
 
 /* What the connections of one worker thread share. The worker owns it and
  * runs its loop; everything else here belongs to the connection layer. */
@@ -33,6 +46,9 @@ struct conn_loop {
 	struct conn *conns;
 	unsigned n_conns;
 	struct timer_heap timers;
+	struct conn_handoff_slot *handoffs;     /* sockets handed to children (conn_handoff) */
+	uint32_t n_handoffs;
+	uint32_t free_handoff;          /* head of the free list, CONN_NO_SLOT = none */
 
 	/* Fault injection for the watchdog test: $SOCKD_FAULT_STALL_MS makes
 	 * the first worker to take a connection of an endpoint named
@@ -69,6 +85,8 @@ struct conn {
 	bool closed;                    /* closed; freed after the current event batch */
 	bool proxied;                   /* peer/local come from a PROXY header */
 	const char *outcome;            /* why it ended, for the log line; NULL = "closed" */
+	const char *detail;             /* the service's own fields for the log line, or NULL */
+	uint32_t handoff;               /* its slot in the worker's handoff table + 1, 0 = none */
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in in;
@@ -142,6 +160,13 @@ void conn_aux_close(struct conn_aux *aux);
  * (conn_want() sets the interest). */
 void conn_replace_fd(struct conn *c, int fd);
 
+/* Like conn_replace_fd, for a socket a child process now holds: close
+ * our copy (so the peer sees EOF as soon as the child lets go), yet hear
+ * once, through the service's conn_hangup, if the socket hangs up both
+ * ways or fails while c lives. 0, or -errno when it cannot be watched
+ * (c has fd all the same). */
+int conn_handoff(struct conn *c, int fd);
+
 /* Bytes moved without conn_read/conn_write (splice): count them. */
 void conn_count(struct conn *c, size_t in, size_t out);
 
@@ -183,6 +208,9 @@ void conn_adopt(struct conn_loop *lp, struct conn *c);
 
 /* An epoll event for c. */
 void conn_dispatch(struct conn *c, uint32_t events);
+
+/* An epoll event whose data has CONN_HANDOFF_TAG: a handed-off socket. */
+void conn_handoff_event(struct conn_loop *lp, uint64_t data);
 
 /* After a batch of events: run what asked to run again (conn_again), act on
  * the deadlines that passed, then free what was closed meanwhile. */

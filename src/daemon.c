@@ -98,6 +98,30 @@ drop_privileges(struct sockd *d, const struct daemon_config *dc)
 	return 0;
 }
 
+void
+daemon_warn_config(const struct sockd_config *cfg)
+{
+	char text[ADDR_STRLEN];
+
+	if (cfg->daemon.user || geteuid() != 0)
+		return;
+	for (size_t i = 0; i < cfg->n_endpoints; i++) {
+		const struct endpoint *ep = cfg->endpoints[i];
+
+		if (ep->service != &service_forward || ep->upstream_user)
+			continue;
+		for (size_t j = 0; j < ep->n_upstream; j++) {
+			if (addr_family(&ep->upstream[j]) != AF_UNIX || !addr_is_stream(&ep->upstream[j]))
+				continue;
+			log_warn("%s:%d: endpoint %s connects to %s as root: the upstream sees uid 0 "
+				 "(SO_PEERCRED) for every client; set daemon.user or upstream_user",
+				 ep->file, ep->line, ep->name,
+				 addr_format(&ep->upstream[j], text, sizeof(text)));
+			break;
+		}
+	}
+}
+
 /* Workers close fds more carefully once an endpoint of cfg runs programs
  * (see spawns_children). */
 static void
@@ -155,6 +179,23 @@ workers_reap(struct sockd *d)
 	d->n_retired = k;
 }
 
+/* Datagram forward sessions hold a socket each: they may take what the
+ * open files limit leaves beside max_connections stream clients. Called
+ * when the listeners are known and before the relays are made. */
+static void
+budget_update(struct sockd *d)
+{
+	unsigned long n = udp_budget_for_process(d->max_connections);
+	size_t relays = 0;
+
+	for (size_t i = 0; i < d->n_listeners; i++)
+		relays += d->listeners[i]->ep->service == &service_forward &&
+			  !addr_is_stream(&d->listeners[i]->addr);
+	udp_budget_set(&d->udp_budget, n, relays);
+	log_debug("datagram forward sessions: at most %lu at once, %lu for each of %zu sockets", n,
+		  atomic_load(&d->udp_budget.share), relays);
+}
+
 /* Each datagram socket belongs to one worker, spread round-robin. */
 static int
 assign_dgrams(struct sockd *d)
@@ -194,6 +235,7 @@ daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path)
 	if (d->exitfd == -1 || d->acceptor_wakefd == -1)
 		return log_errno(errno, "eventfd");
 
+	daemon_warn_config(cfg);
 	r = listeners_open(cfg, &d->listeners, &d->n_listeners);
 	if (r < 0)
 		return r;
@@ -216,6 +258,7 @@ daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path)
 	r = workers_resize(d, workers_wanted(cfg));
 	if (r < 0)
 		return r;
+	budget_update(d);
 	r = assign_dgrams(d);
 	if (r < 0)
 		return r;
@@ -279,6 +322,7 @@ reload(struct sockd *d)
 		return r;
 	}
 	diag_free(&dg);
+	daemon_warn_config(cfg);
 
 	/* Stage the new listener set without touching the running one. */
 	for (size_t i = 0; i < cfg->n_endpoints; i++)
@@ -392,6 +436,7 @@ reload(struct sockd *d)
 	d->cfg = cfg;
 	config_free(old_cfg);   /* endpoints in use stay alive through their references */
 	d->max_connections = cfg->daemon.max_connections;
+	budget_update(d);
 	log_set_level(cfg->daemon.log_level);
 
 	r = workers_resize(d, workers_wanted(cfg));
@@ -548,6 +593,72 @@ shutdown_gracefully(struct sockd *d)
 	}
 }
 
+/* Every signal whose default action would end sockd without a word, and
+ * that no bug or resource limit raises (those keep their default):
+ * handled, or ignored on purpose. Blocked signals reach exec programs as
+ * an empty mask (the child resets it); ignoring with SIG_IGN instead
+ * would pass the ignoring on through execve(). */
+static const int handled_signals[] = {
+	SIGHUP, SIGINT, SIGTERM, SIGQUIT,       /* reload; stop */
+	SIGUSR1,                                /* log a state summary */
+	SIGUSR2,                                /* reserved: binary upgrade */
+	SIGALRM, SIGVTALRM, SIGPOLL, SIGPWR, SIGSTKFLT,     /* ignored */
+};
+
+void
+daemon_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof(handled_signals) / sizeof(handled_signals[0]); i++)
+		sigaddset(set, handled_signals[i]);
+}
+
+/* SIGUSR1: what runs, in a few lines an operator can read in the journal
+ * (xinetd dumps its state on the same signal). */
+static void
+log_summary(struct sockd *d)
+{
+	const struct sockd_config *cfg = d->cfg;
+	char up[32];
+	uint64_t secs = (monotonic_usec() - d->started_usec) / 1000000;
+
+	snprintf(up, sizeof(up), "%llud%02lluh%02llum%02llus", (unsigned long long)(secs / 86400),
+		 (unsigned long long)(secs / 3600 % 24), (unsigned long long)(secs / 60 % 60),
+		 (unsigned long long)(secs % 60));
+	log_notice("summary: up %s, %zu endpoints, %zu listeners, %u workers (%u retiring), "
+		   "%lu active connections, %lu served, last reload %s",
+		   up, cfg->n_endpoints, d->n_listeners, d->n_workers, d->n_retired,
+		   atomic_load(&d->active), atomic_load(&d->served),
+		   d->reload_at == 0 ? "none" : d->last_reload_ok ? "ok" : "failed");
+	for (size_t i = 0; i < cfg->n_endpoints; i++) {
+		const struct endpoint *ep = cfg->endpoints[i];
+		const struct endpoint_stats *st = &ep->stats;
+		char addrs[256] = "", text[ADDR_STRLEN];
+		size_t used = 0;
+
+		for (size_t j = 0; j < ep->n_listen && used < sizeof(addrs); j++) {
+			int n = snprintf(addrs + used, sizeof(addrs) - used, "%s%s", j ? "," : "",
+					 addr_format(&ep->listen[j], text, sizeof(text)));
+
+			if (n < 0)
+				break;
+			used += (size_t)n;
+		}
+		log_notice("summary: endpoint %s service=%s listen=%s active=%lu accepted=%lu "
+			   "refused=%lu failed=%lu datagrams_in=%lu",
+			   ep->name, ep->service->name, addrs,
+			   atomic_load_explicit(&st->active, memory_order_relaxed),
+			   atomic_load_explicit(&st->accepted, memory_order_relaxed),
+			   atomic_load_explicit(&st->refused_overload, memory_order_relaxed) +
+			   atomic_load_explicit(&st->refused_acl, memory_order_relaxed) +
+			   atomic_load_explicit(&st->refused_limit, memory_order_relaxed) +
+			   atomic_load_explicit(&st->refused_rate, memory_order_relaxed) +
+			   atomic_load_explicit(&st->refused_proxy, memory_order_relaxed),
+			   atomic_load_explicit(&st->failed, memory_order_relaxed),
+			   atomic_load_explicit(&st->datagrams_in, memory_order_relaxed));
+	}
+}
+
 int
 daemon_run(struct sockd *d)
 {
@@ -556,10 +667,9 @@ daemon_run(struct sockd *d)
 	sigset_t mask;
 	int sfd, tfd, wfd = -1, code = 0;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
+	/* Signals that came during start-up are pending: read now, in order
+	 * (a SIGHUP then reloads, a SIGTERM stops). */
+	daemon_signals(&mask);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	if (d->watchdog_usec)
@@ -625,17 +735,31 @@ daemon_run(struct sockd *d)
 		}
 		if (!(p[0].revents & POLLIN) || read(sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
-		if (si.ssi_signo == SIGHUP) {
+		switch (si.ssi_signo) {
+		case SIGHUP:
 			if (daemon_reload(d) < 0 && !d->acceptor_running) {
 				log_err("cannot serve after the reload, exiting");
 				code = 1;
-				break;
+				goto stop;
 			}
 			continue;
+		case SIGINT:
+		case SIGTERM:
+		case SIGQUIT:   /* nginx's graceful stop; never a core dump here */
+			log_info("SIG%s received", sigabbrev_np((int)si.ssi_signo));
+			goto stop;
+		case SIGUSR1:
+			log_summary(d);
+			continue;
+		case SIGUSR2:
+			log_warn("SIGUSR2 received: binary upgrade is not supported yet, ignoring");
+			continue;
+		default:
+			log_debug("SIG%s received, ignoring", sigabbrev_np((int)si.ssi_signo) ?: "?");
+			continue;
 		}
-		log_info("%s received", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
-		break;
 	}
+stop:
 	/* Stopping: sockctl now finds no daemon rather than one that does
 	 * not answer while connections drain. */
 	control_close(d->control);

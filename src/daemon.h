@@ -2,13 +2,23 @@
  * socket), graceful shutdown. The main thread calls these, nothing else. */
 #pragma once
 
+#include <signal.h>
+
 #include "runtime.h"
+
+/* The signals sockd handles, all read from a signalfd in daemon_run():
+ * blocked in every thread from the first line of main() on. */
+void daemon_signals(sigset_t *set);
+
+/* Log a warning for what in cfg is risky as sockd runs now: a forward
+ * to a Unix upstream as root (the upstream trusts uid 0). */
+void daemon_warn_config(const struct sockd_config *cfg);
 
 /* Start everything for cfg (takes ownership of cfg), loaded from path. */
 int daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path);
 
-/* Serve until SIGTERM/SIGINT, reloading on SIGHUP; then shut down
- * gracefully. Returns the exit code. */
+/* Serve until SIGTERM/SIGINT/SIGQUIT, reloading on SIGHUP and logging a
+ * summary on SIGUSR1; then shut down gracefully. Returns the exit code. */
 int daemon_run(struct sockd *d);
 
 /* Load the configuration file again and apply it, or keep the running

@@ -25,6 +25,7 @@
 #endif
 
 #define UDP_RATE_SOURCES 4096   /* sources tracked per datagram socket for udp_rate */
+#define RATE_LOG_MS 10000       /* at most one line about udp_rate drops per socket this often */
 #define UDP_SESSIONS 4096       /* datagram forward sessions per socket, unless max_connections says */
 
 struct dgram_batch {
@@ -47,7 +48,7 @@ struct dgram_batch {
 };
 
 struct dgram_sock *
-dgram_sock_new(struct listener *l, int epfd)
+dgram_sock_new(struct listener *l, int epfd, struct udp_budget *budget)
 {
 	struct dgram_sock *ds = calloc(1, sizeof(*ds));
 
@@ -64,7 +65,8 @@ dgram_sock_new(struct listener *l, int epfd)
 		ds->reply_src = r == 0;
 	}
 	if (l->ep->service == &service_forward) {
-		ds->relay = udp_relay_new(l, epfd, l->ep->max_connections ? l->ep->max_connections : UDP_SESSIONS);
+		ds->relay = udp_relay_new(l, epfd, l->ep->max_connections ? l->ep->max_connections : UDP_SESSIONS,
+					  l->ep->udp_sessions_per_source, budget);
 		if (!ds->relay) {
 			free(ds);
 			return NULL;
@@ -194,6 +196,25 @@ dgram_send(struct dgram_sock *ds, struct dgram_batch *b, unsigned nout, atomic_u
 	}
 }
 
+/* Replies stop for a source over udp_rate: say so, so that whoever wonders
+ * why sees it, but at most once per RATE_LOG_MS per socket. */
+static void
+rate_drop_log(struct dgram_sock *ds, const struct sockaddr *peer, socklen_t len, uint64_t now_ms)
+{
+	const struct endpoint *ep = ds->l->ep;
+	char text[ADDR_STRLEN];
+
+	if (ds->rate_logged_ms && now_ms - ds->rate_logged_ms < RATE_LOG_MS) {
+		ds->rate_unlogged++;
+		return;
+	}
+	log_notice("endpoint %s: not answering %s beyond udp_rate (%g replies/s, burst %u) "
+		   "(%lu more dropped since the last such line)", ep->name,
+		   addr_format_peer(peer, len, text, sizeof(text)), ep->udp_rate, ep->udp_burst, ds->rate_unlogged);
+	ds->rate_logged_ms = now_ms ? now_ms : 1;
+	ds->rate_unlogged = 0;
+}
+
 void
 dgram_serve(struct dgram_sock *ds, struct dgram_batch *b, uint64_t *rand_state, uint64_t now_ms,
 	    atomic_ulong *served)
@@ -257,8 +278,14 @@ dgram_serve(struct dgram_sock *ds, struct dgram_batch *b, uint64_t *rand_state, 
 						b->in[i].msg_len, now_ms);
 				continue;
 			} else if (ds->rates &&
+				   (ep->udp_rate_loopback || !udp_guard_is_loopback(h->msg_name, h->msg_namelen)) &&
 				   !source_rates_take(ds->rates, h->msg_name, h->msg_namelen, now_ms)) {
+				/* Loopback sources are exempt unless udp_rate_loopback:
+				 * the limit keeps us from being aimed at a spoofed
+				 * source, and a loopback source cannot come from
+				 * outside the host. */
 				atomic_fetch_add_explicit(&ep->stats.dropped_rate, 1, memory_order_relaxed);
+				rate_drop_log(ds, h->msg_name, h->msg_namelen, now_ms);
 				continue;
 			}
 			ctx.buf = b->reply[nout];

@@ -12,6 +12,7 @@
 
 struct listener;
 struct source_rates;
+struct udp_budget;
 struct udp_relay;
 
 /* A datagram socket this worker serves. The listener owns the fd. */
@@ -21,6 +22,8 @@ struct dgram_sock {
 	struct source_rates *rates;     /* udp_rate per source, or NULL */
 	struct udp_relay *relay;        /* service forward: the sessions, or NULL */
 	bool no_gso;                    /* UDP_SEGMENT failed here once: send one by one */
+	uint64_t rate_logged_ms;        /* a udp_rate drop was last logged; 0 = never */
+	unsigned long rate_unlogged;    /* drops since */
 	bool reply_src;                 /* on a wildcard address: each reply leaves
 					 * from the address its request came to */
 	struct dgram_sock *next;
@@ -30,9 +33,10 @@ struct dgram_sock {
 struct dgram_batch;
 
 /* A dgram_sock for listener l (the listener keeps its fd); a forward
- * endpoint's relay registers its session sockets in epfd. NULL on ENOMEM.
+ * endpoint's relay registers its session sockets in epfd and takes its
+ * sessions from budget (the daemon's, shared). NULL on ENOMEM.
  * Logs a warning when replies cannot leave from the request's address. */
-struct dgram_sock *dgram_sock_new(struct listener *l, int epfd);
+struct dgram_sock *dgram_sock_new(struct listener *l, int epfd, struct udp_budget *budget);
 void dgram_sock_free(struct dgram_sock *ds);
 
 /* Allocate a batch (NULL on ENOMEM); free() it. */

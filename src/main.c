@@ -221,11 +221,21 @@ main(int argc, char **argv)
 	struct sockd_config *cfg;
 	struct sockd d;
 	int parent_fd = -1, code;
-	sigset_t mask;
+	sigset_t mask, old_mask;
+
+	/* First of all: a signal that comes while the configuration loads
+	 * (a large one takes a noticeable fraction of a second) waits,
+	 * pending, for the main loop's signalfd instead of killing us with
+	 * the socket files left behind. Every thread inherits this mask. */
+	daemon_signals(&mask);
+	pthread_sigmask(SIG_BLOCK, &mask, &old_mask);
 
 	log_init("sockd");
 	if (parse_argv(argc, argv) < 0)
 		return EXIT_USAGE;
+	/* A check binds nothing: it stays killable as any command is. */
+	if (arg_check)
+		pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 
 	/* Whatever fds our parent left open (beyond stdin, stdout, stderr)
 	 * must not reach the programs exec endpoints start. Sockets systemd
@@ -238,6 +248,7 @@ main(int argc, char **argv)
 	if (!cfg)
 		return EXIT_CONFIG;
 	if (arg_check) {
+		daemon_warn_config(cfg);
 		if (arg_verbose)
 			config_dump(cfg, stdout);
 		config_free(cfg);
@@ -245,13 +256,6 @@ main(int argc, char **argv)
 	}
 	log_set_level(cfg->daemon.log_level);
 
-	/* Signals are read from a signalfd in the main loop; every thread
-	 * inherits this mask, so none of them is interrupted. */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	reset_ignored_signals();
 	signal(SIGPIPE, SIG_IGN);
 

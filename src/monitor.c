@@ -109,6 +109,11 @@ read_counters(const struct endpoint *ep, struct status_counters *c)
 	c->datagrams_out = atomic_load_explicit(&s->datagrams_out, memory_order_relaxed);
 	c->dropped_rate = atomic_load_explicit(&s->dropped_rate, memory_order_relaxed);
 	c->dropped_guard = atomic_load_explicit(&s->dropped_guard, memory_order_relaxed);
+	c->refused_sessions = atomic_load_explicit(&s->refused_sessions, memory_order_relaxed);
+	c->udp_sessions = atomic_load_explicit(&s->udp_sessions, memory_order_relaxed);
+	c->evicted_source = atomic_load_explicit(&s->evicted_source, memory_order_relaxed);
+	c->evicted_full = atomic_load_explicit(&s->evicted_full, memory_order_relaxed);
+	c->evicted_budget = atomic_load_explicit(&s->evicted_budget, memory_order_relaxed);
 }
 
 static const struct mon_endpoint *
@@ -146,6 +151,7 @@ carry_over(struct mon_endpoint *me, const struct mon_endpoint *o)
 		status_counters_add(&me->base, &c);
 	}
 	me->base.active = 0;
+	me->base.udp_sessions = 0;
 	return 0;
 }
 
@@ -278,6 +284,8 @@ fill(const struct mon_view *v, struct status *s)
 	s->active = atomic_load(&d->active);
 	s->max_connections = v->max_connections;
 	s->served = atomic_load(&d->served);
+	s->udp_sessions = atomic_load(&d->udp_budget.open);
+	s->udp_session_budget = atomic_load(&d->udp_budget.limit);
 	if (v->n_eps == 0)
 		return 0;
 	s->endpoints = calloc(v->n_eps, sizeof(*s->endpoints));

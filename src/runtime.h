@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "sockd.h"
+#include "udp_relay.h"
 
 struct control;
 struct listener;
@@ -39,6 +40,7 @@ struct sockd {
 	atomic_ulong active;            /* stream connections open, all endpoints */
 	atomic_ulong served;            /* connections and datagrams answered, ever */
 	unsigned long max_connections;
+	struct udp_budget udp_budget;   /* datagram forward sessions, all endpoints */
 	/* Some endpoint runs programs (service exec), now or since start: a
 	 * child between clone() and execve() holds a copy of every fd, so
 	 * closing an fd no longer takes it out of the epoll sets. Set before

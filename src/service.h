@@ -13,7 +13,8 @@ struct endpoint;
 enum {
 	SERVICE_STREAM = 1 << 0,        /* tcp, unix, unix-seqpacket */
 	SERVICE_DGRAM = 1 << 1,         /* udp, unix-dgram */
-	SERVICE_OPAQUE = 1 << 2,        /* the bytes bypass sockd: no idle_timeout */
+	SERVICE_OPAQUE = 1 << 2,        /* the bytes bypass sockd: no idle_timeout, no
+					 * byte counts (conn.detail says what is known) */
 	SERVICE_LOG_INFO = 1 << 3,      /* log each connection at info (else at debug) */
 };
 
@@ -53,6 +54,10 @@ struct service {
 
 	/* Stream: an auxiliary fd of c is ready (see conn_aux_add). */
 	void (*conn_aux_io)(struct conn *c, struct conn_aux *aux, uint32_t events);
+
+	/* Stream: the socket c handed to a program (conn_handoff) hung up both
+	 * ways, or failed: its peer is gone. Called once at most. */
+	void (*conn_hangup)(struct conn *c);
 
 	/* Stream: the deadline set with conn_set_timer passed. NULL: close c. */
 	void (*conn_timeout)(struct conn *c);

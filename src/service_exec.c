@@ -3,9 +3,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,9 +42,28 @@
 #define ENV_VARS 16                     /* the connection's own variables, at most */
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+/* A program whose client has hung up gets HANGUP_TERM_MS to end by itself
+ * (most see EOF or EPIPE and do), then SIGTERM, then SIGKILL after
+ * HANGUP_KILL_MS more. */
+#define HANGUP_TERM_MS 1000
+#define HANGUP_KILL_MS 5000
+#define KILL_LOG_INTERVAL_MS 10000      /* at most one such SIGKILL logged per this */
+
+/* TCP keepalive on a program's connection: the first probe after
+ * KEEPIDLE_S without traffic, then every KEEPINTVL_S, given up after
+ * KEEPCNT unanswered (about 100 s for a peer that vanished; a client
+ * that closed normally shows as gone after 80 s or so: the first probe
+ * still meets its FIN_WAIT2, the second a reset). */
+#define KEEPIDLE_S 40
+#define KEEPINTVL_S 10
+#define KEEPCNT 6
+
 struct exec_state {
 	pid_t pid;
 	uint64_t started_ms;
+	uint64_t hangup_ms;             /* when the client hung up, 0 = not (seen) */
+	bool term_sent;                 /* ... and SIGTERM went out since */
+	char detail[48];                /* "pid=N status=S" for the connection's log line */
 };
 
 /* What the child needs; built before the clone, because the child shares
@@ -72,6 +94,12 @@ child_main(void *arg)
 	sigaction(SIGPIPE, &dfl, NULL);
 	sigemptyset(&none);
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(unsigned long));
+	/* A session of its own: a terminal's ^C or a kill of sockd's process
+	 * group is meant for sockd, which stops its programs itself. */
+	if (syscall(SYS_setsid) == -1) {
+		s->failed = "setsid";
+		goto fail;
+	}
 
 	if (sock < 3) {
 		sock = fcntl(sock, F_DUPFD_CLOEXEC, 3);
@@ -272,6 +300,27 @@ build_env(struct conn *c, char *buf, size_t size)
 	return envp;
 }
 
+/* A client that closed its TCP socket normally sent a FIN, as one that
+ * only half-closed did: nothing tells them apart until something reaches
+ * the client's system, which resets the connection once the socket is
+ * gone (its FIN_WAIT2 remains last tcp_fin_timeout, 60 s on Linux) and
+ * answers while it is open. A program that never writes sends nothing:
+ * keepalive probes do it instead, so the hang-up shows (exec_hangup) and
+ * a dead peer is noticed too. The program may set its own values. */
+static void
+keepalive(int fd)
+{
+	int on = 1, idle = KEEPIDLE_S, intvl = KEEPINTVL_S, cnt = KEEPCNT;
+
+	/* Unix sockets refuse these: nothing to do there, where a close
+	 * is a hang-up at once. */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) == -1)
+		return;
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+}
+
 static void
 exec_start(struct conn *c)
 {
@@ -293,6 +342,8 @@ exec_start(struct conn *c)
 		goto out_fail;
 	}
 	c->svc_state = st;
+	if (c->peer_len)
+		keepalive(c->fd);
 	/* Already that user (sockd started by systemd with User=): nothing to switch. */
 	sp.switch_ids = ep->exec_uid != (uid_t)-1 &&
 			(ep->exec_uid != geteuid() || ep->exec_gid != getegid());
@@ -317,8 +368,12 @@ exec_start(struct conn *c)
 	st->pid = pid;
 	st->started_ms = conn_now_ms(c);
 
+	snprintf(st->detail, sizeof(st->detail), "pid=%d", (int)pid);
+	c->detail = st->detail;
+
 	/* The child owns the connection now: our copy goes, so the client
-	 * sees EOF as soon as the program closes its side. c lives on as the
+	 * sees EOF as soon as the program closes its side, but a hang-up of
+	 * the client is still heard of (conn_handoff). c lives on as the
 	 * child's pidfd until it is reaped. */
 	pidfd = pidfd_open(pid, 0);
 	if (pidfd == -1) {
@@ -328,7 +383,10 @@ exec_start(struct conn *c)
 		waitpid(pid, NULL, 0);
 		goto out_fail;
 	}
-	conn_replace_fd(c, pidfd);      /* pidfd_open() sets close-on-exec */
+	/* pidfd_open() sets close-on-exec */
+	if ((r = conn_handoff(c, pidfd)) < 0)
+		log_warn_errno(-r, "endpoint %s: pid %d: cannot watch its client for a hang-up; "
+			       "only lifetime bounds it, ignoring", ep->name, (int)pid);
 	free(sp.envp);
 	log_debug("endpoint %s: started pid %d: %s", ep->name, (int)pid, ep->command[0]);
 	conn_want(c, EPOLLIN);
@@ -353,12 +411,16 @@ reap(struct conn *c, bool block)
 	if (waitid(P_PIDFD, (id_t)c->fd, &si, WEXITED | (block ? 0 : WNOHANG)) == -1 || si.si_pid == 0)
 		return false;
 	secs = (double)(conn_now_ms(c) - st->started_ms) / 1000.0;
-	if (si.si_code == CLD_EXITED)
+	if (si.si_code == CLD_EXITED) {
 		log_info("endpoint %s: pid %d exited with status %d after %.3fs",
 			 c->ep->name, (int)st->pid, si.si_status, secs);
-	else
+		snprintf(st->detail, sizeof(st->detail), "pid=%d status=%d", (int)st->pid, si.si_status);
+	} else {
 		log_info("endpoint %s: pid %d killed by SIG%s after %.3fs",
 			 c->ep->name, (int)st->pid, sigabbrev_np(si.si_status) ?: "?", secs);
+		snprintf(st->detail, sizeof(st->detail), "pid=%d signal=%s", (int)st->pid,
+			 sigabbrev_np(si.si_status) ?: "?");
+	}
 	st->pid = 0;
 	return true;
 }
@@ -368,6 +430,71 @@ exec_io(struct conn *c, uint32_t events)
 {
 	if (reap(c, false))
 		conn_close(c);
+}
+
+/* The client is gone for good (reset, or closed both ways): nobody reads
+ * what the program writes, and its instance slot is wanted. A client that
+ * only half-closed (shutdown(SHUT_WR), `nc -N`) is not gone: it waits for
+ * the answer, and its program runs on. Over TCP, a client that closed its
+ * socket normally (FIN) shows as gone only once something sent to it is
+ * reset: the program's output, or a keepalive probe (see keepalive()). */
+static void
+exec_hangup(struct conn *c)
+{
+	struct exec_state *st = c->svc_state;
+
+	if (!st || st->pid == 0)
+		return;
+	st->hangup_ms = conn_now_ms(c);
+	c->outcome = "client-gone";
+	log_debug("endpoint %s: pid %d: its client hung up", c->ep->name, (int)st->pid);
+	conn_set_timer(c, st->hangup_ms + HANGUP_TERM_MS);
+}
+
+/* One line per KILL_LOG_INTERVAL_MS at most, whatever the number of
+ * workers and endpoints: clients can make programs linger at will. */
+static bool
+kill_log_allowed(uint64_t now_ms, unsigned long *missed)
+{
+	static _Atomic uint64_t next_ms;
+	static atomic_ulong unlogged;
+	uint64_t due = atomic_load_explicit(&next_ms, memory_order_relaxed);
+
+	if (now_ms < due ||
+	    !atomic_compare_exchange_strong(&next_ms, &due, now_ms + KILL_LOG_INTERVAL_MS)) {
+		atomic_fetch_add_explicit(&unlogged, 1, memory_order_relaxed);
+		return false;
+	}
+	*missed = atomic_exchange_explicit(&unlogged, 0, memory_order_relaxed);
+	return true;
+}
+
+/* The deadlines after a hang-up: SIGTERM, then SIGKILL. */
+static void
+exec_timeout(struct conn *c)
+{
+	struct exec_state *st = c->svc_state;
+	uint64_t now = conn_now_ms(c);
+	unsigned long missed = 0;
+
+	if (!st || st->pid == 0 || st->hangup_ms == 0)
+		return;
+	if (!st->term_sent) {
+		st->term_sent = true;
+		pidfd_send_signal(c->fd, SIGTERM, NULL, 0);
+		conn_set_timer(c, now + HANGUP_KILL_MS);
+		return;
+	}
+	if (kill_log_allowed(now, &missed) && missed == 0)
+		log_warn("endpoint %s: pid %d still running %.1fs after its client hung up, "
+			 "killing it (SIGKILL)", c->ep->name, (int)st->pid,
+			 (double)(now - st->hangup_ms) / 1000.0);
+	else if (missed > 0)
+		log_warn("endpoint %s: pid %d still running %.1fs after its client hung up, "
+			 "killing it (SIGKILL); %lu more since the last such line", c->ep->name,
+			 (int)st->pid, (double)(now - st->hangup_ms) / 1000.0, missed);
+	/* The pidfd says when it is gone: exec_io reaps it. */
+	pidfd_send_signal(c->fd, SIGKILL, NULL, 0);
 }
 
 static void
@@ -400,6 +527,8 @@ const struct service service_exec = {
 	.flags = SERVICE_STREAM | SERVICE_OPAQUE | SERVICE_LOG_INFO,
 	.conn_start = exec_start,
 	.conn_io = exec_io,
+	.conn_hangup = exec_hangup,
+	.conn_timeout = exec_timeout,
 	.conn_stop = exec_stop,
 	.conn_free = exec_free,
 };

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -76,6 +77,63 @@ struct fwd {
 };
 
 static void try_next(struct conn *c);
+
+/* connect() as ep->upstream_user. A Unix server learns who connected
+ * from SO_PEERCRED (and SO_PEERGROUPS), which record the connecting
+ * thread's effective ids and groups, and the kernel checks the socket
+ * file's permissions against the same. Linux keeps credentials per
+ * thread; glibc's set*id() wrappers make a change process-wide by
+ * signalling every thread, the raw system calls do not. So this worker
+ * thread alone becomes that user, for one non-blocking connect() that
+ * never waits on the peer, and then root again: its real and saved uid
+ * stay 0, which is what allows the way back (and brings the capabilities
+ * back with the effective uid 0). config.c lets upstream_user through
+ * only when sockd runs as root and keeps it (no daemon.user). The other
+ * way, a helper process per user that passes connected sockets back,
+ * would cost a round trip per client and a process to supervise; this
+ * costs six system calls and keeps no state between clients. */
+static int
+connect_as(int fd, const struct addr *a, const struct endpoint *ep)
+{
+	gid_t saved_egid = getegid(), *groups;
+	long n;
+	int r, err;
+
+	n = syscall(SYS_getgroups, 0, NULL);
+	if (n < 0)
+		return -errno;
+	groups = malloc(((size_t)n + 1) * sizeof(*groups));
+	if (!groups)
+		return -ENOMEM;
+	if ((n = syscall(SYS_getgroups, n, groups)) < 0) {
+		err = errno;
+		free(groups);
+		return -err;
+	}
+	if (syscall(SYS_setgroups, 1, &ep->upstream_gid) == -1) {
+		err = errno;
+		free(groups);
+		return -err;
+	}
+	if (syscall(SYS_setresgid, -1, ep->upstream_gid, -1) == -1 ||
+	    syscall(SYS_setresuid, -1, ep->upstream_uid, -1) == -1) {
+		r = -errno;
+	} else {
+		r = connect(fd, (const struct sockaddr *)&a->sa, a->len) == -1 ? -errno : 0;
+	}
+	/* Back to root, whatever happened. A thread left as another user
+	 * would serve every later client of every endpoint wrongly: that is
+	 * not a state to carry on in. */
+	if (syscall(SYS_setresuid, -1, 0, -1) == -1 ||
+	    syscall(SYS_setresgid, -1, saved_egid, -1) == -1 ||
+	    syscall(SYS_setgroups, n, groups) == -1) {
+		log_err("endpoint %s: cannot switch back from upstream_user '%s': %s, aborting",
+			ep->name, ep->upstream_user, strerror(errno));
+		abort();
+	}
+	free(groups);
+	return r;
+}
 
 static void
 flow_release(struct conn *c, struct flow *f)
@@ -406,7 +464,15 @@ try_next(struct conn *c)
 			f->last_err = errno;
 			continue;
 		}
-		r = connect(fd, (const struct sockaddr *)&a->sa, a->len);
+		if (ep->upstream_uid != (uid_t)-1 && addr_family(a) == AF_UNIX) {
+			r = connect_as(fd, a, ep);
+			if (r < 0) {
+				errno = -r;
+				r = -1;
+			}
+		} else {
+			r = connect(fd, (const struct sockaddr *)&a->sa, a->len);
+		}
 		if (r == -1 && errno != EINPROGRESS) {
 			f->last_err = errno;
 			close(fd);

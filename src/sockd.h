@@ -49,6 +49,11 @@ struct endpoint_stats {
 	atomic_ulong dropped_guard;     /* datagrams the reflection guard ignored */
 	atomic_ulong bytes_in;
 	atomic_ulong bytes_out;
+	atomic_ulong udp_sessions;      /* datagram forward sessions open now */
+	atomic_ulong refused_sessions;  /* new datagram clients ignored: session budget held elsewhere */
+	atomic_ulong evicted_source;    /* sessions ended for a new one: udp_sessions_per_source */
+	atomic_ulong evicted_full;      /* ... the socket's table was full */
+	atomic_ulong evicted_budget;    /* ... the daemon's session budget was used up */
 };
 
 /* One configured endpoint: a service behind one or more listen addresses.
@@ -87,6 +92,8 @@ struct endpoint {
 	unsigned burst;                 /* token bucket depth for rate */
 	double udp_rate;                /* datagram replies per second per source; 0 = no limit */
 	unsigned udp_burst;
+	bool udp_rate_loopback;         /* udp_rate applies to loopback sources too */
+	unsigned udp_sessions_per_source; /* datagram forward sessions per client address; 0 = no cap */
 	double idle_timeout;            /* seconds without a byte either way; 0 = none */
 	double lifetime;                /* seconds a connection may last; 0 = none */
 
@@ -114,6 +121,10 @@ struct endpoint {
 	double connect_timeout;         /* seconds per upstream attempt */
 	enum balance balance;
 	int send_proxy;                 /* 0 = none, 1 = v1, 2 = v2 */
+	char *upstream_user;            /* connect to Unix upstreams as this user, or NULL */
+	char *upstream_group;
+	uid_t upstream_uid;             /* (uid_t)-1 = as sockd */
+	gid_t upstream_gid;
 	atomic_uint rr_next;            /* roundrobin position */
 
 	/* Runtime state that lives as long as the endpoint. */

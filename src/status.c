@@ -31,7 +31,8 @@ static const struct counter_info {
 	  "sockd_endpoint_refused_total", "counter", "acl",
 	  "Connections refused, by reason: acl (allow/deny, allow_uid/allow_gid), limit "
 	  "(max_connections, max_per_source), rate, overload (overload = \"reject\"), "
-	  "proxy (missing or bad PROXY header)." },
+	  "proxy (missing or bad PROXY header), sessions (a new datagram forward client ignored: "
+	  "the session budget was held by other endpoints)." },
 	{ offsetof(struct status_counters, refused_limit), "refused", "limit",
 	  "sockd_endpoint_refused_total", "counter", "limit", NULL },
 	{ offsetof(struct status_counters, refused_rate), "refused", "rate",
@@ -40,6 +41,8 @@ static const struct counter_info {
 	  "sockd_endpoint_refused_total", "counter", "overload", NULL },
 	{ offsetof(struct status_counters, refused_proxy), "refused", "proxy",
 	  "sockd_endpoint_refused_total", "counter", "proxy", NULL },
+	{ offsetof(struct status_counters, refused_sessions), "refused", "sessions",
+	  "sockd_endpoint_refused_total", "counter", "sessions", NULL },
 	{ offsetof(struct status_counters, closed_idle), NULL, "closed_idle",
 	  "sockd_endpoint_closed_idle_total", "counter", NULL,
 	  "Connections closed by idle_timeout or lifetime." },
@@ -63,6 +66,18 @@ static const struct counter_info {
 	  "Datagrams left unanswered, by reason: rate (udp_rate), guard (udp_guard)." },
 	{ offsetof(struct status_counters, dropped_guard), "dropped", "guard",
 	  "sockd_endpoint_dropped_datagrams_total", "counter", "guard", NULL },
+	{ offsetof(struct status_counters, udp_sessions), NULL, "udp_sessions",
+	  "sockd_endpoint_udp_sessions", "gauge", NULL,
+	  "Datagram forward sessions of the endpoint open now." },
+	{ offsetof(struct status_counters, evicted_source), "evicted", "source",
+	  "sockd_endpoint_udp_sessions_evicted_total", "counter", "source",
+	  "Datagram forward sessions ended early to make room for a new client, by the limit "
+	  "reached: source (udp_sessions_per_source), full (the socket's table), budget (the "
+	  "session budget of the daemon)." },
+	{ offsetof(struct status_counters, evicted_full), "evicted", "full",
+	  "sockd_endpoint_udp_sessions_evicted_total", "counter", "full", NULL },
+	{ offsetof(struct status_counters, evicted_budget), "evicted", "budget",
+	  "sockd_endpoint_udp_sessions_evicted_total", "counter", "budget", NULL },
 };
 
 #define N_COUNTERS (sizeof(counters) / sizeof(counters[0]))
@@ -89,7 +104,14 @@ status_counters_add(struct status_counters *a, const struct status_counters *b)
 unsigned long long
 status_refused(const struct status_counters *c)
 {
-	return c->refused_acl + c->refused_limit + c->refused_rate + c->refused_overload + c->refused_proxy;
+	return c->refused_acl + c->refused_limit + c->refused_rate + c->refused_overload + c->refused_proxy +
+	       c->refused_sessions;
+}
+
+static unsigned long long
+evicted(const struct status_counters *c)
+{
+	return c->evicted_source + c->evicted_full + c->evicted_budget;
 }
 
 void
@@ -190,6 +212,8 @@ status_json_members(const struct status *s, struct buf *b)
 		   s->workers, s->queue_length, s->queue_capacity);
 	buf_printf(b, "\"connections\":{\"active\":%llu,\"max\":%llu},\"served\":%llu,",
 		   s->active, s->max_connections, s->served);
+	buf_printf(b, "\"udp_sessions\":{\"open\":%llu,\"budget\":%llu},", s->udp_sessions,
+		   s->udp_session_budget);
 	buf_puts(b, "\"endpoints\":[");
 	for (size_t i = 0; i < s->n_endpoints; i++) {
 		if (i)
@@ -243,6 +267,7 @@ status_from_json(const struct json *j, struct status *s)
 {
 	const struct json *r = json_get(j, "reload"), *q = json_get(j, "queue");
 	const struct json *c = json_get(j, "connections"), *eps = json_get(j, "endpoints");
+	const struct json *us = json_get(j, "udp_sessions");
 	const struct json *errs = json_get(r, "errors");
 	int err = 0;
 
@@ -275,6 +300,8 @@ status_from_json(const struct json *j, struct status *s)
 	s->active = json_get_uint(c, "active", 0);
 	s->max_connections = json_get_uint(c, "max", 0);
 	s->served = json_get_uint(j, "served", 0);
+	s->udp_sessions = json_get_uint(us, "open", 0);
+	s->udp_session_budget = json_get_uint(us, "budget", 0);
 	if (eps && eps->type == JSON_ARRAY && eps->n > 0) {
 		s->endpoints = calloc(eps->n, sizeof(*s->endpoints));
 		if (!s->endpoints)
@@ -360,6 +387,11 @@ status_prometheus(const struct status *s, struct buf *b)
 		   (double)s->active);
 	prom_value(b, "sockd_connections_max", "gauge", "daemon.max_connections.",
 		   (double)s->max_connections);
+	prom_value(b, "sockd_udp_sessions", "gauge", "Datagram forward sessions open now, all endpoints.",
+		   (double)s->udp_sessions);
+	prom_value(b, "sockd_udp_sessions_max", "gauge",
+		   "The session budget: the most datagram forward sessions open at once, all endpoints.",
+		   (double)s->udp_session_budget);
 	prom_family(b, "sockd_served_total", "counter", "Connections served and datagrams answered.");
 	buf_printf(b, "sockd_served_total %llu\n", s->served);
 
@@ -543,6 +575,8 @@ status_table(const struct status *s, double now, struct buf *b)
 	buf_printf(b, "workers %u, queue %llu/%llu, connections %llu/%llu, served %s\n", s->workers,
 		   s->queue_length, s->queue_capacity, s->active, s->max_connections,
 		   status_human(s->served, h1, sizeof(h1)));
+	if (s->udp_sessions > 0)
+		buf_printf(b, "datagram forward sessions %llu/%llu\n", s->udp_sessions, s->udp_session_budget);
 	if (s->n_endpoints == 0) {
 		buf_puts(b, "\nno endpoints\n");
 		return;
@@ -577,7 +611,7 @@ status_table(const struct status *s, double now, struct buf *b)
 		const struct status_endpoint *e = &s->endpoints[i];
 
 		if (status_refused(&e->c) == 0 && e->c.closed_idle == 0 &&
-		    e->c.dropped_rate == 0 && e->c.dropped_guard == 0)
+		    e->c.dropped_rate == 0 && e->c.dropped_guard == 0 && evicted(&e->c) == 0)
 			continue;
 		if (!any_details)
 			buf_puts(b, "\n");
@@ -591,6 +625,11 @@ status_table(const struct status *s, double now, struct buf *b)
 			if (status_refused(&e->c) || e->c.closed_idle)
 				buf_puts(b, ";");
 			details(b, e, "dropped", " dropped datagrams");
+		}
+		if (evicted(&e->c)) {
+			if (status_refused(&e->c) || e->c.closed_idle || e->c.dropped_rate || e->c.dropped_guard)
+				buf_puts(b, ";");
+			details(b, e, "evicted", " sessions ended for new clients:");
 		}
 		buf_puts(b, "\n");
 	}

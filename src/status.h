@@ -26,6 +26,11 @@ struct status_counters {
 	unsigned long long datagrams_out;
 	unsigned long long dropped_rate;
 	unsigned long long dropped_guard;
+	unsigned long long refused_sessions;
+	unsigned long long udp_sessions;        /* gauge: datagram forward sessions open now */
+	unsigned long long evicted_source;
+	unsigned long long evicted_full;
+	unsigned long long evicted_budget;
 };
 
 struct status_address {
@@ -57,6 +62,8 @@ struct status {
 	unsigned long long active;
 	unsigned long long max_connections;
 	unsigned long long served;
+	unsigned long long udp_sessions;        /* datagram forward sessions open, all endpoints */
+	unsigned long long udp_session_budget;  /* the most there may be */
 	struct status_endpoint *endpoints;
 	size_t n_endpoints;
 };

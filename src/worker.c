@@ -67,7 +67,7 @@ worker_take_conns(struct worker *w)
 int
 worker_add_dgram(struct worker *w, struct listener *l)
 {
-	struct dgram_sock *ds = dgram_sock_new(l, w->loop.epfd);
+	struct dgram_sock *ds = dgram_sock_new(l, w->loop.epfd, &w->d->udp_budget);
 	uint64_t one = 1;
 
 	if (!ds)
@@ -192,6 +192,10 @@ worker_main(void *arg)
 		for (int i = 0; i < n; i++) {
 			struct watch *wt = evs[i].data.ptr;
 
+			if (evs[i].data.u64 & CONN_HANDOFF_TAG) {
+				conn_handoff_event(&w->loop, evs[i].data.u64);
+				continue;
+			}
 			switch (wt->kind) {
 			case WATCH_CONN:
 				if (!((struct conn *)wt)->closed)

@@ -4,11 +4,18 @@
 # connection is cut after shutdown_timeout; SIGINT is SIGTERM; socket files
 # sockd created are removed when it exits; threads are named, and the
 # acceptor runs SCHED_BATCH unless the operator chose a policy.
+# (g) A SIGHUP flood while a large configuration loads: sockd survives,
+# serves, and reloads once started. (h) SIGUSR1 logs a summary, SIGUSR2
+# and SIGALRM are ignored, SIGQUIT stops like SIGTERM, leaving no socket
+# file behind. (i) An exec program runs in a session of its own.
 . "$(dirname "$0")/lib.sh"
 
 P_ECHO=$(port 1)
 P_IDLE=$(port 2)
 P_INT=$(port 3)
+P_BIG=$(port 4)
+P_SIG=$(port 5)
+P_SESS=$(port 6)
 
 fd_count() {
 	ls "/proc/$SOCKD_PID/fd" 2>/dev/null | wc -l | tr -d ' '
@@ -189,4 +196,122 @@ SOCKD=$SOCKD_BIN
 expect_eq "$(thread_policy sockd-acceptor)" SCHED_IDLE "the acceptor's policy under chrt --idle"
 expect_eq "$(thread_policy sockd-worker0)" SCHED_IDLE "worker 0's policy under chrt --idle"
 expect_stop_ok
+
+# ------------------------------- (g) SIGHUP while the configuration loads
+# About 1.4 MB: an allow list of 80,000 addresses, which sockd takes a good
+# fraction of a second to read.
+awk -v port="$P_BIG" 'BEGIN {
+	printf "daemon = { workers = 1; };\nendpoints = ( { name = \"big\"; listen = [ \"tcp:127.0.0.1:%s\" ]; service = \"echo\";\n  allow = [ \"127.0.0.0/8\"", port
+	for (i = 0; i < 80000; i++)
+		printf ",\n    \"10.%d.%d.%d/32\"", int(i / 65536) % 256, int(i / 256) % 256, i % 256
+	printf " ]; } );\n"
+}' >"$T/big.conf"
+: >"$SOCKD_LOG"
+"$TCLIENT" notify -p "$T/big-notify.sock" -t 120 >"$T/big-notify.out" 2>"$T/big-notify.err" &
+big_notify=$!
+_track "$big_notify"
+wait_until 10 test -S "$T/big-notify.sock" || fail "notify listener did not start"
+NOTIFY_SOCKET=$T/big-notify.sock "$SOCKD" -F -f "$T/big.conf" 2>"$SOCKD_LOG" &
+SOCKD_PID=$!
+_track "$SOCKD_PID"
+# Wait (busy, bounded) until sockd is reading its configuration: main() has
+# begun, and the old sockd blocked no signal yet.
+i=0
+while [ $i -lt 3000 ] && ! ls -l "/proc/$SOCKD_PID/fd" 2>/dev/null | grep -q "$T/big.conf"; do
+	grep -qx 'READY=1' "$T/big-notify.out" && break
+	i=$((i + 1))
+done
+if grep -qx 'READY=1' "$T/big-notify.out" || ! ls -l "/proc/$SOCKD_PID/fd" 2>/dev/null | grep -q "$T/big.conf"; then
+	stop_sockd || :
+	skip "never saw sockd reading its configuration (the window was missed)"
+fi
+# A flood of SIGHUP until sockd is ready (bounded).
+hups=0
+while [ $hups -lt 500 ] && ! grep -qx 'READY=1' "$T/big-notify.out"; do
+	kill -HUP "$SOCKD_PID" 2>/dev/null || break
+	hups=$((hups + 1))
+	sleep 0.01
+done
+note "sent $hups SIGHUP during start-up"
+if ! sockd_alive; then
+	st=0
+	wait "$SOCKD_PID" || st=$?
+	_untrack "$SOCKD_PID"
+	SOCKD_PID=
+	fail "sockd died of SIGHUP during start-up (status $st)"
+fi
+wait_until 30 grep -qx 'READY=1' "$T/big-notify.out" || fail "sockd sent no READY=1 after the SIGHUP flood"
+# The SIGHUP that came during start-up was kept, and acted on once started.
+wait_for_log '^sockd: reloaded: 1 endpoints' 30
+expect_rc 0 "$TCLIENT" echo -a "tcp:127.0.0.1:$P_BIG" -s 1000
+expect_stop_ok
+kill -TERM "$big_notify" 2>/dev/null || :
+wait "$big_notify" 2>/dev/null || :
+_untrack "$big_notify"
+rm -f "$T/big.conf"
+
+# ------------------------------- (h) SIGUSR1, SIGUSR2, SIGALRM, SIGQUIT
+U_SIG=$T/sig.sock
+CTL=$T/ctl.sock
+cat >"$T/sig.conf" <<EOF
+daemon = { workers = 2; control = "$CTL"; };
+endpoints = (
+	{ name = "echo"; listen = [ "tcp:127.0.0.1:$P_SIG", "unix:$U_SIG" ]; service = "echo"; }
+);
+EOF
+start_sockd "$T/sig.conf"
+test -S "$U_SIG" || fail "no socket file at $U_SIG"
+test -S "$CTL" || fail "no control socket at $CTL"
+expect_rc 0 "$TCLIENT" echo -a "unix:$U_SIG" -s 1000
+# SIGUSR1: a summary of what runs, and sockd goes on.
+kill -USR1 "$SOCKD_PID"
+wait_for_log '^sockd: summary: up [0-9]+d[0-9]{2}h[0-9]{2}m[0-9]{2}s, 1 endpoints, 2 listeners, 2 workers \(0 retiring\), [0-9]+ active connections, [0-9]+ served, last reload none$'
+wait_for_log "^sockd: summary: endpoint echo service=echo listen=tcp:127\.0\.0\.1:$P_SIG,unix:$U_SIG active=0 accepted=1 refused=0 failed=0 datagrams_in=0\$"
+# SIGUSR2: reserved, said so, ignored. SIGALRM: ignored.
+kill -USR2 "$SOCKD_PID"
+wait_for_log '^sockd: warning: SIGUSR2 received: binary upgrade is not supported yet, ignoring$'
+kill -ALRM "$SOCKD_PID"
+# Signals are read in order: once a later SIGUSR1 is answered, ALRM was seen.
+kill -USR1 "$SOCKD_PID"
+wait_until 10 eval '[ "$(grep -c "^sockd: summary: up" "$SOCKD_LOG")" -ge 2 ]' || fail "no second summary"
+sockd_alive || fail "sockd did not survive SIGUSR1, SIGUSR2 and SIGALRM"
+expect_rc 0 "$TCLIENT" echo -a "tcp:127.0.0.1:$P_SIG" -s 1000
+expect_rc 0 "$TCLIENT" echo -a "unix:$U_SIG" -s 1000
+# SIGQUIT: a graceful stop, exit 0, no socket file left.
+kill -QUIT "$SOCKD_PID"
+wait_sockd_exit 20 || :
+expect_eq "$SOCKD_STATUS" 0 "sockd's exit status after SIGQUIT"
+expect_file_match "$SOCKD_LOG" '^sockd: SIGQUIT received$' "sockd's log"
+expect_file_match "$SOCKD_LOG" '^sockd: stopped$' "sockd's log"
+expect_clean_log 'SIGUSR2 received'
+test ! -e "$U_SIG" || fail "sockd left its socket file $U_SIG behind after SIGQUIT"
+test ! -e "$CTL" || fail "sockd left its control socket $CTL behind after SIGQUIT"
+
+# ------------------------------- (i) exec programs run in their own session
+cat >"$T/sess.conf" <<EOF
+daemon = { workers = 1; shutdown_timeout = 2.0; };
+endpoints = (
+	{ name = "sess"; listen = [ "tcp:127.0.0.1:$P_SESS" ]; service = "exec";
+	  command = [ "/bin/sh", "-c", "echo pid \$\$; exec sleep 60" ]; }
+);
+EOF
+start_sockd "$T/sess.conf"
+start_bg sess socat -u "TCP:127.0.0.1:$P_SESS" STDOUT
+sess_client=$BG_PID
+wait_for_file_match "$T/sess.out" '^pid [0-9]+$' 20
+child=$(sed -n 's/^pid //p' "$T/sess.out")
+# /proc/PID/stat: comm may hold spaces; the fields after ")" are state,
+# ppid, pgrp, session.
+stat_field() {
+	sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f"$2"
+}
+expect_eq "$(stat_field "$child" 2)" "$SOCKD_PID" "the program's parent"
+[ "$(stat_field "$child" 4)" != "$(stat_field "$SOCKD_PID" 4)" ] ||
+	fail "the program shares sockd's session $(stat_field "$SOCKD_PID" 4)"
+expect_eq "$(stat_field "$child" 4)" "$child" "the program's session (its own)"
+expect_eq "$(stat_field "$child" 3)" "$child" "the program's process group (its own)"
+# sockd still stops it on shutdown.
+expect_stop_ok
+kill -0 "$child" 2>/dev/null && fail "the program ($child) outlived sockd"
+wait_bg "$sess_client" 10 || :
 exit 0

@@ -39,7 +39,7 @@ endpoints = (
 	{ name = "rate"; listen = [ "tcp:127.0.0.1:$P_RATE" ]; service = "echo";
 	  rate = 5; burst = 5; },
 	{ name = "udprate"; listen = [ "udp:127.0.0.1:$P_UDPRATE" ]; service = "echo";
-	  udp_rate = 2; udp_burst = 2; udp_guard = false; },
+	  udp_rate = 2; udp_burst = 2; udp_rate_loopback = true; udp_guard = false; },
 	{ name = "idle"; listen = [ "tcp:127.0.0.1:$P_IDLE" ]; service = "echo";
 	  idle_timeout = 2; },
 	{ name = "slow"; listen = [ "tcp:127.0.0.1:$P_SLOW" ]; service = "echo";

@@ -99,10 +99,14 @@ static const char usage_text[] =
 	"  hold      -a ADDR -n N [-t SECS]\n"
 	"  notify    -p PATH [-t SECS]\n"
 	"  dgram     -a ADDR [-m MESSAGE] [-B BINDADDR] [-t SECS] [-x]\n"
-	"  connect-rst -a ADDR -n N [-t SECS]\n"
+	"  connect-rst -a ADDR -n N [-t SECS] [-p FILE]   (-p: reset once FILE exists)\n"
 	"  dgram-burst -a ADDR -n N [-s SIZE] [-t SECS]   (echo: N datagrams at once)\n"
 	"  urgent    -a ADDR [-r ROUNDS] [-t SECS]   (echo over TCP with urgent bytes)\n"
 	"  bulk-tail -a ADDR -s SIZE -n N [-t SECS]  (echo: SIZE bytes, then N sends of 16)\n"
+	"  dgram-flood -a ADDR -n N [-B BINDADDR] [-t SECS]  (one datagram from each of N sockets)\n"
+	"  dgram-keep -a ADDR -n N [-h INTERVAL] [-p STOPFILE] [-B BINDADDR] [-t SECS]\n"
+	"            (echo: up to N datagrams from one socket, one per INTERVAL, 5 more once\n"
+	"            STOPFILE exists; ok when the last 5 were answered)\n"
 	"ADDR: tcp:HOST:PORT, udp:HOST:PORT (HOST IPv4 or [IPv6]), unix:/path,\n"
 	"      unix:@abstract, unix-dgram:..., unix-seqpacket:...\n";
 
@@ -1564,6 +1568,114 @@ mode_dgram_burst(int argc, char **argv)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- dgram-flood */
+
+#define FLOOD_MAX       4000
+#define FLOOD_PACE      64      /* datagrams between short pauses, so the server's
+				 * receive buffer is not what drops them */
+
+/* One datagram from each of N sockets, so from N source ports, all open
+ * at once (so the ports differ): what a session table sees from a flood. */
+static int
+mode_dgram_flood(int argc, char **argv)
+{
+	struct opts o = { .timeout = 30 };
+	static int fds[FLOOD_MAX];
+	struct timespec pause = { 0, 2 * 1000 * 1000 };
+	struct rlimit rl;
+	double deadline;
+	long sent = 0;
+
+	parse_opts(argc, argv, "anBt", &o);
+	need_addr(&o, false);
+	if (is_stream(&o.addr))
+		usage("'%s' is not a datagram address", o.addr.text);
+	if (o.n < 1 || o.n > FLOOD_MAX)
+		usage("-n must be 1..%d", FLOOD_MAX);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	deadline = now() + o.timeout;
+	for (long i = 0; i < o.n; i++) {
+		fds[i] = dgram_socket(&o.addr, o.bind, true);
+		if (send(fds[i], "flood", 5, 0) == 5)
+			sent++;
+		if (i % FLOOD_PACE == FLOOD_PACE - 1)
+			nanosleep(&pause, NULL);
+		if (now() > deadline)
+			fail("%ld of %ld datagrams sent within %g s", sent, o.n, o.timeout);
+	}
+	for (long i = 0; i < o.n; i++)
+		close(fds[i]);
+	printf("ok %ld sent\n", sent);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- dgram-keep */
+
+#define KEEP_TAIL 5
+
+/* A client that keeps using its session: one socket, datagram k every
+ * INTERVAL, each answered (by an echo) within INTERVAL or counted lost.
+ * Prints "port P" first, then one line per datagram. Once STOPFILE
+ * exists, it sends KEEP_TAIL more and ends. */
+static int
+mode_dgram_keep(int argc, char **argv)
+{
+	struct opts o = { .timeout = 60, .hold = 0.2 };
+	struct sockaddr_storage me;
+	socklen_t me_len = sizeof(me);
+	double deadline;
+	long answered = 0, sent = 0, tail = 0, left = -1;
+	int fd;
+
+	parse_opts(argc, argv, "anhBtp", &o);
+	need_addr(&o, false);
+	if (is_stream(&o.addr) || o.addr.family == AF_UNIX)
+		usage("'%s' is not a UDP address", o.addr.text);
+	if (o.n < KEEP_TAIL || o.n > 100000)
+		usage("-n must be %d..100000", KEEP_TAIL);
+	fd = dgram_socket(&o.addr, o.bind, false);
+	if (getsockname(fd, (struct sockaddr *)&me, &me_len) == -1)
+		fail("getsockname: %s", strerror(errno));
+	printf("port %u\n", ntohs(me.ss_family == AF_INET ? ((struct sockaddr_in *)&me)->sin_port :
+				   ((struct sockaddr_in6 *)&me)->sin6_port));
+	fflush(stdout);
+	deadline = now() + o.timeout;
+	for (long k = 0; k < o.n && left != 0 && now() < deadline; k++) {
+		char msg[32], buf[64];
+		double round_end = now() + o.hold;
+		int len = snprintf(msg, sizeof(msg), "keep %ld", k);
+		bool ok = false;
+
+		if (send(fd, msg, (size_t)len, 0) != len && errno != ECONNREFUSED)
+			fail("send to %s: %s", o.addr.text, strerror(errno));
+		while (wait_fd(fd, POLLIN, round_end)) {
+			ssize_t r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+			if (r == len && memcmp(buf, msg, (size_t)len) == 0)
+				ok = true;      /* earlier, late replies are skipped */
+		}
+		sent++;
+		answered += ok;
+		tail = ok ? tail + 1 : 0;
+		if (left > 0)
+			left--;
+		else if (left < 0 && o.path && access(o.path, F_OK) == 0)
+			left = KEEP_TAIL;
+		printf("%ld %s\n", k, ok ? "ok" : "lost");
+		fflush(stdout);
+	}
+	close(fd);
+	printf("answered %ld of %ld\n", answered, sent);
+	if (tail < KEEP_TAIL) {
+		fprintf(stderr, "tclient dgram-keep: the last %d datagrams were not all answered\n", KEEP_TAIL);
+		return EXIT_NOREPLY;
+	}
+	return 0;
+}
+
 /* ---------------------------------------------------------------- connect-rst */
 
 static int
@@ -1573,7 +1685,7 @@ mode_connect_rst(int argc, char **argv)
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 	double deadline;
 
-	parse_opts(argc, argv, "ant", &o);
+	parse_opts(argc, argv, "antp", &o);
 	need_addr(&o, true);
 	if (o.n == 0)
 		usage("-n N is required");
@@ -1582,6 +1694,18 @@ mode_connect_rst(int argc, char **argv)
 		int fd = connect_one(&o.addr, deadline);
 
 		send_all(fd, "hello\r\n", 7, deadline, o.addr.text);
+		/* -p FILE: say so, and reset only once FILE exists. */
+		if (o.path) {
+			printf("connected %ld\n", i + 1);
+			fflush(stdout);
+			while (access(o.path, F_OK) == -1) {
+				struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+				if (now() > deadline)
+					fail("%s did not appear within the time limit", o.path);
+				nanosleep(&ts, NULL);
+			}
+		}
 		if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == -1)
 			fail("SO_LINGER: %s", strerror(errno));
 		close(fd);
@@ -1610,6 +1734,8 @@ main(int argc, char **argv)
 		{ "dgram-burst", mode_dgram_burst },
 		{ "urgent", mode_urgent },
 		{ "bulk-tail", mode_bulk_tail },
+		{ "dgram-flood", mode_dgram_flood },
+		{ "dgram-keep", mode_dgram_keep },
 	};
 
 	signal(SIGPIPE, SIG_IGN);

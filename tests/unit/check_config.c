@@ -193,6 +193,8 @@ START_TEST(test_endpoint_defaults)
 	ck_assert_uint_eq(ep->burst, 1);
 	ck_assert_double_eq(ep->udp_rate, 20);
 	ck_assert_uint_eq(ep->udp_burst, 40);
+	ck_assert(!ep->udp_rate_loopback);
+	ck_assert_uint_eq(ep->udp_sessions_per_source, 256);
 	ck_assert_double_eq(ep->idle_timeout, 300);
 	ck_assert_double_eq(ep->lifetime, 0);
 	ck_assert_ptr_nonnull(ep->sources);
@@ -261,7 +263,8 @@ static const char full_conf[] =
 	"    allow = [ \"127.0.0.0/8\", \"::1\" ];\n"
 	"    deny = \"127.0.0.2\";\n"
 	"    max_connections = 10; max_per_source = 2; rate = 0.5; burst = 4;\n"
-	"    udp_rate = 0; udp_burst = 1; idle_timeout = 0.25; lifetime = 3600;\n"
+	"    udp_rate = 0; udp_burst = 1; idle_timeout = 0.25; lifetime = 3600;"
+	" udp_rate_loopback = true; udp_sessions_per_source = 3;\n"
 	"  },\n"
 	"  { name = \"dt\"; listen = \"tcp:[::1]:13\"; service = \"daytime\";\n"
 	"    daytime_format = \"%Y-%m-%d %H:%M:%S\"; backlog = 1; },\n"
@@ -321,6 +324,8 @@ START_TEST(test_every_key)
 	ck_assert_uint_eq(ep->burst, 4);
 	ck_assert_double_eq(ep->udp_rate, 0);
 	ck_assert_uint_eq(ep->udp_burst, 1);
+	ck_assert(ep->udp_rate_loopback);
+	ck_assert_uint_eq(ep->udp_sessions_per_source, 3);
 	ck_assert_double_eq(ep->idle_timeout, 0.25);
 	ck_assert_double_eq(ep->lifetime, 3600);
 	ck_assert_uint_eq(ep->n_allow_uid, 0);
@@ -901,6 +906,11 @@ static const struct error_case error_cases[] = {
 	{ EP("    udp_rate = false;\n"), 5, "'udp_rate' must be a number" },
 	{ EP("    udp_burst = 0;\n"), 5, "'udp_burst' must be between 1 and 1000000" },
 	{ EP("    udp_burst = \"40\";\n"), 5, "'udp_burst' must be an integer" },
+	{ EP("    udp_rate_loopback = 1;\n"), 5, "'udp_rate_loopback' must be a boolean (true or false)" },
+	{ EP("    udp_sessions_per_source = -1;\n"), 5, "'udp_sessions_per_source' must be between 0 and 1000000" },
+	{ EP("    udp_sessions_per_source = 1000001;\n"), 5,
+	  "'udp_sessions_per_source' must be between 0 and 1000000" },
+	{ EP("    udp_sessions_per_source = 2.5;\n"), 5, "'udp_sessions_per_source' must be an integer" },
 	{ EP("    idle_timeout = -1;\n"), 5, "'idle_timeout' must be between 0 and 31536000" },
 	{ EP("    idle_timeout = \"5m\";\n"), 5, "'idle_timeout' must be a number" },
 	{ EP("    lifetime = 31536000.5;\n"), 5, "'lifetime' must be between 0 and 31536000" },
@@ -1217,6 +1227,8 @@ START_TEST(test_dump_exact)
 	    "    burst = 2;\n"
 	    "    udp_rate = 20.0;\n"
 	    "    udp_burst = 40;\n"
+	    "    udp_rate_loopback = false;\n"
+	    "    udp_sessions_per_source = 256;\n"
 	    "    idle_timeout = 0.0004;\n"
 	    "    lifetime = 10000000.0;\n"
 	    "    allow = [ \"::1/128\" ];\n"
@@ -1237,6 +1249,8 @@ START_TEST(test_dump_exact)
 	    "    burst = 1;\n"
 	    "    udp_rate = 20.0;\n"
 	    "    udp_burst = 40;\n"
+	    "    udp_rate_loopback = false;\n"
+	    "    udp_sessions_per_source = 256;\n"
 	    "    idle_timeout = 300.0;\n"
 	    "    lifetime = 0.0;\n"
 	    "    daytime_format = \"%A, %B %d, %Y %H:%M:%S-%Z\";\n"
@@ -1254,6 +1268,8 @@ START_TEST(test_dump_exact)
 	    "    burst = 1;\n"
 	    "    udp_rate = 0.001;\n"
 	    "    udp_burst = 7;\n"
+	    "    udp_rate_loopback = false;\n"
+	    "    udp_sessions_per_source = 256;\n"
 	    "    idle_timeout = 300.0;\n"
 	    "    lifetime = 0.0;\n"
 	    "    allow_uid = [ \"0\", \"root\" ];\n"
@@ -1303,6 +1319,8 @@ START_TEST(test_dump_services)
 	    "    burst = 1;\n"
 	    "    udp_rate = 20.0;\n"
 	    "    udp_burst = 40;\n"
+	    "    udp_rate_loopback = false;\n"
+	    "    udp_sessions_per_source = 256;\n"
 	    "    idle_timeout = 300.0;\n"
 	    "    lifetime = 0.0;\n";
 	char want[4096];

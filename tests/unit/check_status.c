@@ -45,6 +45,8 @@ sample(struct status *s)
 	s->active = 7;
 	s->max_connections = 65536;
 	s->served = 123456789012ULL;
+	s->udp_sessions = 17;
+	s->udp_session_budget = 5000;
 	s->n_endpoints = 2;
 	s->endpoints = calloc(2, sizeof(*s->endpoints));
 	e = &s->endpoints[0];
@@ -55,7 +57,7 @@ sample(struct status *s)
 	e->listen[0].address = dup("tcp:127.0.0.1:7");
 	e->listen[1].address = dup("unix:/run/sockd/echo.sock");
 	e->listen[1].from_systemd = true;
-	for (unsigned long long *p = &e->c.active; p <= &e->c.dropped_guard; p++)
+	for (unsigned long long *p = &e->c.active; p <= &e->c.evicted_budget; p++)
 		*p = v++;
 	e = &s->endpoints[1];
 	e->name = dup("metrics");
@@ -63,7 +65,7 @@ sample(struct status *s)
 	e->n_listen = 1;
 	e->listen = calloc(1, sizeof(*e->listen));
 	e->listen[0].address = dup("tcp:[::1]:9100");
-	for (unsigned long long *p = &e->c.active; p <= &e->c.dropped_guard; p++)
+	for (unsigned long long *p = &e->c.active; p <= &e->c.evicted_budget; p++)
 		*p = 1000 + v++;
 	e->c.bytes_in = 18446744073709551615ULL;
 }
@@ -98,6 +100,8 @@ START_TEST(test_json_round_trip)
 	ck_assert_uint_eq(t.active, 7);
 	ck_assert_uint_eq(t.max_connections, 65536);
 	ck_assert_uint_eq(t.served, 123456789012ULL);
+	ck_assert_uint_eq(t.udp_sessions, 17);
+	ck_assert_uint_eq(t.udp_session_budget, 5000);
 	ck_assert_uint_eq(t.n_endpoints, 2);
 	for (size_t i = 0; i < 2; i++) {
 		ck_assert_str_eq(t.endpoints[i].name, s.endpoints[i].name);
@@ -182,6 +186,13 @@ START_TEST(test_prometheus)
 	ck_assert(has_line(b.data, "sockd_endpoint_accepted_total{endpoint=\"echo\"} 2"));
 	ck_assert(has_line(b.data, "sockd_endpoint_refused_total{endpoint=\"echo\",reason=\"acl\"} 3"));
 	ck_assert(has_line(b.data, "sockd_endpoint_refused_total{endpoint=\"echo\",reason=\"proxy\"} 7"));
+	ck_assert(has_line(b.data, "sockd_endpoint_refused_total{endpoint=\"echo\",reason=\"sessions\"} 16"));
+	ck_assert(has_line(b.data, "sockd_endpoint_udp_sessions{endpoint=\"echo\"} 17"));
+	ck_assert(has_line(b.data, "sockd_endpoint_udp_sessions_evicted_total{endpoint=\"echo\",reason=\"source\"} 18"));
+	ck_assert(has_line(b.data, "sockd_endpoint_udp_sessions_evicted_total{endpoint=\"echo\",reason=\"full\"} 19"));
+	ck_assert(has_line(b.data, "sockd_endpoint_udp_sessions_evicted_total{endpoint=\"echo\",reason=\"budget\"} 20"));
+	ck_assert(has_line(b.data, "sockd_udp_sessions 17"));
+	ck_assert(has_line(b.data, "sockd_udp_sessions_max 5000"));
 	ck_assert(has_line(b.data, "sockd_endpoint_received_bytes_total{endpoint=\"metrics\"} 18446744073709551615"));
 	ck_assert(has_line(b.data, "sockd_endpoint_dropped_datagrams_total{endpoint=\"echo\",reason=\"guard\"} 15"));
 
@@ -262,7 +273,8 @@ START_TEST(test_table)
 	ck_assert_msg(strstr(b.data, "sockd 0.1.0 (pid 4242), up 1h02m, config /etc/sockd/sock\"d.conf\n"), "%s", b.data);
 	ck_assert(strstr(b.data, "last reload: FAILED (still serving the previous configuration), 2m00s ago\n"));
 	ck_assert(strstr(b.data, "\n  /etc/sockd/sockd.conf:9: endpoint 'e' has no 'listen'\n"));
-	ck_assert(strstr(b.data, "workers 3, queue 5/4096, connections 7/65536, served 123G\n"));
+	ck_assert(strstr(b.data, "workers 3, queue 5/4096, connections 7/65536, served 123G\n"
+			 "datagram forward sessions 17/5000\n"));
 
 	/* One row per address; the counters on the first. */
 	l1 = strstr(b.data, "\necho ");
@@ -272,16 +284,17 @@ START_TEST(test_table)
 	ck_assert_ptr_nonnull(l3);
 	*l2 = *l3 = '\0';
 	ck_assert_msg(strstr(l1, " tcp:127.0.0.1:7 ") && strstr(l1, " bound "), "%s", l1 + 1);
-	/* active 1, accepted 2, refused 3+4+5+6+7, bytes 10/11, datagrams 12/13, failed 9 */
-	ck_assert_msg(strstr(l1, " 1  ") && strstr(l1, " 25 ") && strstr(l1, " 12/13 ") &&
+	/* active 1, accepted 2, refused 3+4+5+6+7+16, bytes 10/11, datagrams 12/13, failed 9 */
+	ck_assert_msg(strstr(l1, " 1  ") && strstr(l1, " 41 ") && strstr(l1, " 12/13 ") &&
 		      strcmp(l1 + strlen(l1) - 2, " 9") == 0, "%s", l1 + 1);
 	ck_assert_msg(strstr(l2 + 1, "unix:/run/sockd/echo.sock  systemd") &&
 		      strlen(l2 + 1) == strspn(l2 + 1, " ") + strlen("unix:/run/sockd/echo.sock  systemd"),
 		      "'%s'", l2 + 1);
 	*l2 = *l3 = '\n';
 	ck_assert_msg(strstr(b.data, "\nmetrics   metrics  tcp:[::1]:9100 "), "%s", b.data);
-	ck_assert(strstr(b.data, "\necho: refused acl 3, limit 4, rate 5, overload 6, proxy 7; closed idle 8; "
-			 "dropped datagrams rate 14, guard 15\n"));
+	ck_assert_msg(strstr(b.data, "\necho: refused acl 3, limit 4, rate 5, overload 6, proxy 7, sessions 16; "
+			     "closed idle 8; dropped datagrams rate 14, guard 15; "
+			     "sessions ended for new clients: source 18, full 19, budget 20\n"), "%s", b.data);
 	status_free(&s);
 	buf_free(&b);
 }
