@@ -1,5 +1,6 @@
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <libconfig.h>
 #include <pwd.h>
@@ -61,6 +62,7 @@ struct loader {
 	size_t n_frags;
 	struct exec_user *exec_users;   /* checked against daemon.user at the end */
 	size_t n_exec_users;
+	struct diag warnings;           /* handed to the config's warnings */
 };
 
 /* An exec endpoint's resolved 'user', or a forward's 'upstream_user':
@@ -255,6 +257,9 @@ config_free(struct sockd_config *cfg)
 	free(cfg->daemon.include_dir);
 	free(cfg->daemon.control);
 	free(cfg->file);
+	for (size_t i = 0; i < cfg->n_warnings; i++)
+		free(cfg->warnings[i]);
+	free(cfg->warnings);
 	free(cfg);
 }
 
@@ -1811,22 +1816,45 @@ load_root(struct loader *l, struct sockd_config *cfg, const config_setting_t *ro
 		conf_error(l, NULL, "'endpoints' is missing (an empty list is \"endpoints = ();\")");
 }
 
-/* libconfig's own I/O error says nothing about why; find out first. */
+/* Whether path is a regular file of at most CONFIG_FILE_MAX bytes, found
+ * out without ever waiting on it: O_NONBLOCK keeps open() of a FIFO from
+ * blocking until a writer comes, and nothing is read. libconfig then opens
+ * the file again by name, which it needs for its diagnostics; a file
+ * swapped for a FIFO in between is the business of whoever can write the
+ * directory, and a check runs with a time limit anyway (control.c).
+ * 0, or -errno with why set: NOT_REGULAR, -EISDIR, -EFBIG (too large),
+ * -ENOENT, -EACCES, -ENOMEM ... */
+#define NOT_REGULAR     (-ENODEV)
+
 static int
-check_readable(const char *path)
+check_readable(const char *path, char *why, size_t len)
 {
 	struct stat st;
-	FILE *f;
-	int r = 0;
+	int fd, r = 0;
 
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	if (fstat(fileno(f), &st) == -1)
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd == -1) {
 		r = -errno;
-	else if (S_ISDIR(st.st_mode))
+		/* open() of a socket file says "No such device or address". */
+		if (r == -ENXIO)
+			r = NOT_REGULAR;
+	} else if (fstat(fd, &st) == -1) {
+		r = -errno;
+	} else if (S_ISDIR(st.st_mode)) {
 		r = -EISDIR;
-	fclose(f);
+	} else if (!S_ISREG(st.st_mode)) {
+		r = NOT_REGULAR;
+	} else if (st.st_size > CONFIG_FILE_MAX) {
+		snprintf(why, len, "too large (%lld bytes, limit %d)", (long long)st.st_size,
+		    CONFIG_FILE_MAX);
+		r = -EFBIG;
+	}
+	if (fd != -1)
+		close(fd);
+	if (r == NOT_REGULAR)
+		snprintf(why, len, "not a regular file");
+	else if (r < 0 && r != -EFBIG)
+		snprintf(why, len, "%s", strerror(-r));
 	return r;
 }
 
@@ -1920,26 +1948,25 @@ static void
 load_fragment(struct loader *l, struct sockd_config *cfg, const char *path)
 {
 	config_t *lc, **frags;
-	struct stat st;
+	char why[96];
 	int r;
 
-	/* stat, not the dirent type: a symlink to a file counts too. */
-	if (stat(path, &st) == -1) {
-		if (errno == ENOMEM)
-			l->nomem = true;
-		else
-			file_error(l, path, 0, "%s", strerror(errno));
-		return;
-	}
-	if (!S_ISREG(st.st_mode))
-		return;
-	r = check_readable(path);
+	/* Anything but a file to read is skipped with a warning, whatever it
+	 * is: a directory, a FIFO or socket named *.conf, a symlink that
+	 * leads nowhere (or to one of those). A file that cannot be read or
+	 * is too large is an error. */
+	r = check_readable(path, why, sizeof(why));
 	if (r == -ENOMEM) {
 		l->nomem = true;
 		return;
 	}
+	if (r == NOT_REGULAR || r == -EISDIR || r == -ENOENT || r == -ELOOP) {
+		diag_add(&l->warnings, path, 0, "skipped: %s", r == -ENOENT ?
+		    "a dangling symbolic link" : r == -EISDIR ? "a directory" : why);
+		return;
+	}
 	if (r < 0) {
-		file_error(l, path, 0, "%s", strerror(-r));
+		file_error(l, path, 0, "%s", why);
 		return;
 	}
 
@@ -2036,15 +2063,16 @@ config_load(const char *path, struct sockd_config **out, struct diag *d)
 	struct loader l = { .path = path, .d = d };
 	struct sockd_config *cfg;
 	size_t start = d->n;
+	char why[96];
 	config_t lc;
 	int r;
 
 	*out = NULL;
-	r = check_readable(path);
+	r = check_readable(path, why, sizeof(why));
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
-		diag_add(d, path, 0, "%s", strerror(-r));
+		diag_add(d, path, 0, "%s", why);
 		return d->n > start ? -EINVAL : -ENOMEM;
 	}
 
@@ -2089,6 +2117,8 @@ config_load(const char *path, struct sockd_config **out, struct diag *d)
 	free(l.frags);
 	free(l.addrs);
 	free(l.exec_users);
+	cfg->warnings = l.warnings.lines;
+	cfg->n_warnings = l.warnings.n;
 	/* A diagnostic lost to a failed allocation must not pass as success. */
 	if (l.nomem || d->n - start < l.errors) {
 		config_free(cfg);

@@ -1,14 +1,18 @@
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,18 +32,36 @@
 #define ACCEPTS_PER_DISPATCH    32      /* then let the main loop look at signals */
 #define REFUSAL_LOG_MS          10000   /* at most one "refused" warning per 10 s */
 #define ACCEPT_PAUSE_MS         1000    /* out of file descriptors: try again later */
+#define DRAIN_MS                2000    /* a refused request's rest: read this long ... */
+#define DRAIN_MAX               (1 << 20)       /* ... or this much, then close */
 
 struct client {
 	int fd;
 	uid_t uid;
 	pid_t pid;
+	bool checking;                  /* waiting for the checker child's reply */
 	bool replying;                  /* the request is in; sending the reply */
+	bool drain;                     /* after the reply, read what the client still sends */
+	bool draining;                  /* replied and shut down; reading until EOF */
+	size_t drained;
 	uint64_t deadline_ms;
 	char in[CONTROL_REQUEST_MAX + 1];
 	size_t in_len;
 	struct buf out;
 	size_t out_off;
 	struct client *prev, *next;
+};
+
+/* "check FILE" runs config_load() in a child process: a file can take
+ * libconfig seconds (quadratic shapes), and an @include can name a FIFO or
+ * a hung mount. The main thread only waits on the child's pipe, next to
+ * its signals, and kills the child at the time limit. One at a time. */
+struct checker {
+	pid_t pid;                      /* 0 = none running */
+	int fd;                         /* the reply comes through this pipe */
+	struct client *c;               /* who asked; NULL once gone */
+	struct buf out;
+	pid_t unreaped;                 /* killed, not yet reaped */
 };
 
 struct control {
@@ -56,6 +78,7 @@ struct control {
 	uint64_t accept_paused_until;   /* 0 = accepting */
 	uint64_t refusal_logged_ms;
 	unsigned long refusals_unlogged;
+	struct checker check;
 };
 
 static uint64_t
@@ -110,7 +133,7 @@ control_open(const char *path, uid_t uid, gid_t gid, struct control **out)
 	ctl = calloc(1, sizeof(*ctl));
 	if (!ctl)
 		return log_errno(ENOMEM, "control socket");
-	ctl->fd = ctl->epfd = ctl->timerfd = -1;
+	ctl->fd = ctl->epfd = ctl->timerfd = ctl->check.fd = -1;
 	if ((size_t)snprintf(text, sizeof(text), "unix:%s", path) >= sizeof(text) ||
 	    addr_parse(text, &ctl->addr, &why) < 0 || ctl->addr.type != ADDR_UNIX) {
 		log_err("control socket %s: %s", path, why ? why : "not a Unix socket path");
@@ -190,9 +213,14 @@ control_fd(const struct control *ctl)
 
 /* ------------------------------------------------------------ clients */
 
+static void check_cancel(struct control *ctl);
+static void client_reply(struct control *ctl, struct client *c);
+
 static void
 client_free(struct control *ctl, struct client *c)
 {
+	if (c->checking)
+		check_cancel(ctl);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -394,26 +422,22 @@ cmd_reload(struct buf *b, struct sockd *d, const struct client *c)
 	return CONTROL_CONTINUE;
 }
 
+/* The reply to "check PATH", from config_load(); run in the checker child. */
 static void
-cmd_check(struct buf *b, const struct sockd *d, const char *path)
+check_answer(struct buf *b, const char *path)
 {
 	struct sockd_config *cfg = NULL;
 	struct diag dg = { 0 };
 	char msg[128];
 	int r;
 
-	/* sockd's cwd is not the client's: only its own file may be relative. */
-	if (!path)
-		path = d->config_path;
-	else if (path[0] != '/') {
-		reply_error(b, "check needs an absolute path");
-		return;
-	}
 	r = config_load(path, &cfg, &dg);
 	if (r == 0) {
 		buf_puts(b, "{\"ok\":true,\"file\":");
 		buf_json_string(b, path);
-		buf_printf(b, ",\"endpoints\":%zu}", cfg->n_endpoints);
+		buf_printf(b, ",\"endpoints\":%zu", cfg->n_endpoints);
+		json_lines(b, "warnings", cfg->warnings, cfg->n_warnings);
+		buf_puts(b, "}\n");
 		config_free(cfg);
 		diag_free(&dg);
 		return;
@@ -426,12 +450,213 @@ cmd_check(struct buf *b, const struct sockd *d, const char *path)
 	buf_puts(b, ",\"file\":");
 	buf_json_string(b, path);
 	json_lines(b, "errors", dg.lines, dg.n);
-	buf_puts(b, "}");
+	buf_puts(b, "}\n");
 	diag_free(&dg);
 }
 
+#ifdef CONTROL_CHECK_INLINE
+/* The fuzz harness checks in its own process, with a stand-in config_load. */
+static bool
+check_start(struct control *ctl, struct client *c, const char *path)
+{
+	(void)ctl;
+	check_answer(&c->out, path);
+	return false;
+}
+#else
+/* Never returns: config_load() in the child, its reply into the pipe. */
+static void __attribute__((noreturn))
+check_child(int fd, const char *path, pid_t parent)
+{
+	struct buf b = { 0 };
+	size_t off = 0;
+
+	/* Not a moment longer than sockd, even one killed with SIGKILL. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(1);
+	/* Let go of sockd's sockets at once, so that a connection a worker
+	 * closes meanwhile closes for its peer too. */
+	if (fd > 3)
+		close_range(3, (unsigned)fd - 1, 0);
+	close_range((unsigned)fd + 1, ~0U, 0);
+	check_answer(&b, path);
+	if (buf_status(&b) < 0)
+		_exit(2);
+	while (off < b.len) {
+		ssize_t n = write(fd, b.data + off, b.len - off);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			_exit(1);
+		off += (size_t)n;
+	}
+	_exit(0);
+}
+
+/* Start checking path for c: true when the reply will come from the
+ * child; false with the reply (an error) already in c->out. */
+static bool
+check_start(struct control *ctl, struct client *c, const char *path)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &ctl->check };
+	pid_t parent = getpid(), pid;
+	char msg[128];
+	int p[2], err;
+
+	if (ctl->check.pid || ctl->check.unreaped) {
+		reply_error(&c->out, "busy: another check is running, try again");
+		buf_puts(&c->out, "\n");
+		return false;
+	}
+	if (pipe2(p, O_CLOEXEC) == -1)
+		goto out_fail;
+	/* The read end only: the child may block on a full pipe. */
+	if (fcntl(p[0], F_SETFL, O_NONBLOCK) == -1 ||
+	    epoll_ctl(ctl->epfd, EPOLL_CTL_ADD, p[0], &ev) == -1)
+		goto out_close;
+	/* The child of a threaded process may only do what is safe after
+	 * fork(); config_load() allocates, reads files and looks up names,
+	 * which glibc supports there, and the time limit covers the rest. */
+	pid = fork();
+	if (pid == -1) {
+		epoll_ctl(ctl->epfd, EPOLL_CTL_DEL, p[0], NULL);
+		goto out_close;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		check_child(p[1], path, parent);
+	}
+	close(p[1]);
+	ctl->check.pid = pid;
+	ctl->check.fd = p[0];
+	ctl->check.c = c;
+	c->checking = true;
+	c->deadline_ms = now_ms() + CONTROL_CHECK_MS;
+	/* Nothing more to read from c; a hang-up still shows (EPOLLHUP). */
+	ev = (struct epoll_event){ .events = 0, .data.ptr = c };
+	epoll_ctl(ctl->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	return true;
+
+out_close:
+	err = errno;
+	close(p[0]);
+	close(p[1]);
+	errno = err;
+out_fail:
+	snprintf(msg, sizeof(msg), "cannot start the check: %s", strerror(errno));
+	reply_error(&c->out, msg);
+	buf_puts(&c->out, "\n");
+	return false;
+}
+#endif
+
+/* Stop the checker (killed, reaped when it can be) and forget its client. */
+static void
+check_cancel(struct control *ctl)
+{
+	struct checker *k = &ctl->check;
+
+	if (k->pid) {
+		kill(k->pid, SIGKILL);
+		/* Dead at once, unless stuck in the kernel: then later. */
+		if (waitpid(k->pid, NULL, WNOHANG) == 0)
+			k->unreaped = k->pid;
+		k->pid = 0;
+	}
+	if (k->fd >= 0) {
+		epoll_ctl(ctl->epfd, EPOLL_CTL_DEL, k->fd, NULL);
+		close(k->fd);
+		k->fd = -1;
+	}
+	if (k->c)
+		k->c->checking = false;
+	k->c = NULL;
+	buf_free(&k->out);
+}
+
+/* Read what the checker sent; true once it is all there (EOF) or the
+ * pipe failed, and the child is reaped. */
+static bool
+check_read(struct control *ctl)
+{
+	struct checker *k = &ctl->check;
+	char chunk[16384];
+	ssize_t n;
+
+	if (k->fd < 0)
+		return false;           /* cancelled earlier in this batch */
+	for (;;) {
+		n = read(k->fd, chunk, sizeof(chunk));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return false;
+		if (n <= 0)
+			break;
+		buf_append(&k->out, chunk, (size_t)n);
+	}
+	return true;
+}
+
+/* The checker is done: its reply (or why there is none) goes to its client. */
+static void
+check_finish(struct control *ctl)
+{
+	struct checker *k = &ctl->check;
+	struct client *c = k->c;
+	char msg[128];
+	int st = 0;
+
+	epoll_ctl(ctl->epfd, EPOLL_CTL_DEL, k->fd, NULL);
+	close(k->fd);
+	k->fd = -1;
+	/* It closed the pipe by exiting: this wait is short. */
+	while (waitpid(k->pid, &st, 0) == -1 && errno == EINTR)
+		;
+	k->pid = 0;
+	k->c = NULL;
+	if (!c)
+		goto out;
+	c->checking = false;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && buf_status(&k->out) == 0 &&
+	    k->out.len > 0 && k->out.data[k->out.len - 1] == '\n') {
+		buf_append(&c->out, k->out.data, k->out.len);
+	} else {
+		if (WIFSIGNALED(st))
+			snprintf(msg, sizeof(msg), "check failed: the checker was killed by signal %d",
+				 WTERMSIG(st));
+		else
+			snprintf(msg, sizeof(msg), "check failed: the checker exited with status %d",
+				 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		reply_error(&c->out, msg);
+		buf_puts(&c->out, "\n");
+	}
+	client_reply(ctl, c);
+out:
+	buf_free(&k->out);
+}
+
+/* Returns true when the request is being handled in the background (a
+ * check) and the reply will come later. */
+static bool
+cmd_check(struct control *ctl, struct client *c, const struct sockd *d, const char *path)
+{
+	/* sockd's cwd is not the client's: only its own file may be relative. */
+	if (!path) {
+		path = d->config_path;
+	} else if (path[0] != '/') {
+		reply_error(&c->out, "check needs an absolute path");
+		buf_puts(&c->out, "\n");
+		return false;
+	}
+	return check_start(ctl, c, path);
+}
+
+/* Answer line into c->out; *pending when the answer comes later (a check). */
 static enum control_result
-handle_request(struct client *c, struct sockd *d, char *line)
+handle_request(struct control *ctl, struct client *c, struct sockd *d, char *line, bool *pending)
 {
 	enum control_result res = CONTROL_CONTINUE;
 	struct buf *b = &c->out;
@@ -457,8 +682,8 @@ handle_request(struct client *c, struct sockd *d, char *line)
 	log_debug("control: '%s' from uid %u (pid %ld)", line, (unsigned)c->uid, (long)c->pid);
 
 	if (strcmp(line, "check") == 0) {
-		cmd_check(b, d, arg);
-		goto out;
+		*pending = cmd_check(ctl, c, d, arg);
+		return res;
 	}
 	if (arg && (strcmp(line, "status") == 0 || strcmp(line, "reload") == 0 ||
 		    strcmp(line, "stop") == 0 || strcmp(line, "help") == 0)) {
@@ -487,10 +712,36 @@ out:
 	return res;
 }
 
+/* Read and drop what a refused client still sends; true when c is done
+ * with (and freed). Closing a socket with input unread makes the peer's
+ * next write fail (EPIPE, or a reset over TCP), and a client that is
+ * still writing its request gives up before it reads why. */
+static bool
+client_drain(struct control *ctl, struct client *c)
+{
+	char scratch[16384];
+
+	while (c->drained < DRAIN_MAX) {
+		ssize_t n = read(c->fd, scratch, sizeof(scratch));
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return false;
+		if (n <= 0)
+			break;
+		c->drained += (size_t)n;
+	}
+	client_free(ctl, c);
+	return true;
+}
+
 /* Send what the socket takes; true when c is done with (and freed). */
 static bool
 client_flush(struct control *ctl, struct client *c)
 {
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+
 	while (c->out_off < c->out.len) {
 		ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -500,9 +751,19 @@ client_flush(struct control *ctl, struct client *c)
 		if (n == -1 && errno == EAGAIN)
 			return false;
 		if (n <= 0)
-			break;
+			goto out_free;
 		c->out_off += (size_t)n;
 	}
+	if (c->drain && !c->draining) {
+		/* The reply is out: say so with EOF, then read until the
+		 * client's EOF, for a bounded time and size. */
+		c->draining = true;
+		c->deadline_ms = now_ms() + DRAIN_MS;
+		if (shutdown(c->fd, SHUT_WR) == 0 &&
+		    epoll_ctl(ctl->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+			return client_drain(ctl, c);
+	}
+out_free:
 	client_free(ctl, c);
 	return true;
 }
@@ -528,6 +789,7 @@ static enum control_result
 client_read(struct control *ctl, struct client *c, struct sockd *d)
 {
 	enum control_result res;
+	bool pending = false;
 
 	for (;;) {
 		ssize_t n = read(c->fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len);
@@ -554,14 +816,16 @@ client_read(struct control *ctl, struct client *c, struct sockd *d)
 				buf_puts(&c->out, "\n");
 				res = CONTROL_CONTINUE;
 			} else {
-				res = handle_request(c, d, c->in);
+				res = handle_request(ctl, c, d, c->in, &pending);
 			}
-			client_reply(ctl, c);
+			if (!pending)
+				client_reply(ctl, c);
 			return res;
 		}
 		if (c->in_len == CONTROL_REQUEST_MAX) {
 			reply_error(&c->out, "bad request: longer than 4096 bytes");
 			buf_puts(&c->out, "\n");
+			c->drain = true;
 			client_reply(ctl, c);
 			return CONTROL_CONTINUE;
 		}
@@ -577,6 +841,16 @@ expire(struct control *ctl, uint64_t now)
 		next = c->next;
 		if (c->deadline_ms > now)
 			continue;
+		if (c->checking) {
+			check_cancel(ctl);
+			log_warn("control: check stopped after %d s (uid %u, pid %ld)",
+				 CONTROL_CHECK_MS / 1000, (unsigned)c->uid, (long)c->pid);
+			buf_printf(&c->out, "{\"ok\":false,\"error\":\"check stopped after %d s: "
+				   "the file, an @include or a name lookup takes too long\"}\n",
+				   CONTROL_CHECK_MS / 1000);
+			client_reply(ctl, c);
+			continue;
+		}
 		if (!c->replying) {
 			static const char msg[] = "{\"ok\":false,\"error\":\"timeout: no complete request "
 						  "line within 5 s\"}\n";
@@ -585,6 +859,8 @@ expire(struct control *ctl, uint64_t now)
 		}
 		client_free(ctl, c);
 	}
+	if (ctl->check.unreaped && waitpid(ctl->check.unreaped, NULL, WNOHANG) != 0)
+		ctl->check.unreaped = 0;
 	if (ctl->accept_paused_until && ctl->accept_paused_until <= now) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = ctl };
 
@@ -598,6 +874,10 @@ arm_timer(struct control *ctl)
 {
 	struct itimerspec its = { 0 };
 	uint64_t due = ctl->accept_paused_until;
+
+	/* A killed checker stuck in the kernel: look again in a second. */
+	if (ctl->check.unreaped && (!due || now_ms() + 1000 < due))
+		due = now_ms() + 1000;
 
 	for (struct client *c = ctl->clients; c; c = c->next)
 		if (!due || c->deadline_ms < due)
@@ -613,8 +893,9 @@ enum control_result
 control_dispatch(struct control *ctl, struct sockd *d)
 {
 	enum control_result res = CONTROL_CONTINUE;
-	struct epoll_event evs[CONTROL_CLIENTS_MAX + 2];
+	struct epoll_event evs[CONTROL_CLIENTS_MAX + 3];
 	int n = epoll_wait(ctl->epfd, evs, (int)(sizeof(evs) / sizeof(evs[0])), 0);
+	bool check_done = false;
 
 	for (int i = 0; i < n; i++) {
 		void *p = evs[i].data.ptr;
@@ -624,11 +905,25 @@ control_dispatch(struct control *ctl, struct sockd *d)
 			control_accept(ctl);
 		} else if (p == &ctl->timerfd) {
 			(void)!read(ctl->timerfd, &v, sizeof(v));
+		} else if (p == &ctl->check) {
+			/* Replied to after the batch: the reply may free
+			 * its client, whose event may come later in it. */
+			if (check_read(ctl))
+				check_done = true;
 		} else {
 			struct client *c = p;
 			enum control_result r;
 
 			/* One event per fd per batch: c is still alive here. */
+			if (c->checking) {
+				/* Gone before its answer (EPOLLHUP). */
+				client_free(ctl, c);
+				continue;
+			}
+			if (c->draining) {
+				client_drain(ctl, c);
+				continue;
+			}
 			if (c->replying) {
 				client_flush(ctl, c);
 				continue;
@@ -638,6 +933,8 @@ control_dispatch(struct control *ctl, struct sockd *d)
 				res = r;
 		}
 	}
+	if (check_done && ctl->check.fd >= 0)
+		check_finish(ctl);
 	expire(ctl, now_ms());
 	arm_timer(ctl);
 	return res;
@@ -652,6 +949,7 @@ control_close(struct control *ctl)
 		return;
 	while (ctl->clients)
 		client_free(ctl, ctl->clients);
+	check_cancel(ctl);
 	if (ctl->fd >= 0)
 		close(ctl->fd);
 	if (ctl->unlink_on_close) {

@@ -9,6 +9,7 @@
 #define CONTROL_REQUEST_MAX     4096    /* bytes of a request line, LF included */
 #define CONTROL_TIMEOUT_MS      5000    /* to send the request, then to read the reply */
 #define CONTROL_CLIENTS_MAX     16      /* served at once; more get a "busy" reply */
+#define CONTROL_CHECK_MS        5000    /* a check runs in a child this long at most */
 
 struct control;
 struct sockd;

@@ -322,6 +322,8 @@ reload(struct sockd *d)
 		return r;
 	}
 	diag_free(&dg);
+	for (size_t i = 0; i < cfg->n_warnings; i++)
+		log_warn("%s, ignoring", cfg->warnings[i]);
 	daemon_warn_config(cfg);
 
 	/* Stage the new listener set without touching the running one. */

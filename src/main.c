@@ -127,6 +127,12 @@ load_config(void)
 		return NULL;
 	}
 	diag_free(&d);
+	for (size_t i = 0; i < cfg->n_warnings; i++) {
+		if (arg_check)
+			fprintf(stderr, "%s, ignoring\n", cfg->warnings[i]);
+		else
+			log_warn("%s, ignoring", cfg->warnings[i]);
+	}
 	return cfg;
 }
 

@@ -56,7 +56,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: sockctl [-S PATH] [--json] [-t SECS] COMMAND [ARGS]\n"
+		"usage: sockctl [-S PATH] [--json] [-t SECS] COMMAND [ARGS] [OPTIONS]\n"
 		"\n"
 		"commands:\n"
 		"  status               endpoints, addresses and counters of the running sockd\n"
@@ -147,6 +147,63 @@ parse_count(const char *s, long min, long max, long *out)
 }
 
 /* ------------------------------------------------------------ control */
+
+static const struct option global_opts[] = {
+	{ "socket", required_argument, NULL, 'S' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* One of the options that may come before or after the command:
+ * EXIT_OK when taken, EXIT_USAGE for a bad value, -1 when c is not one. */
+static int
+global_option(int c, const char *arg)
+{
+	switch (c) {
+	case 'S':
+		arg_socket = arg;
+		return EXIT_OK;
+	case 'j':
+		arg_json = true;
+		return EXIT_OK;
+	case 't':
+		if (!parse_seconds(arg, &arg_timeout) || arg_timeout <= 0) {
+			complain("bad timeout '%s'", arg);
+			return EXIT_USAGE;
+		}
+		return EXIT_OK;
+	default:
+		return -1;
+	}
+}
+
+/* The options after a command (`sockctl status --json`, as git and
+ * systemctl take them), anywhere among its operands; "--" ends them.
+ * Leaves the operands in argv[optind..]. -1 to go on, or the exit code
+ * (after --help, or a usage error). */
+static int
+command_options(int argc, char **argv)
+{
+	int c, r;
+
+	optind = 0;     /* glibc: start over, and permute this time */
+	while ((c = getopt_long(argc, argv, "S:jt:h", global_opts, NULL)) != -1) {
+		r = global_option(c, optarg);
+		if (r == EXIT_OK)
+			continue;
+		if (r == -1 && c == 'h') {
+			usage(stdout);
+			return EXIT_OK;
+		}
+		if (r == -1)
+			usage(stderr);
+		return EXIT_USAGE;
+	}
+	return -1;
+}
 
 /* Connect to the control socket: an fd, or -1 with the exit code in *code
  * and the reason printed. */
@@ -298,14 +355,15 @@ reply_failure(const struct json *reply)
 	return 0;
 }
 
+/* The lines of reply's array key on stderr, each followed by suffix. */
 static void
-print_errors(const struct json *reply)
+print_errors(const struct json *reply, const char *key, const char *suffix)
 {
-	const struct json *errs = json_get(reply, "errors");
+	const struct json *errs = json_get(reply, key);
 
 	for (size_t i = 0; errs && errs->type == JSON_ARRAY && i < errs->n; i++)
 		if (errs->items[i]->type == JSON_STRING)
-			fprintf(stderr, "%s\n", errs->items[i]->string);
+			fprintf(stderr, "%s%s\n", errs->items[i]->string, suffix);
 }
 
 static int
@@ -332,7 +390,7 @@ run_command(const char *cmd, const char *arg)
 	if (!json_get_bool(reply, "ok", false)) {
 		if (!arg_json) {
 			complain("%s", json_get_string(reply, "error", "failed"));
-			print_errors(reply);
+			print_errors(reply, "errors", "");
 		}
 		code = EXIT_FAIL;
 		goto out;
@@ -354,6 +412,7 @@ run_command(const char *cmd, const char *arg)
 		       json_get_uint(reply, "endpoints", 0), json_get_uint(reply, "listeners", 0),
 		       json_get_uint(reply, "workers", 0));
 	} else if (strcmp(cmd, "check") == 0) {
+		print_errors(reply, "warnings", ", ignoring");
 		printf("%s: ok (%llu endpoints)\n", json_get_string(reply, "file", "?"),
 		       json_get_uint(reply, "endpoints", 0));
 	} else if (strcmp(cmd, "stop") == 0) {
@@ -374,6 +433,11 @@ run_check(int argc, char **argv)
 	struct buf path = { 0 };
 	int code;
 
+	code = command_options(argc, argv);
+	if (code >= 0)
+		return code;
+	argc -= optind - 1;
+	argv += optind - 1;
 	if (argc > 2) {
 		complain("check takes at most one FILE");
 		return EXIT_USAGE;
@@ -637,6 +701,7 @@ run_probe(int argc, char **argv)
 		{ "size", required_argument, NULL, 's' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "timeout", required_argument, NULL, 'W' },
+		{ "json", no_argument, NULL, 'j' },     /* the global one, here too */
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *why = NULL, *address = NULL;
@@ -647,8 +712,11 @@ run_probe(int argc, char **argv)
 	optind = 0;     /* glibc: start over, forgetting main()'s "+" */
 	/* glibc moves the operands behind the options: the address may come
 	 * before or after them. */
-	while ((c = getopt_long(argc, argv, "c:s:i:W:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:s:i:W:j", opts, NULL)) != -1) {
 		switch (c) {
+		case 'j':
+			arg_json = true;
+			break;
 		case 'c':
 			if (!parse_count(optarg, 0, 100000000, &pr.count)) {
 				complain("probe: bad count '%s' (0 = until interrupted)", optarg);
@@ -789,32 +857,17 @@ out:
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 'S' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *cmd;
-	int c;
+	int c, code;
 
-	/* "+": options end at the command, which has its own. */
-	while ((c = getopt_long(argc, argv, "+S:jt:hV", opts, NULL)) != -1) {
+	/* "+": options end at the command, which reads the rest. */
+	while ((c = getopt_long(argc, argv, "+S:jt:hV", global_opts, NULL)) != -1) {
+		code = global_option(c, optarg);
+		if (code == EXIT_USAGE)
+			return code;
+		if (code == EXIT_OK)
+			continue;
 		switch (c) {
-		case 'S':
-			arg_socket = optarg;
-			break;
-		case 'j':
-			arg_json = true;
-			break;
-		case 't':
-			if (!parse_seconds(optarg, &arg_timeout) || arg_timeout <= 0) {
-				complain("bad timeout '%s'", optarg);
-				return EXIT_USAGE;
-			}
-			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -840,7 +893,10 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "check") == 0)
 		return run_check(argc, argv);
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "reload") == 0 || strcmp(cmd, "stop") == 0) {
-		if (argc > 1) {
+		code = command_options(argc, argv);
+		if (code >= 0)
+			return code;
+		if (optind < argc) {
 			complain("%s takes no argument", cmd);
 			return EXIT_USAGE;
 		}

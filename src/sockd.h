@@ -158,6 +158,8 @@ struct sockd_config {
 	struct endpoint **endpoints;    /* one reference each */
 	size_t n_endpoints;
 	size_t n_included;              /* the last n_included came from include_dir files */
+	char **warnings;                /* "file: message": skipped, not refused; to log */
+	size_t n_warnings;
 };
 
 /* One listening socket of an endpoint (listener.c opens and closes it).

@@ -11,6 +11,8 @@
  * Properties: a non-empty request gets exactly one reply line; the reply
  * is one JSON object with a boolean "ok" that json_parse accepts; a status
  * reply reads back with status_from_json (what sockctl does with it). */
+/* Checks run here, not in a child process: see check_start(). */
+#define CONTROL_CHECK_INLINE 1
 #include "../../src/control.c"
 
 #include "fuzz.h"

@@ -1,7 +1,9 @@
 #!/bin/sh
 # daemon.include_dir: every *.conf file in it adds endpoints, in C-locale
 # order; backups, package leftovers, hidden files and other endings are
-# ignored; errors name the fragment's own file:line; a name used twice
+# ignored; an entry named *.conf that is not a file to read (a directory,
+# a FIFO, a dangling symlink) is skipped with a warning naming it, and a FIFO
+# never blocks sockd; errors name the fragment's own file:line; a name used twice
 # across files is an error naming both places; reload reads the directory
 # again (added and removed fragments).
 . "$(dirname "$0")/lib.sh"
@@ -106,6 +108,12 @@ fragment "$D/x.conf~" tilde "$P_TILDE"
 fragment "$D/notes.txt" txt "$P_TXT"
 mkdir "$D/sub.conf"
 fragment "$D/sub.conf/inner.conf" indir "$P_DIR"
+mkfifo "$D/50-fifo.conf"
+ln -s "$T/nowhere.conf" "$D/60-gone.conf"
+# What sockd says about the three it skips, in C order (sockd -n: bare).
+SKIPPED="$D/50-fifo.conf: skipped: not a regular file, ignoring
+$D/60-gone.conf: skipped: a dangling symbolic link, ignoring
+$D/sub.conf: skipped: a directory, ignoring"
 
 # ---- sockd -n -v: the main file's endpoint, then the fragments' in C order
 # (20-C.conf before 20-b.conf), none of the ignored ones.
@@ -117,7 +125,7 @@ for p in "$P_OLD" "$P_HIDDEN" "$P_TILDE" "$P_TXT" "$P_DIR"; do
 		fail "sockd -n -v lists an endpoint from a file it must ignore (port $p)"
 	fi
 done
-expect_eq "$(wc -c <"$T/err" | tr -d ' ')" 0 "bytes on stderr of sockd -n -v"
+expect_eq "$(cat "$T/err")" "$SKIPPED" "stderr of sockd -n -v"
 # The order does not depend on the caller's locale.
 for loc in en_US.UTF-8 C.UTF-8; do
 	expect_rc 0 env LC_ALL="$loc" "$SOCKD" -n -v -f "$MAIN"
@@ -125,7 +133,8 @@ for loc in en_US.UTF-8 C.UTF-8; do
 	expect_eq "$names" "main a1 a2 c b1" "endpoints listed by sockd -n -v with LC_ALL=$loc"
 done
 expect_rc 0 "$SOCKD" -n -f "$MAIN"
-expect_eq "$(wc -c <"$T/out" "$T/err" | tail -n 1 | awk '{print $1}')" 0 "output of sockd -n on a good config"
+expect_eq "$(wc -c <"$T/out" | tr -d ' ')" 0 "bytes on stdout of sockd -n on a good config"
+expect_eq "$(cat "$T/err")" "$SKIPPED" "stderr of sockd -n on a good config"
 
 # ---- Running: every fragment's endpoint serves, the ignored ones do not.
 start_sockd "$MAIN"
@@ -139,6 +148,9 @@ expect_not_served "$P_TILDE" "x.conf~"
 expect_not_served "$P_TXT" "notes.txt"
 expect_not_served "$P_DIR" "a file inside the directory sub.conf"
 expect_file_match "$SOCKD_LOG" "^sockd: listening on tcp:127\.0\.0\.1:$P_B1 \(b1\)$"
+for f in 50-fifo.conf 60-gone.conf sub.conf; do
+	expect_file_match "$SOCKD_LOG" "^sockd: warning: $DRE/$(re "$f"): skipped: .*, ignoring$" "warning for $f"
+done
 
 # ---- Reload: a new fragment is read, a removed one's endpoint goes away.
 fragment "$D/40-d.conf" d "$P_D"
@@ -171,7 +183,7 @@ expect_echo "$P_D"
 sockd_alive || fail "sockd exited after a failed reload"
 rm "$D/20-b.conf"
 expect_stop_ok
-expect_clean_log "20-b\.conf:[0-9]+: |reload failed"
+expect_clean_log "20-b\.conf:[0-9]+: |reload failed|: skipped: "
 
 # ---- Errors in fragments, from sockd -n: exit 78, the fragment's file:line.
 cat >"$D/20-b.conf" <<EOF
@@ -201,6 +213,11 @@ expect_file_match "$T/err" "^$DRE/20-b\.conf:3: " "syntax error in a fragment"
 printf '# daemon in a fragment\ndaemon = { workers = 3; };\nendpoints = ();\n' >"$D/20-b.conf"
 expect_rc 78 "$SOCKD" -n -f "$MAIN"
 expect_file_match "$T/err" "^$DRE/20-b\.conf:2: .*daemon" "daemon group in a fragment"
+
+# A fragment larger than CONFIG_FILE_MAX is refused unread, with its size.
+{ printf 'endpoints = ();\n#'; head -c 1048576 /dev/zero | tr '\0' 'x'; } >"$D/20-b.conf"
+expect_rc 78 timeout 20 "$SOCKD" -n -f "$MAIN"
+expect_file_match "$T/err" "^$DRE/20-b\.conf: too large \(1048593 bytes, limit 1048576\)$" "a fragment too large"
 
 # ---- The same endpoint name in two files: exit 78, both places named. a2 is
 # on line 4 of 10-a.conf; the copy in 20-b.conf is on its line 3.

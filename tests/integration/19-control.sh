@@ -5,6 +5,10 @@
 # long); the counters of status against known traffic, exactly; a refused
 # reload shows its file:line errors through `sockctl reload`; counters
 # survive a reload; probe against sockd's echo and a plain socat echo.
+# check refuses a FIFO at once and a file over 1 MiB with its size, stops a
+# check that hangs (an @include of a FIFO) after 5 s, and SIGTERM during such
+# a check stops sockd at once; a request far over 4096 bytes gets its error
+# message, not a broken pipe.
 . "$(dirname "$0")/lib.sh"
 
 : "${SOCKCTL:=$top_builddir/src/sockctl}"
@@ -80,6 +84,16 @@ expect_file_match "$T/err" "^sockctl: unknown command 'frobnicate'"
 expect_rc 64 ctl status extra
 expect_rc 64 ctl check a b
 expect_rc 64 "$SOCKCTL" --bogus status
+# Options may follow the command, as with git and systemctl; unknown ones
+# are still usage errors, wherever they are.
+expect_rc 69 ctl status --json
+expect_rc 64 ctl status --bogus
+expect_file_match "$T/err" "unrecognized option '--bogus'"
+expect_rc 64 ctl reload -x
+expect_rc 64 ctl stop --json extra
+expect_rc 64 ctl check --bogus "$T/x.conf"
+expect_rc 0 ctl status --help
+expect_file_match "$T/out" '^usage: sockctl '
 expect_rc 0 "$SOCKCTL" --help
 expect_file_match "$T/out" '^usage: sockctl '
 
@@ -126,6 +140,10 @@ expect_match "$(cat "$T/out")" '^\{"ok":true,"version":"[0-9.]+","pid":[0-9]+,' 
 expect_match "$(cat "$T/out")" '"reload":\{"ok":true,"time":0\.000,"errors":\[\]\}' "status --json"
 expect_match "$(ep_json echo)" "\"listen\":\\[\\{\"address\":\"tcp:127\\.0\\.0\\.1:$P_ECHO\",\"origin\":\"bound\"\\}," \
 	"status --json"
+# The same with --json after the command, and -S there too.
+expect_rc 0 "$SOCKCTL" status --json -S "$CTL"
+expect_match "$(cat "$T/out")" '^\{"ok":true,"version":"[0-9.]+","pid":[0-9]+,' "status --json (after the command)"
+expect_match "$(ep_json echo)" '"accepted":6,' "status --json (after the command)"
 # An open connection is active, and counted once it closes.
 start_bg hold "$TCLIENT" hold -a "tcp:127.0.0.1:$P_ECHO" -n 2 -t 60
 HOLD_PID=$BG_PID
@@ -219,7 +237,36 @@ expect_eq "$(cat "$T/out")" "$T/good.conf: ok (4 endpoints)" "check good.conf"
 expect_rc 1 ctl check "$T/missing.conf"
 expect_file_match "$T/err" "^$T/missing.conf: No such file or directory$"
 expect_rc 0 ctl --json check "$T/good.conf"
-expect_eq "$(cat "$T/out")" "{\"ok\":true,\"file\":\"$T/good.conf\",\"endpoints\":4}" "check --json"
+expect_eq "$(cat "$T/out")" "{\"ok\":true,\"file\":\"$T/good.conf\",\"endpoints\":4,\"warnings\":[]}" "check --json"
+expect_rc 0 ctl check "$T/good.conf" --json
+expect_eq "$(cat "$T/out")" "{\"ok\":true,\"file\":\"$T/good.conf\",\"endpoints\":4,\"warnings\":[]}" "check FILE --json"
+# A FIFO is refused at once, never opened for reading (that would wait for
+# a writer with sockd's main thread).
+mkfifo "$T/fifo.conf"
+expect_rc 1 timeout 20 "$SOCKCTL" -S "$CTL" -t 3 check "$T/fifo.conf"
+expect_eq "$(cat "$T/err")" "sockctl: 1 error
+$T/fifo.conf: not a regular file" "check of a FIFO"
+# Over the size limit: refused unread, with the size.
+{ printf 'endpoints = ();\n#'; head -c 1048576 /dev/zero | tr '\0' 'x'; } >"$T/big.conf"
+expect_rc 1 ctl check "$T/big.conf"
+expect_eq "$(cat "$T/err")" "sockctl: 1 error
+$T/big.conf: too large (1048593 bytes, limit 1048576)" "check of a file too large"
+# A check that hangs (libconfig opens an @include itself, and waits on a
+# FIFO) is stopped after 5 s; sockd serves meanwhile.
+printf 'endpoints = ();\n@include "%s"\n' "$T/fifo.conf" >"$T/hang.conf"
+start_bg hang "$SOCKCTL" -S "$CTL" check "$T/hang.conf"
+HANG_PID=$BG_PID
+wait_until 10 pgrep -P "$SOCKD_PID" >/dev/null || fail "no checker process under sockd"
+expect_rc 75 ctl check "$T/good.conf"
+expect_eq "$(cat "$T/err")" "sockctl: busy: another check is running, try again" "a second check meanwhile"
+expect_rc 0 ctl status
+_rc=0
+wait_bg "$HANG_PID" 15 || _rc=$?
+expect_eq "$_rc" 1 "sockctl's exit status for a check that hangs"
+expect_eq "$(cat "$T/hang.err")" "sockctl: check stopped after 5 s: the file, an @include or a name lookup takes too long" \
+	"a check that hangs"
+wait_until 5 eval '! pgrep -P "$SOCKD_PID" >/dev/null' || fail "the checker process is still there"
+expect_rc 0 ctl check "$T/good.conf"
 cp "$T/good.conf" "$CONF"
 expect_rc 0 ctl reload
 expect_rc 0 ctl check
@@ -239,9 +286,14 @@ expect_eq "$(raw 'check relative.conf
 ')" '{"ok":false,"error":"check needs an absolute path"}' "check with a relative path"
 expect_eq "$(raw 'help')" '{"ok":true,"commands":["status","reload","check [FILE]","stop","help"]}' \
 	"a request without a line feed"
-head -c 5000 /dev/zero | tr '\0' 'x' >"$T/long"
-expect_eq "$(timeout 20 socat -t 10 - "UNIX-CONNECT:$CTL" <"$T/long")" \
-	'{"ok":false,"error":"bad request: longer than 4096 bytes"}' "a request too long"
+for n in 5000 300000; do
+	# socat writes it all before it reads: sockd must read the rest
+	# rather than close on it (a broken pipe, and no message).
+	head -c $n /dev/zero | tr '\0' 'x' >"$T/long"
+	expect_rc 0 timeout 20 socat -t 10 - "UNIX-CONNECT:$CTL" <"$T/long"
+	expect_eq "$(cat "$T/out")" '{"ok":false,"error":"bad request: longer than 4096 bytes"}' \
+		"a request of $n bytes"
+done
 
 # A client that says nothing is dropped after 5 s, and does not hold sockd
 # up meanwhile.
@@ -326,5 +378,57 @@ expect_file_match "$SOCKD_LOG" '^sockd: stop requested on the control socket$'
 expect_file_match "$SOCKD_LOG" '^sockd: stopped$'
 [ ! -e "$T/control.sock" ] || fail "the control socket file is still there after stop"
 expect_rc 69 ctl status
-expect_clean_log "control socket: refused uid|unknown key 'colour'|unknown service 'qotd'|reload failed"
+expect_clean_log "control socket: refused uid|unknown key 'colour'|unknown service 'qotd'|reload failed|check stopped after 5 s"
+
+# ---------------------------------------------------------------- SIGTERM during a check
+
+note "SIGTERM during a check"
+start_sockd "$CONF"
+start_bg hang2 "$SOCKCTL" -S "$CTL" check "$T/hang.conf"
+HANG_PID=$BG_PID
+wait_until 10 pgrep -P "$SOCKD_PID" >/dev/null || fail "no checker process under sockd"
+CHECKER=$(pgrep -P "$SOCKD_PID")
+t0=$(date +%s)
+expect_stop_ok 4
+expect_eq "$(($(date +%s) - t0 < 4))" 1 "SIGTERM during a check: sockd stopped within 4 s"
+# Dead: gone, or a zombie waiting for whoever inherited it.
+checker_dead() {
+	! kill -0 "$CHECKER" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$CHECKER/stat" 2>/dev/null)" = Z ]
+}
+wait_until 5 checker_dead || fail "the checker process outlived sockd"
+wait_bg "$HANG_PID" 10 || :
+expect_clean_log
+
+# ---------------------------------------------------------------- README's first run
+
+# README's first command runs conf/dev.conf, and the next one it shows is
+# `sockctl -S PATH status`: dev.conf's control socket must be that PATH and
+# answer. dev.conf runs here moved to this script's ports and directory.
+note "README: the first command's config answers sockctl status"
+README=$top_srcdir/README.md
+DEV=$top_srcdir/conf/dev.conf
+first_conf=$(sed -n 's|.* src/sockd -F -f \.\./\(conf/[a-z.]*\)$|\1|p' "$README" | head -n 1)
+expect_eq "$first_conf" conf/dev.conf "the configuration of README's first command"
+ctl_path=$(sed -n 's|^src/sockctl -S \([^ ]*\) status$|\1|p' "$README" | head -n 1)
+[ -n "$ctl_path" ] || fail "README shows no 'src/sockctl -S PATH status' line"
+expect_eq "$(sed -n 's|^ *control = "\([^"]*\)";.*|\1|p' "$DEV")" "$ctl_path" \
+	"dev.conf's control socket and README's sockctl -S"
+case $ctl_path in
+/tmp/*) ;;
+*) fail "dev.conf's control socket $ctl_path is not under /tmp" ;;
+esac
+set --
+for nn in $(grep -o '127\.0\.0\.1:70[0-9][0-9]' "$DEV" | sed 's/.*:70//' | sort -u); do
+	set -- "$@" -e "s|127\.0\.0\.1:70$nn\([^0-9]\)|127.0.0.1:$(port $((50 + ${nn#0})))\1|g"
+done
+sed "$@" -e "s|\"/tmp/|\"$T/dev-|g" "$DEV" >"$T/dev.conf"
+if grep -n '127\.0\.0\.1:70[0-9][0-9]\|"/tmp/[^/"]*"' "$T/dev.conf" >&2; then
+	fail "dev.conf has an address this test does not move"
+fi
+start_sockd "$T/dev.conf"
+DEV_CTL=$T/dev-${ctl_path#/tmp/}
+expect_rc 0 "$SOCKCTL" -S "$DEV_CTL" status
+expect_file_match "$T/out" '^echo +echo ' "sockctl status on dev.conf"
+expect_stop_ok
+expect_clean_log
 exit 0

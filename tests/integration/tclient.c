@@ -98,7 +98,7 @@ static const char usage_text[] =
 	"  chargen   -a ADDR [-b BYTES] [-H] [-B BINDADDR] [-t SECS]\n"
 	"  hold      -a ADDR -n N [-t SECS]\n"
 	"  notify    -p PATH [-t SECS]\n"
-	"  dgram     -a ADDR [-m MESSAGE] [-B BINDADDR] [-t SECS] [-x]\n"
+	"  dgram     -a ADDR [-m MESSAGE] [-B BINDADDR] [-r SENDS] [-t SECS] [-x]\n"
 	"  connect-rst -a ADDR -n N [-t SECS] [-p FILE]   (-p: reset once FILE exists)\n"
 	"  dgram-burst -a ADDR -n N [-s SIZE] [-t SECS]   (echo: N datagrams at once)\n"
 	"  urgent    -a ADDR [-r ROUNDS] [-t SECS]   (echo over TCP with urgent bytes)\n"
@@ -1460,19 +1460,29 @@ mode_dgram(int argc, char **argv)
 	ssize_t r = -1;
 	int fd;
 
-	parse_opts(argc, argv, "amBtx", &o);
+	parse_opts(argc, argv, "amBrtx", &o);
 	need_addr(&o, false);
 	if (is_stream(&o.addr))
 		usage("'%s' is not a datagram address", o.addr.text);
 	msg = o.message ? o.message : "";
 	fd = dgram_socket(&o.addr, o.bind, false);
 	deadline = now() + o.timeout;
-	if (send(fd, msg, strlen(msg), 0) == -1)
-		fail("send to %s: %s", o.addr.text, strerror(errno));
-	while (r < 0 && wait_fd(fd, POLLIN, deadline)) {
-		r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-		if (r == -1 && errno != EAGAIN && errno != EINTR)
-			fail("recv from %s: %s", o.addr.text, strerror(errno));
+	/* -r N: send up to N times, a second apart, as a real client
+	 * retransmits a datagram the network (or a full socket buffer) lost. */
+	for (long sent = 0; r < 0 && now() < deadline; sent++) {
+		double wait_until = deadline;
+
+		if (sent < (o.rounds > 0 ? o.rounds : 1)) {
+			if (send(fd, msg, strlen(msg), 0) == -1)
+				fail("send to %s: %s", o.addr.text, strerror(errno));
+			if (sent + 1 < o.rounds && now() + 1 < deadline)
+				wait_until = now() + 1;
+		}
+		while (r < 0 && wait_fd(fd, POLLIN, wait_until)) {
+			r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+			if (r == -1 && errno != EAGAIN && errno != EINTR)
+				fail("recv from %s: %s", o.addr.text, strerror(errno));
+		}
 	}
 	close(fd);
 	unlink_bind(o.bind);
