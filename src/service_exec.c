@@ -22,10 +22,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "log.h"
 #include "service.h"
 #include "sockd.h"
-#include "worker.h"
 
 #define CHILD_STACK (64 * 1024)
 

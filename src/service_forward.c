@@ -22,11 +22,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "log.h"
 #include "proxy_proto.h"
 #include "service.h"
 #include "sockd.h"
-#include "worker.h"
 
 #define CHUNK (64 * 1024)               /* a read; a default pipe holds this much */
 #define BULK_END (CHUNK / 4)            /* a splice read shorter than this ends bulk mode */
