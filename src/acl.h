@@ -1,5 +1,5 @@
-/* Who may use an endpoint: allow/deny CIDR rules, per-source connection
- * counts and token-bucket rate limits. Pure: no I/O, no logging. */
+/* Who may use an endpoint by address: allow/deny CIDR rules. Pure: no I/O,
+ * no logging, no state beyond the rules. */
 #pragma once
 
 #include <netinet/in.h>
@@ -41,40 +41,15 @@ const struct acl_rule *acl_rules(const struct acl *acl, bool allow, size_t *n);
  * non-IP peers (AF_UNIX) are always allowed. */
 bool acl_allows(const struct acl *acl, const struct sockaddr *peer, socklen_t len);
 
-/* ---- open connections per source address (thread-safe) */
+/* ---- peers as keys (for admit.c's per-source tables too) */
 
-struct source_table;
-
-struct source_table *source_table_new(void);   /* NULL on ENOMEM */
-void source_table_free(struct source_table *t); /* accepts NULL */
-
-/* Count one more connection from peer unless it already has limit open
- * (limit 0: no limit): 0, -EBUSY over the limit, -ENOMEM, -EINVAL for an
- * IP address cut short. Non-IP peers are not counted (0). */
-int source_acquire(struct source_table *t, const struct sockaddr *peer, socklen_t len, unsigned limit);
-/* One connection from peer ended (after a successful source_acquire). */
-void source_release(struct source_table *t, const struct sockaddr *peer, socklen_t len);
-size_t source_count(struct source_table *t, const struct sockaddr *peer, socklen_t len);
-
-/* ---- token bucket (one thread) */
-
-struct rate_limit {
-	double rate;                    /* tokens per second; 0 = unlimited */
-	double burst;                   /* bucket size */
-	double tokens;
-	uint64_t last_ms;
+/* Every IP address as 16 bytes: IPv4 in its v4-mapped IPv6 form. A native
+ * IPv6 peer never has a v4-mapped address, so the two cannot be confused,
+ * and a v4-mapped peer is the same key as the IPv4 one. */
+struct ip_key {
+	uint8_t b[16];
 };
 
-void rate_limit_init(struct rate_limit *rl, double rate, unsigned burst, uint64_t now_ms);
-/* Take one token; false when the bucket is empty. */
-bool rate_limit_take(struct rate_limit *rl, uint64_t now_ms);
-
-/* ---- per-source token buckets for datagram replies (one thread) */
-
-/* A bounded table: at most `slots` sources are tracked; when full, the
- * least recently seen source is forgotten. */
-struct source_rates;
-struct source_rates *source_rates_new(double rate, unsigned burst, size_t slots);
-void source_rates_free(struct source_rates *r);
-/* True when a reply to peer is within its rate. Non-IP peers: true. */
-bool source_rates_take(struct source_rates *r, const struct sockaddr *peer, socklen_t len, uint64_t now_ms);
+/* 1 for an IP peer (key filled), 0 for a non-IP peer, -EINVAL for an IP
+ * family whose address is cut short. */
+int acl_peer_key(const struct sockaddr *peer, socklen_t len, struct ip_key *k);

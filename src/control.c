@@ -20,9 +20,9 @@
 #include "buf.h"
 #include "config.h"
 #include "control.h"
-#include "daemon.h"
 #include "log.h"
 #include "monitor.h"
+#include "runtime.h"
 #include "status.h"
 
 #ifndef SO_PEERGROUPS
@@ -404,7 +404,7 @@ cmd_reload(struct buf *b, struct sockd *d, const struct client *c)
 	int r;
 
 	log_info("control: reload requested (uid %u, pid %ld)", (unsigned)c->uid, (long)c->pid);
-	r = daemon_reload(d);
+	r = d->reload(d);
 	if (r == 0) {
 		buf_printf(b, "{\"ok\":true,\"reloaded\":true,\"endpoints\":%zu,\"listeners\":%zu,"
 			   "\"workers\":%u}", d->cfg->n_endpoints, d->n_listeners, d->n_workers);

@@ -227,6 +227,8 @@ daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path)
 	d->config_path = path;
 	d->last_reload_ok = true;
 	d->acceptor_epfd = -1;
+	d->room_freed = acceptor_wake;
+	d->reload = daemon_reload;
 	d->max_connections = cfg->daemon.max_connections;
 	d->started_at = realtime_now();
 	d->started_usec = monotonic_usec();

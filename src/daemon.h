@@ -1,61 +1,10 @@
-/* The running daemon: config, listeners, queue, acceptor and workers. */
+/* The running daemon: start, serve (signals, reload, watchdog, control
+ * socket), graceful shutdown. The main thread calls these, nothing else. */
 #pragma once
 
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
-#include <stdbool.h>
 
-#include "config.h"
-#include "sockd.h"
-#include "udp_relay.h"
-
-struct control;
-struct listener;
-struct queue;
-struct worker;
-
-struct sockd {
-	struct sockd_config *cfg;
-	struct listener **listeners;
-	size_t n_listeners;
-	struct queue *queue;
-	struct worker **workers;
-	unsigned n_workers;
-	struct worker **retired;        /* left the pool on reload, finishing their connections */
-	unsigned n_retired;
-	const char *config_path;
-	bool last_reload_ok;            /* for status: did the last reload take? */
-	struct diag reload_errors;      /* its errors when it did not */
-	uint64_t watchdog_usec;         /* 0 = no watchdog */
-	char *dropped_to;               /* the user we switched to at start, or NULL */
-	struct control *control;        /* the control socket, or NULL */
-	double started_at;              /* unix time, for status */
-	uint64_t started_usec;          /* CLOCK_MONOTONIC, for the uptime */
-	double reload_at;               /* unix time of the last reload, 0 = none yet */
-
-	atomic_ulong active;            /* stream connections open, all endpoints */
-	atomic_ulong served;            /* connections and datagrams answered, ever */
-	unsigned long max_connections;
-	struct udp_budget udp_budget;   /* datagram forward sessions, all endpoints */
-	/* Some endpoint runs programs (service exec), now or since start: a
-	 * child between clone() and execve() holds a copy of every fd, so
-	 * closing an fd no longer takes it out of the epoll sets. Set before
-	 * such an endpoint accepts its first connection; never cleared. */
-	atomic_bool spawns_children;
-
-	/* acceptor */
-	pthread_t acceptor;
-	int acceptor_epfd;
-	int acceptor_wakefd;            /* eventfd: room freed, or stop */
-	atomic_bool acceptor_waiting;   /* paused on max_connections */
-	atomic_bool acceptor_stop;
-	bool acceptor_running;
-	atomic_uint acceptor_pings;     /* watchdog: asked ... */
-	atomic_uint acceptor_pongs;     /* ... and answered */
-
-	int exitfd;                     /* eventfd: a worker thread ended */
-};
+#include "runtime.h"
 
 /* The signals sockd handles, all read from a signalfd in daemon_run():
  * blocked in every thread from the first line of main() on. */

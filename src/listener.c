@@ -14,14 +14,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "conn.h"
 #include "listener.h"
 #include "log.h"
 #include "queue.h"
+#include "runtime.h"
 #include "service.h"
 #include "systemd.h"
 #include "udp_guard.h"
-#include "worker.h"
 
 #define ACCEPTS_PER_ROUND 64            /* per listener, so busy listeners share fairly */
 #define EMFILE_PAUSE_MS 100

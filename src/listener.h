@@ -8,16 +8,6 @@
 
 struct sockd;
 
-struct listener {
-	struct endpoint *ep;            /* holds a reference */
-	struct addr addr;
-	int fd;
-	bool from_systemd;
-	bool unlink_on_close;           /* a Unix socket file we created */
-	bool enabled;                   /* in the acceptor's epoll set right now */
-	bool local_is_loopback;         /* datagram: bound to a loopback address */
-};
-
 /* Adopt systemd's fds and bind the rest, for every listen address of every
  * endpoint in cfg. On success *out holds one listener per address. On
  * failure everything opened is closed again and the error is logged. */

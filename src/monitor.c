@@ -6,11 +6,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon.h"
-#include "listener.h"
 #include "monitor.h"
 #include "queue.h"
+#include "runtime.h"
 #include "service.h"
+#include "sockd.h"
 #include "status.h"
 
 #ifndef PACKAGE_VERSION

@@ -7,11 +7,11 @@
 #include <time.h>
 
 #include "builtin.h"
+#include "conn.h"
+#include "daytime_options.h"
 #include "keys.h"
 #include "service.h"
-#include "daytime_options.h"
 #include "sockd.h"
-#include "worker.h"
 
 #define STREAM_CHUNK (64 * 1024)        /* per read or write on a byte stream */
 #define IO_ROUNDS 4                     /* per wakeup, so one busy client cannot starve the others */

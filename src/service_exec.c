@@ -22,12 +22,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "log.h"
 #include "keys.h"
 #include "service.h"
 #include "exec_options.h"
 #include "sockd.h"
-#include "worker.h"
 
 #define CHILD_STACK (64 * 1024)
 

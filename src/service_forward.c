@@ -22,13 +22,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "log.h"
 #include "proxy_proto.h"
 #include "keys.h"
 #include "service.h"
 #include "forward_options.h"
 #include "sockd.h"
-#include "worker.h"
 
 #define CHUNK (64 * 1024)               /* a read; a default pipe holds this much */
 #define BULK_END (CHUNK / 4)            /* a splice read shorter than this ends bulk mode */

@@ -8,11 +8,11 @@
 #include <sys/epoll.h>
 
 #include "buf.h"
+#include "conn.h"
 #include "http.h"
 #include "monitor.h"
 #include "service.h"
 #include "status.h"
-#include "worker.h"
 
 #define METRICS_REQUEST_MAX     8192    /* request line and headers */
 #define METRICS_REQUEST_MS      10000   /* to send them */

@@ -8,6 +8,7 @@
 
 #include "acl.h"
 #include "addr.h"
+#include "admit.h"
 
 struct acl;
 struct service;
@@ -126,6 +127,19 @@ struct sockd_config {
 	size_t n_included;              /* the last n_included came from include_dir files */
 	char **warnings;                /* "file: message": skipped, not refused; to log */
 	size_t n_warnings;
+};
+
+/* One listening socket of an endpoint (listener.c opens and closes it).
+ * The acceptor accepts on the stream ones; a worker serves each datagram
+ * one; the monitor shows them all. */
+struct listener {
+	struct endpoint *ep;            /* holds a reference */
+	struct addr addr;
+	int fd;
+	bool from_systemd;
+	bool unlink_on_close;           /* a Unix socket file we created */
+	bool enabled;                   /* in the acceptor's epoll set right now */
+	bool local_is_loopback;         /* datagram: bound to a loopback address */
 };
 
 struct endpoint *endpoint_ref(struct endpoint *ep);

@@ -8,13 +8,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "listener.h"
+#include "dgram_src.h"
 #include "log.h"
 #include "sockd.h"
-#include "dgram_src.h"
 #include "forward_options.h"
 #include "udp_relay.h"
-#include "worker.h"
+#include "watch.h"
 
 #define RELAY_BUF (64 * 1024)
 #define REPLIES_PER_WAKEUP 32           /* per session, so one busy upstream cannot hog the worker */

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 
 #include "acl.h"
+#include "admit.h"
 #include "fuzz.h"
 
 #define MAX_RULES 64

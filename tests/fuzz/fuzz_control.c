@@ -30,8 +30,9 @@ static const char status_template[] =
 static unsigned stub_turn;      /* varies the stand-ins' answers per input */
 static struct sockd_config stub_cfg = { .n_endpoints = 2 };
 
-int
-daemon_reload(struct sockd *d)
+/* Stands in for daemon_reload(), reached through d->reload. */
+static int
+stub_reload(struct sockd *d)
 {
 	diag_free(&d->reload_errors);
 	switch (stub_turn % 3) {
@@ -105,7 +106,8 @@ diag_free(struct diag *d)
 /* ---------------------------------------------------------------- harness */
 
 static struct control ctl = { .fd = -1, .epfd = -1, .timerfd = -1 };
-static struct sockd daemon_state = { .cfg = &stub_cfg, .config_path = "/etc/sockd/sockd.conf" };
+static struct sockd daemon_state = { .cfg = &stub_cfg, .config_path = "/etc/sockd/sockd.conf",
+				     .reload = stub_reload };
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
