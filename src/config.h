@@ -1,41 +1,10 @@
-/* sockd.conf (libconfig syntax) -> struct sockd_config: parse, validate,
- * fill defaults, and print the normalised form (sockd -nv). */
+/* sockd.conf and its include_dir -> struct sockd_config (through the key tables), and back to text (sockd -nv). */
 #pragma once
 
 #include <stdio.h>
-#include <syslog.h>
 
+#include "diag.h"
 #include "sockd.h"
-
-/* Diagnostics collected while loading: each line is "file:line: message",
- * or "file: message" when line <= 0; control characters become '?'. */
-struct diag {
-	char **lines;
-	size_t n;
-	size_t cap;
-};
-
-void diag_add(struct diag *d, const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-void diag_free(struct diag *d);         /* frees the lines, leaves d empty */
-
-/* Defaults, in one place. */
-#define CONFIG_DEFAULT_WORKERS          0
-#define CONFIG_DEFAULT_QUEUE            4096
-#define CONFIG_DEFAULT_MAX_CONNECTIONS  65536
-#define CONFIG_DEFAULT_SHUTDOWN_TIMEOUT 10.0
-#define CONFIG_DEFAULT_LOG_LEVEL        LOG_INFO
-#define CONFIG_DEFAULT_BACKLOG          1024
-#define CONFIG_DEFAULT_UDP_RATE         20.0    /* replies per second per source */
-#define CONFIG_DEFAULT_UDP_BURST        40
-#define CONFIG_DEFAULT_UDP_SESSIONS_PER_SOURCE 256  /* datagram forward sessions per client address */
-#define CONFIG_DEFAULT_IDLE_TIMEOUT     300.0   /* seconds */
-#define CONFIG_DEFAULT_PROXY_TIMEOUT    3.0     /* seconds for a whole PROXY header */
-#define CONFIG_DEFAULT_CONNECT_TIMEOUT  5.0     /* seconds per upstream attempt */
-/* Endpoint max_connections, max_per_source, rate and lifetime default to
- * 0 (no limit); burst defaults to rate rounded up, at least 1. exec
- * instances default to 0 (no limit), umask to -1 and nice to NICE_UNSET
- * (inherited); forward balance to BALANCE_FIRST. */
 
 /* Bytes of one configuration file or include_dir fragment. libconfig 1.5
  * parses ordinary files in linear time (1 MiB of endpoints: about 0.4 s
@@ -57,5 +26,10 @@ int config_load(const char *path, struct sockd_config **out, struct diag *d);
 
 void config_free(struct sockd_config *cfg);     /* accepts NULL */
 
-/* Print cfg in libconfig syntax with every default spelled out. */
+/* Print cfg in libconfig syntax with every default spelled out, in the
+ * order of the key tables, so that it loads again to the same text. */
 void config_dump(const struct sockd_config *cfg, FILE *f);
+
+/* Print every key of every table, one a line: section, name, type,
+ * default, services, addresses, range or choices, description (tabs). */
+void config_list_keys(FILE *f);

@@ -20,6 +20,7 @@
 #include "monitor.h"
 #include "queue.h"
 #include "service.h"
+#include "forward_options.h"
 #include "status.h"
 #include "systemd.h"
 #include "worker.h"
@@ -107,16 +108,17 @@ daemon_warn_config(const struct sockd_config *cfg)
 		return;
 	for (size_t i = 0; i < cfg->n_endpoints; i++) {
 		const struct endpoint *ep = cfg->endpoints[i];
+		const struct forward_options *fo = forward_options(ep);
 
-		if (ep->service != &service_forward || ep->upstream_user)
+		if (ep->service != &service_forward || fo->upstream_user)
 			continue;
-		for (size_t j = 0; j < ep->n_upstream; j++) {
-			if (addr_family(&ep->upstream[j]) != AF_UNIX || !addr_is_stream(&ep->upstream[j]))
+		for (size_t j = 0; j < fo->n_upstream; j++) {
+			if (addr_family(&fo->upstream[j]) != AF_UNIX || !addr_is_stream(&fo->upstream[j]))
 				continue;
 			log_warn("%s:%d: endpoint %s connects to %s as root: the upstream sees uid 0 "
 				 "(SO_PEERCRED) for every client; set daemon.user or upstream_user",
 				 ep->file, ep->line, ep->name,
-				 addr_format(&ep->upstream[j], text, sizeof(text)));
+				 addr_format(&fo->upstream[j], text, sizeof(text)));
 			break;
 		}
 	}

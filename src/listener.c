@@ -520,8 +520,8 @@ admit(struct endpoint *ep, int fd, const struct sockaddr *peer, socklen_t len, b
 		   atomic_load_explicit(&ep->stats.active, memory_order_relaxed) >= ep->max_connections) {
 		why = "endpoint max_connections reached";
 		counter = &ep->stats.refused_limit;
-	} else if (ep->instances &&
-		   atomic_load_explicit(&ep->stats.active, memory_order_relaxed) >= ep->instances) {
+	} else if (ep->service->max_active && ep->service->max_active(ep) &&
+		   atomic_load_explicit(&ep->stats.active, memory_order_relaxed) >= ep->service->max_active(ep)) {
 		why = "instances reached";
 		counter = &ep->stats.refused_limit;
 	} else if (ep->max_per_source && !ep->proxy_protocol) {

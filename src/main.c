@@ -47,6 +47,8 @@ usage(FILE *f)
 		"  -F, --foreground    do not detach (use under systemd)\n"
 		"  -n, --check         check the configuration and exit (0 ok, 78 invalid)\n"
 		"  -v, --verbose       with -n: print the normalised configuration\n"
+		"      --list-keys     print every configuration key: section, name, type,\n"
+		"                      default, services, addresses, range, description\n"
 		"  -h, --help          show this help\n"
 		"  -V, --version       show the version\n",
 		SYSCONFDIR "/sockd/sockd.conf");
@@ -62,6 +64,7 @@ parse_argv(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "list-keys", no_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -86,6 +89,9 @@ parse_argv(int argc, char **argv)
 		case 'V':
 			printf("sockd %s\n", PACKAGE_VERSION);
 			exit(EXIT_OK);
+		case 'K':
+			config_list_keys(stdout);
+			exit(fflush(stdout) == 0 ? EXIT_OK : EXIT_RUNTIME);
 		default:
 			usage(stderr);
 			return -EINVAL;

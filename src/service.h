@@ -9,6 +9,7 @@
 struct conn;
 struct conn_aux;
 struct endpoint;
+struct key_set;
 
 enum {
 	SERVICE_STREAM = 1 << 0,        /* tcp, unix, unix-seqpacket */
@@ -42,6 +43,15 @@ xorshift_next(uint64_t *s)
 struct service {
 	const char *name;
 	unsigned flags;                 /* SERVICE_STREAM | SERVICE_DGRAM */
+
+	/* The keys this service owns (only allowed on its endpoints), stored
+	 * in its own options struct at endpoint->svc_opts; NULL: none. */
+	const struct key_set *keys;
+
+	/* Connections the endpoint may have open at once for this service
+	 * (exec: instances); the acceptor counts them when it accepts. 0 or
+	 * NULL: no limit of the service's own. */
+	unsigned (*max_active)(const struct endpoint *ep);
 
 	/* Stream: the worker now owns c. The service sets its interest with
 	 * conn_want(), sends with conn_send(), or ends with conn_close() or

@@ -8,6 +8,8 @@
 
 #include "builtin.h"
 #include "conn.h"
+#include "daytime_options.h"
+#include "keys.h"
 #include "service.h"
 #include "sockd.h"
 
@@ -233,7 +235,7 @@ static void
 daytime_start(struct conn *c)
 {
 	char line[DGRAM_REPLY_MAX];
-	size_t n = daytime_format(line, sizeof(line), c->ep->daytime_format, time(NULL));
+	size_t n = daytime_format(line, sizeof(line), daytime_options(c->ep)->format, time(NULL));
 
 	if (n == 0) {
 		conn_close(c);
@@ -245,7 +247,7 @@ daytime_start(struct conn *c)
 static ssize_t
 daytime_dgram(struct dgram_ctx *ctx, const uint8_t *in, size_t len, const uint8_t **out)
 {
-	size_t n = daytime_format((char *)ctx->buf, DGRAM_REPLY_MAX, ctx->ep->daytime_format, time(NULL));
+	size_t n = daytime_format((char *)ctx->buf, DGRAM_REPLY_MAX, daytime_options(ctx->ep)->format, time(NULL));
 
 	if (n == 0)
 		return -1;
@@ -260,8 +262,38 @@ ignore_io(struct conn *c, uint32_t events)
 	drop_input(c);
 }
 
+/* daytime's one key: the format of its line. */
+static bool
+set_daytime_format(struct key_ctx *c, const struct key *k, const struct cval *v, void *field)
+{
+	if (v->type != CVAL_STRING) {
+		key_type_error(c, v, "a string");
+		return false;
+	}
+	if (!daytime_format_valid(v->s)) {
+		key_error(c, v, "invalid daytime_format '%s' (it must give one line of printable ASCII)", v->s);
+		return false;
+	}
+	return key_set_string(c, k, v, field);
+}
+
+static const struct key daytime_keys[] = {
+	{ .name = "daytime_format", .type = KEY_STRING, .set = set_daytime_format,
+	  .print = key_print_string, .offset = offsetof(struct daytime_options, format),
+	  .def = DAYTIME_DEFAULT_FORMAT, .release = key_release_string,
+	  .doc = "strftime(3) format of the daytime line" },
+	{ .name = NULL },
+};
+
+static const struct key_set daytime_key_set = {
+	.section = "daytime",
+	.keys = daytime_keys,
+	.size = sizeof(struct daytime_options),
+};
+
 const struct service service_daytime = {
 	.name = "daytime",
+	.keys = &daytime_key_set,
 	.flags = SERVICE_STREAM | SERVICE_DGRAM,
 	.conn_start = daytime_start,
 	.conn_io = ignore_io,

@@ -24,7 +24,9 @@
 
 #include "conn.h"
 #include "log.h"
+#include "keys.h"
 #include "service.h"
+#include "exec_options.h"
 #include "sockd.h"
 
 #define CHILD_STACK (64 * 1024)
@@ -72,7 +74,7 @@ struct spawn {
 	const struct endpoint *ep;
 	char **envp;
 	int sock;
-	bool switch_ids;                /* become ep->exec_uid/exec_gid */
+	bool switch_ids;                /* become the options' uid/gid */
 	volatile int err;               /* set by the child when it cannot exec */
 	const char *failed;             /* ... and what failed */
 };
@@ -84,7 +86,7 @@ static int
 child_main(void *arg)
 {
 	struct spawn *s = arg;
-	const struct endpoint *ep = s->ep;
+	const struct exec_options *eo = exec_options(s->ep);
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t none;
 	int sock = s->sock;
@@ -120,7 +122,7 @@ child_main(void *arg)
 		goto fail;
 	}
 	if (s->switch_ids) {
-		gid_t gid = ep->exec_gid;
+		gid_t gid = eo->gid;
 
 		if (syscall(SYS_setgroups, 1, &gid) == -1) {
 			s->failed = "setgroups";
@@ -130,26 +132,26 @@ child_main(void *arg)
 			s->failed = "setgid";
 			goto fail;
 		}
-		if (syscall(SYS_setresuid, ep->exec_uid, ep->exec_uid, ep->exec_uid) == -1) {
+		if (syscall(SYS_setresuid, eo->uid, eo->uid, eo->uid) == -1) {
 			s->failed = "setuid";
 			goto fail;
 		}
 	}
-	if (ep->umask >= 0)
-		umask((mode_t)ep->umask);
-	if (ep->nice != NICE_UNSET && setpriority(PRIO_PROCESS, 0, ep->nice) == -1) {
+	if (eo->umask >= 0)
+		umask((mode_t)eo->umask);
+	if (eo->nice != NICE_UNSET && setpriority(PRIO_PROCESS, 0, eo->nice) == -1) {
 		s->failed = "setpriority";
 		goto fail;
 	}
-	for (size_t i = 0; i < ep->n_rlimits; i++) {
-		struct rlimit rl = { ep->rlimits[i].soft, ep->rlimits[i].hard };
+	for (size_t i = 0; i < eo->n_rlimits; i++) {
+		struct rlimit rl = { eo->rlimits[i].soft, eo->rlimits[i].hard };
 
-		if (setrlimit(ep->rlimits[i].resource, &rl) == -1) {
+		if (setrlimit(eo->rlimits[i].resource, &rl) == -1) {
 			s->failed = "setrlimit";
 			goto fail;
 		}
 	}
-	execve(ep->command[0], ep->command, s->envp);
+	execve(eo->command[0], eo->command, s->envp);
 	s->failed = "execve";
 fail:
 	s->err = errno;
@@ -242,14 +244,14 @@ ip_port(const struct sockaddr *sa, char *ip, size_t size, unsigned *port)
 static char **
 build_env(struct conn *c, char *buf, size_t size)
 {
-	const struct endpoint *ep = c->ep;
+	const struct exec_options *eo = exec_options(c->ep);
 	size_t n_cfg = 0, n = 0, used = 0;
 	bool have_path = false;
 	char ip[INET6_ADDRSTRLEN];
 	unsigned port;
 	char **envp;
 
-	for (char **e = ep->env; e && *e; e++, n_cfg++)
+	for (char **e = eo->env; e && *e; e++, n_cfg++)
 		have_path |= strncmp(*e, "PATH=", 5) == 0;
 	envp = calloc(n_cfg + ENV_VARS + 1, sizeof(*envp));
 	if (!envp)
@@ -294,7 +296,7 @@ build_env(struct conn *c, char *buf, size_t size)
 	}
 	if (!have_path)
 		env_add(envp, &n, buf, &used, size, DEFAULT_PATH);
-	for (char **e = ep->env; e && *e; e++)
+	for (char **e = eo->env; e && *e; e++)
 		envp[n++] = *e;
 	envp[n] = NULL;
 	return envp;
@@ -325,6 +327,7 @@ static void
 exec_start(struct conn *c)
 {
 	struct endpoint *ep = c->ep;
+	const struct exec_options *eo = exec_options(ep);
 	struct spawn sp = { .ep = ep, .sock = c->fd };
 	struct exec_state *st;
 	struct spawn *shared;
@@ -337,7 +340,7 @@ exec_start(struct conn *c)
 	sp.envp = build_env(c, envbuf, sizeof(envbuf));
 	stack = child_stack();
 	if (!st || !sp.envp || !stack) {
-		log_err("endpoint %s: out of memory starting %s", ep->name, ep->command[0]);
+		log_err("endpoint %s: out of memory starting %s", ep->name, eo->command[0]);
 		free(st);
 		goto out_fail;
 	}
@@ -345,8 +348,8 @@ exec_start(struct conn *c)
 	if (c->peer_len)
 		keepalive(c->fd);
 	/* Already that user (sockd started by systemd with User=): nothing to switch. */
-	sp.switch_ids = ep->exec_uid != (uid_t)-1 &&
-			(ep->exec_uid != geteuid() || ep->exec_gid != getegid());
+	sp.switch_ids = eo->uid != (uid_t)-1 &&
+			(eo->uid != geteuid() || eo->gid != getegid());
 
 	/* CLONE_VFORK: we resume once the child has exec'd or given up, so
 	 * its err is final when clone() returns. Its struct spawn is at the
@@ -357,11 +360,11 @@ exec_start(struct conn *c)
 	sp.err = shared->err;
 	sp.failed = shared->failed;
 	if (pid == -1) {
-		log_errno(errno, "endpoint %s: cannot start %s", ep->name, ep->command[0]);
+		log_errno(errno, "endpoint %s: cannot start %s", ep->name, eo->command[0]);
 		goto out_fail;
 	}
 	if (sp.err) {
-		log_errno(sp.err, "endpoint %s: %s %s", ep->name, sp.failed, ep->command[0]);
+		log_errno(sp.err, "endpoint %s: %s %s", ep->name, sp.failed, eo->command[0]);
 		waitpid(pid, NULL, 0);
 		goto out_fail;
 	}
@@ -388,7 +391,7 @@ exec_start(struct conn *c)
 		log_warn_errno(-r, "endpoint %s: pid %d: cannot watch its client for a hang-up; "
 			       "only lifetime bounds it, ignoring", ep->name, (int)pid);
 	free(sp.envp);
-	log_debug("endpoint %s: started pid %d: %s", ep->name, (int)pid, ep->command[0]);
+	log_debug("endpoint %s: started pid %d: %s", ep->name, (int)pid, eo->command[0]);
 	conn_want(c, EPOLLIN);
 	return;
 
@@ -522,6 +525,335 @@ exec_free(struct conn *c)
 	}
 }
 
+/* ------------------------------------------------------------ keys */
+
+#define INSTANCES_MAX   1000000
+#define NICE_MIN        (-20)
+#define NICE_MAX        19
+#define X(field)        offsetof(struct exec_options, field)
+
+/* command = [ "/path", "arg", ... ]: the program must be there now, so
+ * that a typo shows at `sockd -n`, not as a failure per connection. */
+static bool
+set_command(struct key_ctx *c, const struct key *k, const struct cval *v, void *field)
+{
+	const struct cval *first;
+	struct stat sb;
+	bool bad = false;
+	char **argv;
+	size_t n;
+
+	if (!cval_is_seq(v)) {
+		key_error(c, v, "'command' must be a list of strings, like [ \"/usr/bin/prog\", \"arg\" ]");
+		return false;
+	}
+	n = v->n;
+	if (n == 0) {
+		key_error(c, v, "'command' must have at least the program's path");
+		return false;
+	}
+	argv = calloc(n + 1, sizeof(*argv));
+	if (!argv) {
+		c->nomem = true;
+		return false;
+	}
+	for (size_t i = 0; i < n && !c->nomem; i++) {
+		if (v->elems[i].type != CVAL_STRING) {
+			key_error(c, &v->elems[i], "'command' must contain only strings");
+			bad = true;
+			continue;
+		}
+		argv[i] = key_strdup(c, v->elems[i].s);
+	}
+	first = &v->elems[0];
+	if (argv[0] && argv[0][0] != '/') {
+		key_error(c, first, "'command' must start with an absolute path");
+		bad = true;
+	} else if (argv[0] && stat(argv[0], &sb) == -1) {
+		if (errno == ENOMEM)
+			c->nomem = true;
+		else
+			key_error(c, first, "command '%s': %s", argv[0], strerror(errno));
+		bad = true;
+	} else if (argv[0] && (!S_ISREG(sb.st_mode) || access(argv[0], X_OK) == -1)) {
+		key_error(c, first, "command '%s' is not an executable file", argv[0]);
+		bad = true;
+	}
+	if (bad || c->nomem) {
+		for (size_t i = 0; i < n; i++)
+			free(argv[i]);
+		free(argv);
+		return false;
+	}
+	*(char ***)field = argv;
+	return true;
+}
+
+/* NAME=value, NAME as a shell would accept it. Returns NAME's length, or 0. */
+static size_t
+env_name_len(const char *s)
+{
+	size_t n = 0;
+
+	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+		return 0;
+	for (; s[n] && s[n] != '='; n++)
+		if (!((s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= 'a' && s[n] <= 'z') ||
+		    (s[n] >= '0' && s[n] <= '9') || s[n] == '_'))
+			return 0;
+	return s[n] == '=' ? n : 0;
+}
+
+static bool
+set_env(struct key_ctx *c, const struct key *k, const struct cval *v, void *field)
+{
+	const struct cval *e;
+	size_t n, j = 0, len;
+	char **env;
+
+	if (!(e = key_seq(c, v, "variable", &n)))
+		return false;
+	env = calloc(n + 1, sizeof(*env));
+	if (!env) {
+		c->nomem = true;
+		return false;
+	}
+	for (size_t i = 0; i < n && !c->nomem; i++) {
+		bool twice = false;
+
+		if (e[i].type != CVAL_STRING) {
+			key_error(c, &e[i], "'env' must contain only strings");
+			continue;
+		}
+		len = env_name_len(e[i].s);
+		if (len == 0) {
+			key_error(c, &e[i], "invalid env entry '%s' (NAME=value, NAME of letters, digits "
+			    "and '_', not starting with a digit)", e[i].s);
+			continue;
+		}
+		for (size_t m = 0; m < j && !twice; m++)
+			twice = strncmp(env[m], e[i].s, len + 1) == 0;
+		if (twice) {
+			key_error(c, &e[i], "'env' sets '%.*s' twice", (int)len, e[i].s);
+			continue;
+		}
+		if ((env[j] = key_strdup(c, e[i].s)))
+			j++;
+	}
+	*(char ***)field = env;
+	return true;
+}
+
+/* user: the program runs as that user, in that group or else the user's
+ * primary one. Whether sockd can switch to it at all is a rule across
+ * endpoints (config_check.c: daemon.user). */
+static bool
+set_user(struct key_ctx *c, const struct key *k, const struct cval *v, void *field)
+{
+	struct exec_options *eo = (struct exec_options *)((char *)field - k->offset);
+	struct key_user u;
+
+	if (!key_parse_user(c, v, &u))
+		return false;
+	free(eo->user);
+	free(eo->group);
+	eo->user = u.name;
+	eo->group = u.group;
+	eo->uid = u.uid;
+	eo->gid = u.gid;
+	return true;
+}
+
+static void
+print_user(FILE *f, const char *indent, const struct key *k, const void *base, const void *outer)
+{
+	const struct exec_options *eo = base;
+	char *s;
+
+	if (!eo->user)
+		return;
+	fprintf(f, "%suser = ", indent);
+	if (eo->group) {
+		s = diag_format("%s:%s", eo->user, eo->group);
+		key_dump_string(f, s ? s : eo->user);
+		free(s);
+	} else {
+		key_dump_string(f, eo->user);
+	}
+	fputs(";\n", f);
+}
+
+static void
+release_user(const struct key *k, void *base)
+{
+	struct exec_options *eo = base;
+
+	free(eo->user);
+	free(eo->group);
+	eo->user = eo->group = NULL;
+}
+
+static const struct {
+	const char *name;
+	int resource;
+} rlimit_names[] = {
+	{ "as", RLIMIT_AS },
+	{ "core", RLIMIT_CORE },
+	{ "cpu", RLIMIT_CPU },
+	{ "data", RLIMIT_DATA },
+	{ "fsize", RLIMIT_FSIZE },
+	{ "memlock", RLIMIT_MEMLOCK },
+	{ "nofile", RLIMIT_NOFILE },
+	{ "nproc", RLIMIT_NPROC },
+	{ "stack", RLIMIT_STACK },
+};
+
+#define N_RLIMITS (sizeof(rlimit_names) / sizeof(rlimit_names[0]))
+
+/* rlimit = { nofile = 1024; core = 0; cpu = "unlimited"; }: soft and hard
+ * limit alike. Kept in the order of rlimit_names, whatever the file's. */
+static bool
+set_rlimit(struct key_ctx *c, const struct key *k, const struct cval *g, void *field)
+{
+	struct exec_options *eo = (struct exec_options *)((char *)field - k->offset);
+	unsigned long long value[N_RLIMITS];
+	bool set[N_RLIMITS] = { false };
+	size_t n = 0;
+
+	if (g->type != CVAL_GROUP) {
+		key_error(c, g, "'rlimit' must be a group ({ ... })");
+		return false;
+	}
+	if (g->n == 0) {
+		key_error(c, g, "'rlimit' must set at least one limit");
+		return false;
+	}
+	for (size_t i = 0; i < g->n; i++) {
+		const struct cval *s = &g->elems[i];
+		size_t j;
+
+		for (j = 0; j < N_RLIMITS; j++)
+			if (strcmp(s->name, rlimit_names[j].name) == 0)
+				break;
+		if (j == N_RLIMITS) {
+			key_error(c, s, "unknown key '%s' in rlimit "
+			    "(as, core, cpu, data, fsize, memlock, nofile, nproc, stack)", s->name);
+			continue;
+		}
+		if (s->type == CVAL_STRING && strcmp(s->s, "unlimited") == 0) {
+			value[j] = RLIM_INFINITY;
+		} else if (s->type == CVAL_INT && s->i >= 0) {
+			value[j] = (unsigned long long)s->i;
+		} else {
+			key_error(c, s, "'%s' in rlimit must be an integer >= 0 or \"unlimited\"", s->name);
+			continue;
+		}
+		set[j] = true;
+		n++;
+	}
+	if (n == 0)
+		return false;
+	eo->rlimits = calloc(n, sizeof(*eo->rlimits));
+	if (!eo->rlimits) {
+		c->nomem = true;
+		return false;
+	}
+	for (size_t j = 0; j < N_RLIMITS; j++) {
+		if (!set[j])
+			continue;
+		eo->rlimits[eo->n_rlimits++] = (struct exec_rlimit){
+			.resource = rlimit_names[j].resource,
+			.soft = value[j],
+			.hard = value[j],
+		};
+	}
+	return true;
+}
+
+/* libconfig 1.5 reads a plain integer beyond 32 bits as a wrong value. */
+static void
+print_rlimit(FILE *f, const char *indent, const struct key *k, const void *base, const void *outer)
+{
+	const struct exec_options *eo = base;
+
+	if (eo->n_rlimits == 0)
+		return;
+	fprintf(f, "%srlimit = {", indent);
+	for (size_t i = 0; i < eo->n_rlimits; i++) {
+		unsigned long long v = eo->rlimits[i].soft;
+		const char *name = "?";
+
+		for (size_t j = 0; j < N_RLIMITS; j++)
+			if (rlimit_names[j].resource == eo->rlimits[i].resource)
+				name = rlimit_names[j].name;
+		fprintf(f, " %s = ", name);
+		if (v == RLIM_INFINITY)
+			fputs("\"unlimited\"", f);
+		else
+			fprintf(f, v > 2147483647ULL ? "%lluL" : "%llu", v);
+		fputc(';', f);
+	}
+	fputs(" };\n", f);
+}
+
+static void
+print_nice(FILE *f, const char *indent, const struct key *k, const void *base, const void *outer)
+{
+	if (*(const int *)key_cfield(k, base) != NICE_UNSET)
+		key_print_int(f, indent, k, base, outer);
+}
+
+static void
+exec_init(void *base)
+{
+	struct exec_options *eo = base;
+
+	eo->uid = (uid_t)-1;
+	eo->gid = (gid_t)-1;
+	eo->umask = -1;
+	eo->nice = NICE_UNSET;
+}
+
+static const struct key exec_keys[] = {
+	{ .name = "command", .type = KEY_LIST, .set = set_command, .print = key_print_strv,
+	  .offset = X(command), .required = true, .doc_def = "required",
+	  .release = key_release_strv, .doc = "the program and its arguments; an absolute path first" },
+	{ .name = "env", .type = KEY_LIST, .set = set_env, .print = key_print_strv,
+	  .offset = X(env), .doc_def = "none", .release = key_release_strv,
+	  .doc = "NAME=value variables added to the program's environment" },
+	{ .name = "user", .type = KEY_ID, .set = set_user, .print = print_user,
+	  .offset = X(user), .doc_def = "the user sockd serves as", .release = release_user,
+	  .doc = "run the program as user or user:group" },
+	{ .name = "instances", .type = KEY_INTEGER, .set = key_set_uint, .print = key_print_uint,
+	  .offset = X(instances), .min = 0, .max = INSTANCES_MAX, .def = "0",
+	  .doc = "programs running at once; 0 = no own limit" },
+	{ .name = "umask", .type = KEY_OCTAL, .set = key_set_octal, .print = key_print_octal,
+	  .offset = X(umask), .doc_def = "sockd's", .example = "0022",
+	  .doc = "the program's umask" },
+	{ .name = "nice", .type = KEY_INTEGER, .set = key_set_int, .print = print_nice,
+	  .offset = X(nice), .min = NICE_MIN, .max = NICE_MAX, .doc_def = "sockd's",
+	  .doc = "the program's nice value" },
+	{ .name = "rlimit", .type = KEY_GROUP, .set = set_rlimit, .print = print_rlimit,
+	  .offset = X(rlimits), .doc_def = "sockd's", .release = key_release_ptr,
+	  .doc = "resource limits: as, core, cpu, data, fsize, memlock, nofile, nproc, stack" },
+	{ .name = NULL },
+};
+
+static const struct key_set exec_key_set = {
+	.section = "exec",
+	.keys = exec_keys,
+	.size = sizeof(struct exec_options),
+	.init = exec_init,
+};
+
+/* instances are counted when the acceptor accepts, so that a burst of
+ * clients cannot start more programs than that (xinetd's bypass). */
+static unsigned
+exec_max_active(const struct endpoint *ep)
+{
+	return exec_options(ep)->instances;
+}
+
 const struct service service_exec = {
 	.name = "exec",
 	.flags = SERVICE_STREAM | SERVICE_OPAQUE | SERVICE_LOG_INFO,
@@ -531,4 +863,6 @@ const struct service service_exec = {
 	.conn_timeout = exec_timeout,
 	.conn_stop = exec_stop,
 	.conn_free = exec_free,
+	.keys = &exec_key_set,
+	.max_active = exec_max_active,
 };

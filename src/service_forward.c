@@ -25,7 +25,9 @@
 #include "conn.h"
 #include "log.h"
 #include "proxy_proto.h"
+#include "keys.h"
 #include "service.h"
+#include "forward_options.h"
 #include "sockd.h"
 
 #define CHUNK (64 * 1024)               /* a read; a default pipe holds this much */
@@ -78,7 +80,7 @@ struct fwd {
 
 static void try_next(struct conn *c);
 
-/* connect() as ep->upstream_user. A Unix server learns who connected
+/* connect() as upstream_user. A Unix server learns who connected
  * from SO_PEERCRED (and SO_PEERGROUPS), which record the connecting
  * thread's effective ids and groups, and the kernel checks the socket
  * file's permissions against the same. Linux keeps credentials per
@@ -87,7 +89,7 @@ static void try_next(struct conn *c);
  * thread alone becomes that user, for one non-blocking connect() that
  * never waits on the peer, and then root again: its real and saved uid
  * stay 0, which is what allows the way back (and brings the capabilities
- * back with the effective uid 0). config.c lets upstream_user through
+ * back with the effective uid 0). config_check.c lets upstream_user through
  * only when sockd runs as root and keeps it (no daemon.user). The other
  * way, a helper process per user that passes connected sockets back,
  * would cost a round trip per client and a process to supervise; this
@@ -95,6 +97,7 @@ static void try_next(struct conn *c);
 static int
 connect_as(int fd, const struct addr *a, const struct endpoint *ep)
 {
+	const struct forward_options *fo = forward_options(ep);
 	gid_t saved_egid = getegid(), *groups;
 	long n;
 	int r, err;
@@ -110,13 +113,13 @@ connect_as(int fd, const struct addr *a, const struct endpoint *ep)
 		free(groups);
 		return -err;
 	}
-	if (syscall(SYS_setgroups, 1, &ep->upstream_gid) == -1) {
+	if (syscall(SYS_setgroups, 1, &fo->upstream_gid) == -1) {
 		err = errno;
 		free(groups);
 		return -err;
 	}
-	if (syscall(SYS_setresgid, -1, ep->upstream_gid, -1) == -1 ||
-	    syscall(SYS_setresuid, -1, ep->upstream_uid, -1) == -1) {
+	if (syscall(SYS_setresgid, -1, fo->upstream_gid, -1) == -1 ||
+	    syscall(SYS_setresuid, -1, fo->upstream_uid, -1) == -1) {
 		r = -errno;
 	} else {
 		r = connect(fd, (const struct sockaddr *)&a->sa, a->len) == -1 ? -errno : 0;
@@ -128,7 +131,7 @@ connect_as(int fd, const struct addr *a, const struct endpoint *ep)
 	    syscall(SYS_setresgid, -1, saved_egid, -1) == -1 ||
 	    syscall(SYS_setgroups, n, groups) == -1) {
 		log_err("endpoint %s: cannot switch back from upstream_user '%s': %s, aborting",
-			ep->name, ep->upstream_user, strerror(errno));
+			ep->name, fo->upstream_user, strerror(errno));
 		abort();
 	}
 	free(groups);
@@ -404,17 +407,18 @@ connected(struct conn *c)
 {
 	struct fwd *f = c->svc_state;
 	struct endpoint *ep = c->ep;
+	struct forward_options *fo = forward_options(ep);
 
 	f->connected = true;
 	conn_set_timer(c, 0);
-	if (ep->send_proxy) {
+	if (fo->send_proxy) {
 		socklen_t len = sizeof(c->local);
 
 		/* Without a PROXY header of its own, the client reached us here. */
 		if (!c->local_len && c->peer_len && getsockname(c->fd, &c->local.sa, &len) == 0 &&
 		    len <= sizeof(c->local))
 			c->local_len = len;
-		ssize_t n = proxy_build(ep->send_proxy, c->peer_len ? &c->peer.sa : NULL, c->peer_len,
+		ssize_t n = proxy_build(fo->send_proxy, c->peer_len ? &c->peer.sa : NULL, c->peer_len,
 				       c->local_len ? &c->local.sa : NULL, c->local_len, f->hdr, sizeof(f->hdr));
 
 		if (n < 0) {
@@ -437,11 +441,12 @@ give_up(struct conn *c)
 {
 	struct fwd *f = c->svc_state;
 	struct endpoint *ep = c->ep;
+	struct forward_options *fo = forward_options(ep);
 	char text[ADDR_STRLEN];
 
 	atomic_fetch_add_explicit(&ep->stats.failed, 1, memory_order_relaxed);
 	log_warn("endpoint %s: no upstream reachable (last: %s: %s), closing the client",
-		 ep->name, addr_format(&ep->upstream[(f->first + f->tried - 1) % ep->n_upstream], text, sizeof(text)),
+		 ep->name, addr_format(&fo->upstream[(f->first + f->tried - 1) % fo->n_upstream], text, sizeof(text)),
 		 f->last_err ? strerror(f->last_err) : "timed out");
 	conn_close(c);
 }
@@ -452,10 +457,11 @@ try_next(struct conn *c)
 {
 	struct fwd *f = c->svc_state;
 	struct endpoint *ep = c->ep;
+	struct forward_options *fo = forward_options(ep);
 
 	conn_aux_close(&f->up);
-	while (f->tried < ep->n_upstream) {
-		const struct addr *a = &ep->upstream[(f->first + f->tried) % ep->n_upstream];
+	while (f->tried < fo->n_upstream) {
+		const struct addr *a = &fo->upstream[(f->first + f->tried) % fo->n_upstream];
 		int fd, r;
 
 		f->tried++;
@@ -464,7 +470,7 @@ try_next(struct conn *c)
 			f->last_err = errno;
 			continue;
 		}
-		if (ep->upstream_uid != (uid_t)-1 && addr_family(a) == AF_UNIX) {
+		if (fo->upstream_uid != (uid_t)-1 && addr_family(a) == AF_UNIX) {
 			r = connect_as(fd, a, ep);
 			if (r < 0) {
 				errno = -r;
@@ -491,7 +497,7 @@ try_next(struct conn *c)
 			conn_aux_close(&f->up);
 			continue;
 		}
-		conn_set_timer(c, conn_now_ms(c) + (uint64_t)(ep->connect_timeout * 1000.0));
+		conn_set_timer(c, conn_now_ms(c) + (uint64_t)(fo->connect_timeout * 1000.0));
 		return;
 	}
 	give_up(c);
@@ -501,6 +507,7 @@ static void
 fwd_start(struct conn *c)
 {
 	struct endpoint *ep = c->ep;
+	struct forward_options *fo = forward_options(ep);
 	struct fwd *f = calloc(1, sizeof(*f));
 
 	if (!f) {
@@ -510,8 +517,8 @@ fwd_start(struct conn *c)
 	f->up.fd = -1;
 	f->cu.p[0] = f->cu.p[1] = f->uc.p[0] = f->uc.p[1] = -1;
 	c->svc_state = f;
-	if (ep->balance == BALANCE_ROUNDROBIN)
-		f->first = atomic_fetch_add_explicit(&ep->rr_next, 1, memory_order_relaxed) % ep->n_upstream;
+	if (fo->balance == BALANCE_ROUNDROBIN)
+		f->first = atomic_fetch_add_explicit(&fo->rr_next, 1, memory_order_relaxed) % fo->n_upstream;
 	conn_want(c, 0);        /* nothing to read the client for until connected */
 	try_next(c);
 }
@@ -566,7 +573,147 @@ fwd_timeout(struct conn *c)
 	try_next(c);
 }
 
+/* ------------------------------------------------------------ keys */
+
+#define CONNECT_TIMEOUT_MIN     0.1
+#define CONNECT_TIMEOUT_MAX     3600
+#define F(field)                offsetof(struct forward_options, field)
+
+static bool
+set_upstream(struct key_ctx *c, const struct key *k, const struct cval *v, void *field)
+{
+	struct forward_options *fo = (struct forward_options *)((char *)field - k->offset);
+	const struct cval *e;
+	const char *why;
+	size_t n;
+
+	if (!(e = key_seq(c, v, "address", &n)))
+		return false;
+	free(fo->upstream);
+	fo->n_upstream = 0;
+	fo->upstream = calloc(n, sizeof(*fo->upstream));
+	if (!fo->upstream) {
+		c->nomem = true;
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].type != CVAL_STRING) {
+			key_error(c, &e[i], "'upstream' must contain only strings");
+			continue;
+		}
+		why = "?";
+		if (addr_parse(e[i].s, &fo->upstream[fo->n_upstream], &why) < 0) {
+			key_error(c, &e[i], "invalid address '%s' in 'upstream': %s", e[i].s, why);
+			continue;
+		}
+		fo->n_upstream++;
+	}
+	return true;
+}
+
+static void
+print_upstream(FILE *f, const char *indent, const struct key *k, const void *base, const void *outer)
+{
+	const struct forward_options *fo = base;
+	char buf[ADDR_STRLEN];
+
+	fprintf(f, "%supstream = [ ", indent);
+	for (size_t i = 0; i < fo->n_upstream; i++) {
+		if (i > 0)
+			fputs(", ", f);
+		key_dump_string(f, addr_format(&fo->upstream[i], buf, sizeof(buf)));
+	}
+	fputs(" ];\n", f);
+}
+
+/* upstream_user: connect to Unix upstreams as that user (and group). */
+static bool
+set_upstream_user(struct key_ctx *c, const struct key *k, const struct cval *v, void *field)
+{
+	struct forward_options *fo = (struct forward_options *)((char *)field - k->offset);
+	struct key_user u;
+
+	if (!key_parse_user(c, v, &u))
+		return false;
+	free(fo->upstream_user);
+	free(fo->upstream_group);
+	fo->upstream_user = u.name;
+	fo->upstream_group = u.group;
+	fo->upstream_uid = u.uid;
+	fo->upstream_gid = u.gid;
+	return true;
+}
+
+static void
+print_upstream_user(FILE *f, const char *indent, const struct key *k, const void *base,
+    const void *outer)
+{
+	const struct forward_options *fo = base;
+	char *u;
+
+	if (!fo->upstream_user)
+		return;
+	u = fo->upstream_group ? diag_format("%s:%s", fo->upstream_user, fo->upstream_group) : NULL;
+	key_dump_key_string(f, indent, k->name, u ? u : fo->upstream_user);
+	free(u);
+}
+
+static void
+release_upstream_user(const struct key *k, void *base)
+{
+	struct forward_options *fo = base;
+
+	free(fo->upstream_user);
+	free(fo->upstream_group);
+	fo->upstream_user = fo->upstream_group = NULL;
+}
+
+static void
+forward_init(void *base)
+{
+	struct forward_options *fo = base;
+
+	atomic_init(&fo->rr_next, 0);
+	fo->upstream_uid = (uid_t)-1;
+	fo->upstream_gid = (gid_t)-1;
+}
+
+static const struct key_choice balance_choices[] = {
+	{ "first", BALANCE_FIRST }, { "roundrobin", BALANCE_ROUNDROBIN }, { NULL, 0 },
+};
+static const struct key_choice send_proxy_choices[] = {
+	{ "v1", PROXY_V1 }, { "v2", PROXY_V2 }, { NULL, 0 },
+};
+
+static const struct key forward_keys[] = {
+	{ .name = "upstream", .type = KEY_ADDRESSES, .set = set_upstream, .print = print_upstream,
+	  .offset = F(upstream), .required = true, .doc_def = "required",
+	  .release = key_release_ptr, .doc = "where to connect, tried in order" },
+	{ .name = "connect_timeout", .type = KEY_NUMBER, .set = key_set_double,
+	  .print = key_print_double, .offset = F(connect_timeout), .min = CONNECT_TIMEOUT_MIN,
+	  .max = CONNECT_TIMEOUT_MAX, .def = "5", .doc = "seconds per upstream attempt" },
+	{ .name = "balance", .type = KEY_CHOICE, .set = key_set_choice, .print = key_print_choice,
+	  .offset = F(balance), .choices = balance_choices, .def = "first",
+	  .doc = "which upstream to try first" },
+	{ .name = "send_proxy", .type = KEY_CHOICE, .set = key_set_choice, .print = key_print_choice,
+	  .offset = F(send_proxy), .choices = send_proxy_choices, .doc_def = "none",
+	  .addrs = KEY_ADDRS_STREAM, .doc = "send the upstream a PROXY header of this version" },
+	{ .name = "upstream_user", .type = KEY_ID, .set = set_upstream_user,
+	  .print = print_upstream_user, .offset = F(upstream_user),
+	  .doc_def = "the user sockd serves as", .release = release_upstream_user,
+	  .doc = "connect to Unix upstreams as user or user:group (needs root)" },
+	{ .name = NULL },
+};
+
+static const struct key_set forward_key_set = {
+	.section = "forward",
+	.keys = forward_keys,
+	.size = sizeof(struct forward_options),
+	.init = forward_init,
+};
+
 const struct service service_forward = {
+	.keys = &forward_key_set,
 	.name = "forward",
 	.flags = SERVICE_STREAM | SERVICE_DGRAM | SERVICE_LOG_INFO,
 	.conn_start = fwd_start,

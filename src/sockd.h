@@ -19,18 +19,6 @@ enum overload {
 	OVERLOAD_REJECT,        /* accept and close at once */
 };
 
-enum balance {
-	BALANCE_FIRST,                  /* always start with the first upstream */
-	BALANCE_ROUNDROBIN,
-};
-
-#define NICE_UNSET (-100)
-
-struct exec_rlimit {
-	int resource;                   /* RLIMIT_* */
-	unsigned long long soft, hard;  /* RLIM_INFINITY for "unlimited" */
-};
-
 /* Counters are updated by the acceptor and the workers with relaxed atomics;
  * readers (STATUS=, later the control socket) only need a recent value. */
 struct endpoint_stats {
@@ -77,7 +65,6 @@ struct endpoint {
 	gid_t group;                    /* (gid_t)-1 = leave it */
 	char *owner_name;               /* as written in the config, or NULL */
 	char *group_name;
-	char *daytime_format;           /* strftime format; never NULL */
 
 	struct acl *acl;                /* allow/deny CIDR rules; NULL = everyone */
 	uid_t *allow_uid;               /* Unix peers (SO_PEERCRED) allowed by uid ... */
@@ -102,30 +89,10 @@ struct endpoint {
 	struct acl *proxy_from;         /* senders trusted to send it; NULL = any */
 	double proxy_timeout;           /* seconds for the whole header */
 
-	/* service "exec" */
-	char **command;                 /* argv, NULL-terminated; command[0] is absolute */
-	char **env;                     /* "NAME=value", NULL-terminated; NULL = none */
-	char *exec_user;                /* run the program as this user, or NULL */
-	char *exec_group;
-	uid_t exec_uid;                 /* (uid_t)-1 = as sockd */
-	gid_t exec_gid;
-	unsigned instances;             /* children at once; 0 = no own limit */
-	int umask;                      /* -1 = inherit */
-	int nice;                       /* NICE_UNSET = inherit */
-	struct exec_rlimit *rlimits;
-	size_t n_rlimits;
-
-	/* service "forward" */
-	struct addr *upstream;
-	size_t n_upstream;
-	double connect_timeout;         /* seconds per upstream attempt */
-	enum balance balance;
-	int send_proxy;                 /* 0 = none, 1 = v1, 2 = v2 */
-	char *upstream_user;            /* connect to Unix upstreams as this user, or NULL */
-	char *upstream_group;
-	uid_t upstream_uid;             /* (uid_t)-1 = as sockd */
-	gid_t upstream_gid;
-	atomic_uint rr_next;            /* roundrobin position */
+	/* The keys of the endpoint's service, in that service's own struct
+	 * (struct exec_options, struct forward_options, ...; see
+	 * service->keys); NULL for a service without keys. */
+	void *svc_opts;
 
 	/* Runtime state that lives as long as the endpoint. */
 	struct source_table *sources;   /* open connections per source (max_per_source);

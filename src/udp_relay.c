@@ -11,6 +11,7 @@
 #include "dgram_src.h"
 #include "log.h"
 #include "sockd.h"
+#include "forward_options.h"
 #include "udp_relay.h"
 #include "watch.h"
 
@@ -483,12 +484,12 @@ udp_relay_free(struct udp_relay *r)
 static int
 upstream_socket(struct udp_relay *r)
 {
-	const struct endpoint *ep = r->l->ep;
-	unsigned start = ep->balance == BALANCE_ROUNDROBIN ? r->rr++ : 0;
+	const struct forward_options *fo = forward_options(r->l->ep);
+	unsigned start = fo->balance == BALANCE_ROUNDROBIN ? r->rr++ : 0;
 	int err = ENOENT;
 
-	for (size_t i = 0; i < ep->n_upstream; i++) {
-		const struct addr *a = &ep->upstream[(start + i) % ep->n_upstream];
+	for (size_t i = 0; i < fo->n_upstream; i++) {
+		const struct addr *a = &fo->upstream[(start + i) % fo->n_upstream];
 		int fd = socket(addr_family(a), SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
 		if (fd == -1) {

@@ -6,7 +6,9 @@
 #   bad-NN.conf  `sockd -n -f bad-NN.conf` exits 78 and prints bad-NN.err
 #                on stderr: one "file:line: message" line per error
 #
-# and the shipped conf/sockd.conf and conf/dev.conf pass `sockd -n`.
+# and the shipped conf/sockd.conf and conf/dev.conf pass `sockd -n`, and
+#   conf-NAME.out  is `sockd -n -v` of conf/NAME.conf (user, group and
+#                include_dir made host-neutral), with the same round trip.
 # Each case runs inside tests/conf, so messages name the file as given.
 #
 # Environment (set by `make check`): SOCKD, the daemon to test, and
@@ -113,6 +115,42 @@ for conf in "$top_srcdir/conf/sockd.conf" "$top_srcdir/conf/dev.conf"; do
 	if [ "$rc" -ne 0 ]; then
 		[ "$checked" = "$conf" ] || echo "($conf checked as $checked: user and group sockd do not exist here)"
 		fail "$conf: sockd -n exited $rc, expected 0; stderr:"
+		cat "$tmp/err"
+		continue
+	fi
+	passed=$((passed + 1))
+done
+
+# The shipped files, normalised: conf-NAME.out is `sockd -n -v` of
+# conf/NAME.conf with user and group root (sockd need not exist here) and
+# an include_dir that does not exist (whatever this host has in
+# /etc/sockd/conf.d is not part of the file), and it prints itself again.
+for conf in "$top_srcdir"/conf/*.conf; do
+	[ -e "$conf" ] || continue
+	name=$(basename "$conf")
+	expected=conf-${name%.conf}.out
+	sed -e 's/^\([[:space:]]*user[[:space:]]*=[[:space:]]*\)"[^"]*";/\1"root";/' \
+	    -e 's/^\([[:space:]]*group[[:space:]]*=[[:space:]]*\)"[^"]*";/\1"root";/' \
+	    -e 's|^\([[:space:]]*include_dir[[:space:]]*=[[:space:]]*\)"[^"]*";|\1"/nonexistent/sockd-golden/conf.d";|' \
+	    "$conf" >"$tmp/$name"
+	run -n -v -f "$tmp/$name"
+	if [ "$rc" -ne 0 ]; then
+		fail "conf/$name (as $tmp/$name): sockd -n -v exited $rc, expected 0; stderr:"
+		cat "$tmp/err"
+		continue
+	fi
+	if [ ! -e "$confdir/$expected" ]; then
+		fail "conf/$name: no $expected in tests/conf; its output is:"
+		cat "$tmp/out"
+		continue
+	fi
+	if ! diff -u "$confdir/$expected" "$tmp/out"; then
+		fail "conf/$name: output differs from tests/conf/$expected"
+		continue
+	fi
+	run -n -v -f "$expected"
+	if [ "$rc" -ne 0 ] || ! diff -u "$confdir/$expected" "$tmp/out"; then
+		fail "$expected: the printed config does not load and print itself again (exit $rc)"
 		cat "$tmp/err"
 		continue
 	fi

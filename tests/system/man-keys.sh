@@ -1,29 +1,31 @@
 #!/bin/sh
 # The man pages against the code:
 #
-# 1. Every key that src/config.c accepts is documented in sockd.conf(5), in
-#    the section of its group: a tagged paragraph (.TP) whose tag starts
-#    with \fBkey\fR (or .B key), under DAEMON SETTINGS for the keys that
-#    load_daemon() reads, ENDPOINT SETTINGS for load_endpoint(), STRUCTURE
-#    for the top level. Keys are taken from the parser itself, every
-#    strcmp(k, "key") in those functions, less the ones whose branch only
-#    says "not supported yet".
-# 2. groff finds nothing to warn about in the man pages (-ww: all warnings).
+# 1. Every key of the key tables (`sockd --list-keys`: the top level of
+#    sockd.conf, daemon, the keys every endpoint has, and each service's
+#    own) is documented in sockd.conf(5), in the section of its group: a
+#    tagged paragraph (.TP) whose tag starts with \fBkey\fR (or .B key),
+#    under STRUCTURE for the top level, DAEMON SETTINGS for daemon, ENDPOINT
+#    SETTINGS for the others.
+# 2. The tag gives the table's default: "(default \fBVALUE\fR)" when the
+#    table has a value (strings in \(dq...\(dq, '-' as \-), "(required)" for
+#    a required key, and no "(default \fB" at all otherwise.
+# 3. groff finds nothing to warn about in the man pages (-ww: all warnings).
 #
-# Environment (set by `make check`): top_srcdir.
+# Environment (set by `make check`): top_srcdir, SOCKD.
 
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 top_srcdir=${top_srcdir:-$here/../..}
-config_c=$top_srcdir/src/config.c
+SOCKD=${SOCKD:-src/sockd}
 man5=$top_srcdir/man/sockd.conf.5
 
 failed=0
 passed=0
 
 fail() {
-	echo "FAIL: $*"
+	printf 'FAIL: %s\n' "$*"
 	failed=$((failed + 1))
 }
 
@@ -31,49 +33,30 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/sockd-man.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' HUP INT TERM
 
-# "function key" for every key the parser compares a setting name with.
-# A function definition starts at column 0 (the return type is on the line
-# before); a branch that only rejects the key as unsupported does not count.
-awk '
-	/^[a-z_][a-z0-9_]*\(/ { fn = $0; sub(/\(.*/, "", fn) }
-	pending != "" {
-		if ($0 !~ /not supported yet/)
-			print pending
-		pending = ""
-	}
-	/strcmp\(k, "[^"]+"\) == 0/ {
-		line = $0
-		while (match(line, /strcmp\(k, "[^"]+"\) == 0/)) {
-			k = substr(line, RSTART + 11, RLENGTH - 11)
-			sub(/".*/, "", k)
-			if (pending != "")
-				print pending
-			pending = fn " " k
-			line = substr(line, RSTART + RLENGTH)
-		}
-	}
-	END { if (pending != "") print pending }
-' "$config_c" | sort -u >"$tmp/keys"
+if ! "$SOCKD" --list-keys >"$tmp/keys" 2>"$tmp/err"; then
+	echo "man-keys.sh: $SOCKD --list-keys failed:"
+	cat "$tmp/err"
+	exit 99
+fi
 
-# Keys every version has: if these are not found, the extraction is broken,
+# Keys every version has: if these are not found, the listing is broken,
 # not the man page.
-for want in "load_daemon workers" "load_endpoint listen" "load_root endpoints"; do
-	if ! grep -qx "$want" "$tmp/keys"; then
-		fail "could not find '$want' in $config_c: update the extraction in $0"
+for want in "daemon workers" "endpoint listen" "top endpoints" "exec command"; do
+	if ! cut -f1,2 "$tmp/keys" | tr '\t' ' ' | grep -qx "$want"; then
+		fail "'$want' is not in sockd --list-keys: update $0"
 	fi
 done
 
-# The man page section that documents the keys of each parser function.
+# The man page section that documents the keys of each table.
 section_of() {
 	case $1 in
-	load_daemon) echo "DAEMON SETTINGS" ;;
-	load_endpoint) echo "ENDPOINT SETTINGS" ;;
-	load_root | load_fragment_root) echo "STRUCTURE" ;;
-	*) return 1 ;;
+	top) echo "STRUCTURE" ;;
+	daemon) echo "DAEMON SETTINGS" ;;
+	*) echo "ENDPOINT SETTINGS" ;;
 	esac
 }
 
-# The tags of the .TP paragraphs of one section: "\fBkey\fR ..." or ".B key".
+# The tag lines of the .TP paragraphs of one section, whole.
 tags_in() {
 	awk -v want="$1" '
 		/^\.SH/ {
@@ -83,37 +66,62 @@ tags_in() {
 			in_section = (s == want)
 			next
 		}
-		in_section && tp {
-			t = $0
-			if (t ~ /^\\fB/) {
-				sub(/^\\fB/, "", t)
-				sub(/\\f[RIP].*/, "", t)
-				print t
-			} else if (t ~ /^\.B[R]? /) {
-				sub(/^\.B[R]? /, "", t)
-				sub(/[ \t].*/, "", t)
-				print t
-			}
-		}
+		in_section && tp { print }
 		{ tp = ($0 ~ /^\.TP/) }
 	' "$man5"
 }
 
+# The key a tag line documents: "\fBkey\fR ..." or ".B key".
+tag_key() {
+	sed -e 's/^\\fB\([^\\]*\)\\f[RIP].*/\1/' -e 's/^\.BR\{0,1\} \([^ ]*\).*/\1/'
+}
+
+# A default as the man page writes it.
+man_default() {
+	printf '%s' "$1" | sed -e 's/\\/\\e/g' -e 's/"/\\(dq/g' -e 's/-/\\-/g'
+}
+
 n_keys=0
-while read -r fn key; do
+tab=$(printf '\t')
+while IFS=$tab read -r table key type def services addrs range doc; do
 	n_keys=$((n_keys + 1))
-	if ! section=$(section_of "$fn"); then
-		fail "$config_c: $fn() reads key '$key', but $0 does not know which section of sockd.conf(5) documents the keys of $fn()"
+	section=$(section_of "$table")
+	tags_in "$section" >"$tmp/tags"
+	line=
+	while IFS= read -r t; do
+		if [ "$(printf '%s\n' "$t" | tag_key)" = "$key" ]; then
+			line=$t
+			break
+		fi
+	done <"$tmp/tags"
+	if [ -z "$line" ]; then
+		fail "sockd.conf(5) does not document '$key' (table $table) in section $section"
 		continue
 	fi
-	if tags_in "$section" | grep -qx -- "$key"; then
-		passed=$((passed + 1))
-	else
-		fail "sockd.conf(5) does not document '$key' (read by $fn() in src/config.c) in section $section"
-	fi
+	case $def in
+	"(required)")
+		case $line in
+		*"(required)"*) passed=$((passed + 1)) ;;
+		*) fail "sockd.conf(5): '$key' is required (table $table), its tag does not say so: $line" ;;
+		esac
+		;;
+	"("*)
+		case $line in
+		*'(default \fB'*) fail "sockd.conf(5): '$key' has no default value in table $table, but its tag gives one: $line" ;;
+		*) passed=$((passed + 1)) ;;
+		esac
+		;;
+	*)
+		want="(default \\fB$(man_default "$def")\\fR)"
+		case $line in
+		*"$want"*) passed=$((passed + 1)) ;;
+		*) fail "sockd.conf(5): '$key' defaults to $def in table $table; its tag should have '$want': $line" ;;
+		esac
+		;;
+	esac
 done <"$tmp/keys"
-if [ "$n_keys" -lt 20 ]; then
-	fail "only $n_keys keys found in $config_c: update the extraction in $0"
+if [ "$n_keys" -lt 40 ]; then
+	fail "only $n_keys keys in sockd --list-keys: update $0"
 fi
 
 # groff with every warning on; the output is thrown away, warnings are not.

@@ -1,6 +1,6 @@
 /* Included, not linked, so the static service_serves() can be tested; the
- * test then needs nothing from the config.o in libsockd.a. */
-#include "config.c"
+ * test then needs nothing from the config_check.o in libsockd.a. */
+#include "config_check.c"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -10,7 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <sys/resource.h>
+#include <syslog.h>
 #include <unistd.h>
+
+#include "builtin.h"
+#include "config.h"
+#include "keys.h"
+#include "proxy_proto.h"
+#include "daytime_options.h"
 
 static char tmp_dir[256];
 static char conf_path[sizeof(tmp_dir) + 16];    /* tmp_dir/t.conf */
@@ -174,7 +182,7 @@ START_TEST(test_endpoint_defaults)
 	ck_assert_ptr_eq(ep->service, &service_echo);
 	ck_assert_uint_eq(ep->n_listen, 1);
 	ck_assert_str_eq(addr_format(&ep->listen[0], buf, sizeof(buf)), "tcp:127.0.0.1:7007");
-	ck_assert_int_eq(ep->backlog, CONFIG_DEFAULT_BACKLOG);
+	ck_assert_int_eq(ep->backlog, 1024);
 	ck_assert(!ep->v6only);
 	ck_assert_int_eq(ep->overload, OVERLOAD_WAIT);
 	ck_assert(ep->udp_guard);
@@ -183,7 +191,8 @@ START_TEST(test_endpoint_defaults)
 	ck_assert_uint_eq(ep->group, (gid_t)-1);
 	ck_assert_ptr_null(ep->owner_name);
 	ck_assert_ptr_null(ep->group_name);
-	ck_assert_str_eq(ep->daytime_format, DAYTIME_DEFAULT_FORMAT);
+	/* echo has no keys of its own */
+	ck_assert_ptr_null(ep->svc_opts);
 	ck_assert_ptr_null(ep->acl);
 	ck_assert_uint_eq(ep->n_allow_uid, 0);
 	ck_assert_uint_eq(ep->n_allow_gid, 0);
@@ -201,19 +210,6 @@ START_TEST(test_endpoint_defaults)
 	ck_assert_int_eq(ep->proxy_protocol, 0);
 	ck_assert_ptr_null(ep->proxy_from);
 	ck_assert_double_eq(ep->proxy_timeout, 3);
-	ck_assert_ptr_null(ep->command);
-	ck_assert_ptr_null(ep->env);
-	ck_assert_ptr_null(ep->exec_user);
-	ck_assert_uint_eq(ep->exec_uid, (uid_t)-1);
-	ck_assert_uint_eq(ep->exec_gid, (gid_t)-1);
-	ck_assert_uint_eq(ep->instances, 0);
-	ck_assert_int_eq(ep->umask, -1);
-	ck_assert_int_eq(ep->nice, NICE_UNSET);
-	ck_assert_uint_eq(ep->n_rlimits, 0);
-	ck_assert_uint_eq(ep->n_upstream, 0);
-	ck_assert_double_eq(ep->connect_timeout, 5);
-	ck_assert_int_eq(ep->balance, BALANCE_FIRST);
-	ck_assert_int_eq(ep->send_proxy, 0);
 	ck_assert_uint_eq(atomic_load(&ep->refs), 1);
 	ck_assert_ptr_null(cfg->daemon.include_dir);
 	ck_assert_uint_eq(cfg->n_included, 0);
@@ -335,7 +331,7 @@ START_TEST(test_every_key)
 	ck_assert_int_eq(ep->line, 28);
 	ck_assert_ptr_eq(ep->service, &service_daytime);
 	ck_assert_uint_eq(ep->n_listen, 1);
-	ck_assert_str_eq(ep->daytime_format, "%Y-%m-%d %H:%M:%S");
+	ck_assert_str_eq(daytime_options(ep)->format, "%Y-%m-%d %H:%M:%S");
 	ck_assert_int_eq(ep->backlog, 1);
 
 	ck_assert_ptr_eq(cfg->endpoints[2]->service, &service_time);
@@ -541,52 +537,52 @@ START_TEST(test_exec_keys)
 
 	user_ids("nobody", &nobody, &nobody_gid);
 	ck_assert_ptr_eq(ep->service, &service_exec);
-	ck_assert_str_eq(ep->command[0], "/bin/sh");
-	ck_assert_str_eq(ep->command[1], "-c");
-	ck_assert_str_eq(ep->command[2], "echo \"$GREETING\"");
-	ck_assert_str_eq(ep->command[3], "");
-	ck_assert_ptr_null(ep->command[4]);
-	ck_assert_str_eq(ep->env[0], "GREETING=hello world");
-	ck_assert_str_eq(ep->env[1], "_x1=");
-	ck_assert_str_eq(ep->env[2], "PATH=/usr/bin");
-	ck_assert_ptr_null(ep->env[3]);
-	ck_assert_str_eq(ep->exec_user, "nobody");
-	ck_assert_str_eq(ep->exec_group, "nogroup");
-	ck_assert_uint_eq(ep->exec_uid, nobody);
-	ck_assert_uint_eq(ep->exec_gid, group_id("nogroup"));
-	ck_assert_uint_eq(ep->instances, 1000000);
-	ck_assert_int_eq(ep->umask, 077);
-	ck_assert_int_eq(ep->nice, -20);
+	ck_assert_str_eq(exec_options(ep)->command[0], "/bin/sh");
+	ck_assert_str_eq(exec_options(ep)->command[1], "-c");
+	ck_assert_str_eq(exec_options(ep)->command[2], "echo \"$GREETING\"");
+	ck_assert_str_eq(exec_options(ep)->command[3], "");
+	ck_assert_ptr_null(exec_options(ep)->command[4]);
+	ck_assert_str_eq(exec_options(ep)->env[0], "GREETING=hello world");
+	ck_assert_str_eq(exec_options(ep)->env[1], "_x1=");
+	ck_assert_str_eq(exec_options(ep)->env[2], "PATH=/usr/bin");
+	ck_assert_ptr_null(exec_options(ep)->env[3]);
+	ck_assert_str_eq(exec_options(ep)->user, "nobody");
+	ck_assert_str_eq(exec_options(ep)->group, "nogroup");
+	ck_assert_uint_eq(exec_options(ep)->uid, nobody);
+	ck_assert_uint_eq(exec_options(ep)->gid, group_id("nogroup"));
+	ck_assert_uint_eq(exec_options(ep)->instances, 1000000);
+	ck_assert_int_eq(exec_options(ep)->umask, 077);
+	ck_assert_int_eq(exec_options(ep)->nice, -20);
 	/* in a fixed order, whatever the file's */
-	ck_assert_uint_eq(ep->n_rlimits, 4);
-	ck_assert_int_eq(ep->rlimits[0].resource, RLIMIT_AS);
-	ck_assert_uint_eq(ep->rlimits[0].soft, 17179869184ULL);
-	ck_assert_uint_eq(ep->rlimits[0].hard, 17179869184ULL);
-	ck_assert_int_eq(ep->rlimits[1].resource, RLIMIT_CORE);
-	ck_assert_uint_eq(ep->rlimits[1].soft, 0);
-	ck_assert_uint_eq(ep->rlimits[1].hard, 0);
-	ck_assert_int_eq(ep->rlimits[2].resource, RLIMIT_NOFILE);
-	ck_assert(ep->rlimits[2].soft == RLIM_INFINITY);
-	ck_assert(ep->rlimits[2].hard == RLIM_INFINITY);
-	ck_assert_int_eq(ep->rlimits[3].resource, RLIMIT_STACK);
-	ck_assert_uint_eq(ep->rlimits[3].soft, 8388608);
-	/* nothing of the other services */
+	ck_assert_uint_eq(exec_options(ep)->n_rlimits, 4);
+	ck_assert_int_eq(exec_options(ep)->rlimits[0].resource, RLIMIT_AS);
+	ck_assert_uint_eq(exec_options(ep)->rlimits[0].soft, 17179869184ULL);
+	ck_assert_uint_eq(exec_options(ep)->rlimits[0].hard, 17179869184ULL);
+	ck_assert_int_eq(exec_options(ep)->rlimits[1].resource, RLIMIT_CORE);
+	ck_assert_uint_eq(exec_options(ep)->rlimits[1].soft, 0);
+	ck_assert_uint_eq(exec_options(ep)->rlimits[1].hard, 0);
+	ck_assert_int_eq(exec_options(ep)->rlimits[2].resource, RLIMIT_NOFILE);
+	ck_assert(exec_options(ep)->rlimits[2].soft == RLIM_INFINITY);
+	ck_assert(exec_options(ep)->rlimits[2].hard == RLIM_INFINITY);
+	ck_assert_int_eq(exec_options(ep)->rlimits[3].resource, RLIMIT_STACK);
+	ck_assert_uint_eq(exec_options(ep)->rlimits[3].soft, 8388608);
+	/* nothing of the other services: its options are exec's */
 	ck_assert_int_eq(ep->proxy_protocol, 0);
-	ck_assert_uint_eq(ep->n_upstream, 0);
+	ck_assert_ptr_eq(ep->service->keys, service_exec.keys);
 
 	ep = cfg->endpoints[1];
-	ck_assert_str_eq(ep->command[0], "/bin/cat");
-	ck_assert_ptr_null(ep->command[1]);
-	ck_assert_str_eq(ep->env[0], "A=B");
-	ck_assert_ptr_null(ep->env[1]);
-	ck_assert_str_eq(ep->exec_user, "0");
-	ck_assert_ptr_null(ep->exec_group);
-	ck_assert_uint_eq(ep->exec_uid, 0);
-	ck_assert_uint_eq(ep->exec_gid, 0);     /* root's primary group */
-	ck_assert_int_eq(ep->umask, 022);       /* the digits of 22, as for mode */
-	ck_assert_int_eq(ep->nice, 19);
-	ck_assert_uint_eq(ep->instances, 0);
-	ck_assert_uint_eq(ep->n_rlimits, 0);
+	ck_assert_str_eq(exec_options(ep)->command[0], "/bin/cat");
+	ck_assert_ptr_null(exec_options(ep)->command[1]);
+	ck_assert_str_eq(exec_options(ep)->env[0], "A=B");
+	ck_assert_ptr_null(exec_options(ep)->env[1]);
+	ck_assert_str_eq(exec_options(ep)->user, "0");
+	ck_assert_ptr_null(exec_options(ep)->group);
+	ck_assert_uint_eq(exec_options(ep)->uid, 0);
+	ck_assert_uint_eq(exec_options(ep)->gid, 0);     /* root's primary group */
+	ck_assert_int_eq(exec_options(ep)->umask, 022);       /* the digits of 22, as for mode */
+	ck_assert_int_eq(exec_options(ep)->nice, 19);
+	ck_assert_uint_eq(exec_options(ep)->instances, 0);
+	ck_assert_uint_eq(exec_options(ep)->n_rlimits, 0);
 	config_free(cfg);
 }
 END_TEST
@@ -622,13 +618,13 @@ START_TEST(test_exec_user_forms)
 		snprintf(text, sizeof(text), EXEC_HEAD "    user = %s;\n" EP_TAIL, cases[i].text);
 		cfg = load_ok(text);
 		ep = cfg->endpoints[0];
-		ck_assert_msg(ep->exec_uid == cases[i].uid && ep->exec_gid == cases[i].gid,
-		    "%s gave %u:%u", cases[i].text, (unsigned)ep->exec_uid, (unsigned)ep->exec_gid);
-		ck_assert_str_eq(ep->exec_user, cases[i].user);
+		ck_assert_msg(exec_options(ep)->uid == cases[i].uid && exec_options(ep)->gid == cases[i].gid,
+		    "%s gave %u:%u", cases[i].text, (unsigned)exec_options(ep)->uid, (unsigned)exec_options(ep)->gid);
+		ck_assert_str_eq(exec_options(ep)->user, cases[i].user);
 		if (cases[i].group)
-			ck_assert_str_eq(ep->exec_group, cases[i].group);
+			ck_assert_str_eq(exec_options(ep)->group, cases[i].group);
 		else
-			ck_assert_ptr_null(ep->exec_group);
+			ck_assert_ptr_null(exec_options(ep)->group);
 		config_free(cfg);
 	}
 }
@@ -641,12 +637,12 @@ START_TEST(test_exec_user_daemon_user)
 
 	/* The user sockd drops to anyway: the child stays as it is. */
 	cfg = load_ok("daemon = { user = \"root\"; };\n" EXEC_HEAD "    user = \"root\";\n" EP_TAIL);
-	ck_assert_str_eq(cfg->endpoints[0]->exec_user, "root");
-	ck_assert_uint_eq(cfg->endpoints[0]->exec_uid, (uid_t)-1);
-	ck_assert_uint_eq(cfg->endpoints[0]->exec_gid, (gid_t)-1);
+	ck_assert_str_eq(exec_options(cfg->endpoints[0])->user, "root");
+	ck_assert_uint_eq(exec_options(cfg->endpoints[0])->uid, (uid_t)-1);
+	ck_assert_uint_eq(exec_options(cfg->endpoints[0])->gid, (gid_t)-1);
 	config_free(cfg);
 	cfg = load_ok(EXEC_HEAD "    user = \"0:0\";\n" EP_TAIL "daemon = { user = \"root\"; group = \"root\"; };\n");
-	ck_assert_uint_eq(cfg->endpoints[0]->exec_uid, (uid_t)-1);
+	ck_assert_uint_eq(exec_options(cfg->endpoints[0])->uid, (uid_t)-1);
 	config_free(cfg);
 
 	/* Another user (or group) needs root; daemon may come after the endpoint. */
@@ -685,29 +681,29 @@ START_TEST(test_forward_keys)
 	char buf[ADDR_STRLEN];
 
 	ck_assert_ptr_eq(ep->service, &service_forward);
-	ck_assert_uint_eq(ep->n_upstream, 1);
-	ck_assert_str_eq(addr_format(&ep->upstream[0], buf, sizeof(buf)), "unix:/run/mysqld/mysqld.sock");
-	ck_assert_double_eq(ep->connect_timeout, 5);
-	ck_assert_int_eq(ep->balance, BALANCE_FIRST);
-	ck_assert_int_eq(ep->send_proxy, 0);
-	ck_assert_ptr_null(ep->command);
+	ck_assert_uint_eq(forward_options(ep)->n_upstream, 1);
+	ck_assert_str_eq(addr_format(&forward_options(ep)->upstream[0], buf, sizeof(buf)), "unix:/run/mysqld/mysqld.sock");
+	ck_assert_double_eq(forward_options(ep)->connect_timeout, 5);
+	ck_assert_int_eq(forward_options(ep)->balance, BALANCE_FIRST);
+	ck_assert_int_eq(forward_options(ep)->send_proxy, 0);
+	ck_assert_ptr_eq(ep->service->keys, service_forward.keys);
 
 	ep = cfg->endpoints[1];
-	ck_assert_uint_eq(ep->n_upstream, 3);
+	ck_assert_uint_eq(forward_options(ep)->n_upstream, 3);
 	for (size_t i = 0; i < 3; i++)
-		ck_assert_str_eq(addr_format(&ep->upstream[i], buf, sizeof(buf)), rev[i]);
-	ck_assert_double_eq(ep->connect_timeout, 0.1);
-	ck_assert_int_eq(ep->balance, BALANCE_ROUNDROBIN);
-	ck_assert_int_eq(ep->send_proxy, PROXY_V1);
+		ck_assert_str_eq(addr_format(&forward_options(ep)->upstream[i], buf, sizeof(buf)), rev[i]);
+	ck_assert_double_eq(forward_options(ep)->connect_timeout, 0.1);
+	ck_assert_int_eq(forward_options(ep)->balance, BALANCE_ROUNDROBIN);
+	ck_assert_int_eq(forward_options(ep)->send_proxy, PROXY_V1);
 
 	ep = cfg->endpoints[2];
-	ck_assert_uint_eq(ep->n_upstream, 2);
-	ck_assert_int_eq(ep->upstream[0].type, ADDR_UDP);
-	ck_assert_int_eq(ep->upstream[1].type, ADDR_UNIX_DGRAM);
-	ck_assert_double_eq(ep->connect_timeout, 3600);
-	ck_assert_int_eq(ep->balance, BALANCE_FIRST);
+	ck_assert_uint_eq(forward_options(ep)->n_upstream, 2);
+	ck_assert_int_eq(forward_options(ep)->upstream[0].type, ADDR_UDP);
+	ck_assert_int_eq(forward_options(ep)->upstream[1].type, ADDR_UNIX_DGRAM);
+	ck_assert_double_eq(forward_options(ep)->connect_timeout, 3600);
+	ck_assert_int_eq(forward_options(ep)->balance, BALANCE_FIRST);
 
-	ck_assert_int_eq(cfg->endpoints[3]->send_proxy, PROXY_V2);
+	ck_assert_int_eq(forward_options(cfg->endpoints[3])->send_proxy, PROXY_V2);
 	config_free(cfg);
 }
 END_TEST
@@ -1437,19 +1433,28 @@ assert_round_trip(const char *text)
 			ck_assert_uint_eq(a->allow_uid[j], b->allow_uid[j]);
 		ck_assert_int_eq(a->proxy_protocol, b->proxy_protocol);
 		ck_assert(a->proxy_timeout == b->proxy_timeout);
-		ck_assert(a->connect_timeout == b->connect_timeout);
-		ck_assert_uint_eq(a->exec_uid, b->exec_uid);
-		ck_assert_uint_eq(a->exec_gid, b->exec_gid);
-		ck_assert_int_eq(a->umask, b->umask);
-		ck_assert_int_eq(a->nice, b->nice);
-		ck_assert_uint_eq(a->n_rlimits, b->n_rlimits);
-		for (size_t j = 0; j < a->n_rlimits; j++) {
-			ck_assert_int_eq(a->rlimits[j].resource, b->rlimits[j].resource);
-			ck_assert(a->rlimits[j].soft == b->rlimits[j].soft);
+		ck_assert_ptr_eq(a->service, b->service);
+		if (a->service == &service_forward) {
+			const struct forward_options *x = forward_options(a), *y = forward_options(b);
+
+			ck_assert(x->connect_timeout == y->connect_timeout);
+			ck_assert_uint_eq(x->n_upstream, y->n_upstream);
+			for (size_t j = 0; j < x->n_upstream; j++)
+				ck_assert(addr_equal(&x->upstream[j], &y->upstream[j]));
 		}
-		ck_assert_uint_eq(a->n_upstream, b->n_upstream);
-		for (size_t j = 0; j < a->n_upstream; j++)
-			ck_assert(addr_equal(&a->upstream[j], &b->upstream[j]));
+		if (a->service == &service_exec) {
+			const struct exec_options *x = exec_options(a), *y = exec_options(b);
+
+			ck_assert_uint_eq(x->uid, y->uid);
+			ck_assert_uint_eq(x->gid, y->gid);
+			ck_assert_int_eq(x->umask, y->umask);
+			ck_assert_int_eq(x->nice, y->nice);
+			ck_assert_uint_eq(x->n_rlimits, y->n_rlimits);
+			for (size_t j = 0; j < x->n_rlimits; j++) {
+				ck_assert_int_eq(x->rlimits[j].resource, y->rlimits[j].resource);
+				ck_assert(x->rlimits[j].soft == y->rlimits[j].soft);
+			}
+		}
 	}
 	free(first);
 	free(second);

@@ -11,6 +11,7 @@
 
 #include "dgram_src.h"
 #include "listener.h"
+#include "forward_options.h"
 #include "sockd.h"
 #include "udp_relay.h"
 
@@ -32,6 +33,7 @@ struct fixture {
 	int upstream;                   /* where sessions send to */
 	int epfd;
 	struct endpoint ep;
+	struct forward_options fo;      /* ep's service options */
 	struct listener l;
 };
 
@@ -50,9 +52,10 @@ fixture_init(struct fixture *f)
 	ck_assert_int_ge(f->epfd, 0);
 	f->ep.name = "t";
 	f->ep.idle_timeout = 300;
-	f->ep.n_upstream = 1;
-	f->ep.upstream = calloc(1, sizeof(*f->ep.upstream));
-	ck_assert_int_eq(addr_from_sockaddr(SOCK_DGRAM, (struct sockaddr *)&sin, len, f->ep.upstream), 0);
+	f->ep.svc_opts = &f->fo;
+	f->fo.n_upstream = 1;
+	f->fo.upstream = calloc(1, sizeof(*f->fo.upstream));
+	ck_assert_int_eq(addr_from_sockaddr(SOCK_DGRAM, (struct sockaddr *)&sin, len, f->fo.upstream), 0);
 	f->l.ep = &f->ep;
 	f->l.fd = -1;                   /* no replies are sent here */
 }
@@ -60,7 +63,7 @@ fixture_init(struct fixture *f)
 static void
 fixture_free(struct fixture *f)
 {
-	free(f->ep.upstream);
+	free(f->fo.upstream);
 	close(f->epfd);
 	close(f->upstream);
 }

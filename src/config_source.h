@@ -1,0 +1,110 @@
+/* The source interface: a reader turns its file into struct cval groups and hands them here, to be checked key by key through the key tables. */
+#pragma once
+
+/*
+ * A configuration source is a reader of one syntax: config.c reads
+ * sockd.conf (libconfig), and an inetd.conf reader is a sibling file that
+ * does the same. A source
+ *
+ *   1. loader_begin()s a load (or joins the one config_load() runs),
+ *   2. builds, for each thing it read, a struct cval group whose members
+ *      carry the file and line they were written on (an inetd.conf line
+ *      becomes { name, listen, service, command, user, ... } with that
+ *      line's number),
+ *   3. hands each group to loader_daemon() or loader_endpoint(), which look
+ *      every key up in the tables (config_keys.c for the daemon and the
+ *      keys every endpoint has, service->keys for the service's own),
+ *      store the values, fill the defaults and run the cross-key rules of
+ *      config_check.c,
+ *   4. keeps its cval trees alive until loader_end(), which runs the rules
+ *      that span endpoints and returns the config or the errors.
+ *
+ * Errors go to the load's struct diag as "file:line: message", whichever
+ * source found them.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "acl.h"
+#include "diag.h"
+#include "keys.h"
+#include "sockd.h"
+
+#define NAME_MAX_LEN 64
+#define CONFIG_MAX_KEY_SETS 16          /* service key sets; check_keys tests it */
+
+/* Where a listen address was first claimed, to name it when it is claimed
+ * again (possibly from another file). */
+struct seen_addr {
+	struct addr addr;
+	char label[NAME_MAX_LEN + 8];   /* "'echo'" or "#3" */
+	const char *file;               /* the source's; valid until loader_end */
+	int line;
+};
+
+/* A key set in an endpoint, and where: the cross-key rules and their
+ * messages need both. */
+struct seen_key {
+	const struct endpoint *ep;
+	const struct key *k;
+	const struct cval *v;
+};
+
+/* One endpoint being read. */
+struct ep_state {
+	struct endpoint *ep;
+	const struct cval *group;
+	char label[NAME_MAX_LEN + 8];   /* "'name'" or "#index", for messages */
+	size_t seen_first;              /* its keys are loader.seen[seen_first..] */
+	const struct cval **listen_at;  /* per address in ep->listen */
+	bool listen_bad;                /* some listen value did not parse */
+	struct acl_rule *rules[3];      /* allow, deny, proxy_from, until the acls are built */
+	size_t n_rules[3];
+};
+
+/* One load in progress. */
+struct loader {
+	struct key_ctx kc;              /* first: setters get &loader.kc */
+	struct sockd_config *cfg;
+	size_t diag_start;
+	struct seen_addr *addrs;        /* every listen address so far */
+	size_t n_addrs;
+	size_t cap_addrs;
+	struct seen_key *seen;          /* every endpoint key so far */
+	size_t n_seen;
+	size_t cap_seen;
+	struct ep_state *ep;            /* the endpoint being read, or NULL */
+	const struct cval *include_dir; /* daemon.include_dir, once valid */
+};
+
+static inline struct loader *
+loader_of(struct key_ctx *c)
+{
+	return (struct loader *)c;
+}
+
+/* Returns 0, or -ENOMEM. The config starts with every daemon default. */
+int loader_begin(struct loader *l, const char *path, struct diag *d);
+void loader_daemon(struct loader *l, const struct cval *g);
+/* idx numbers the endpoint in its list (from 1), for messages. */
+void loader_endpoint(struct loader *l, const struct cval *g, unsigned idx);
+/* Runs the rules across endpoints; frees l's own state. Returns 0 and
+ * *out, -EINVAL (errors in d) or -ENOMEM. */
+int loader_end(struct loader *l, struct sockd_config **out);
+
+/* Where key name was set in ep, or NULL. */
+const struct cval *loader_seen(const struct loader *l, const struct endpoint *ep,
+    const char *name);
+
+/* ---- the tables: the top level of sockd.conf (config.c), ... */
+extern const struct key_set root_keys;
+/* ... and config_keys.c's */
+extern const struct key_set daemon_keys;        /* struct daemon_config */
+extern const struct key_set endpoint_keys;      /* struct endpoint */
+bool config_name_valid(const char *s);          /* an endpoint name */
+
+/* ---- the cross-key rules of config_check.c */
+void check_daemon(struct loader *l);            /* after the daemon group */
+void check_endpoint(struct loader *l, struct ep_state *st);
+void check_across(struct loader *l);            /* after every source */

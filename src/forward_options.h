@@ -1,0 +1,33 @@
+/* Options of service "forward", set by its keys (declared in service_forward.c); read by service_forward.c and udp_relay.c. Header only. */
+#pragma once
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "addr.h"
+#include "sockd.h"
+
+enum balance {
+	BALANCE_FIRST,                  /* always start with the first upstream */
+	BALANCE_ROUNDROBIN,
+};
+
+struct forward_options {
+	struct addr *upstream;
+	size_t n_upstream;
+	double connect_timeout;         /* seconds per upstream attempt */
+	int balance;                    /* enum balance */
+	int send_proxy;                 /* 0 = none, else PROXY_V1 or PROXY_V2 */
+	char *upstream_user;            /* connect to Unix upstreams as this user, or NULL */
+	char *upstream_group;
+	uid_t upstream_uid;             /* (uid_t)-1 = as sockd */
+	gid_t upstream_gid;
+	atomic_uint rr_next;            /* roundrobin position (streams) */
+};
+
+static inline struct forward_options *
+forward_options(const struct endpoint *ep)
+{
+	return ep->svc_opts;
+}
