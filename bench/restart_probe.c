@@ -45,6 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_addr.h"
+
 #define EXIT_FAIL       1
 #define EXIT_USAGE      64
 
@@ -109,12 +111,8 @@ struct lost_range {
 };
 
 struct target {
-	const char *text;
+	struct bench_addr addr;
 	int idx;
-	int family;
-	int socktype;
-	socklen_t len;
-	struct sockaddr_storage sa;
 	pthread_t tid;
 
 	struct tally all, win;
@@ -334,7 +332,7 @@ note_budget(struct target *tg)
 		return false;
 	if (++tg->notes < MAX_NOTES)
 		return true;
-	note("%s: more changes, not shown", tg->text);
+	note("%s: more changes, not shown", tg->addr.text);
 	return false;
 }
 
@@ -354,16 +352,16 @@ transition(struct target *tg, enum outcome oc, uint64_t t)
 	tg->last_oc = oc;
 	if (!note_budget(tg)) {
 		/* said enough */
-	} else if (fail && tg->socktype == SOCK_DGRAM) {
-		note("%s: %s, from the datagram sent at %.3f s", tg->text,
+	} else if (fail && tg->addr.socktype == SOCK_DGRAM) {
+		note("%s: %s, from the datagram sent at %.3f s", tg->addr.text,
 		     oc == O_TIMEOUT ? "lost" : outcome_name[oc], rel_s(t));
 	} else if (fail) {
-		note("%s: %s at %.3f s", tg->text, outcome_name[oc], rel_s(t));
-	} else if (tg->socktype == SOCK_DGRAM) {
+		note("%s: %s at %.3f s", tg->addr.text, outcome_name[oc], rel_s(t));
+	} else if (tg->addr.socktype == SOCK_DGRAM) {
 		note("%s: answered again, from the datagram sent at %.3f s, after %" PRIu64 " failed",
-		     tg->text, rel_s(t), tg->fail_run);
+		     tg->addr.text, rel_s(t), tg->fail_run);
 	} else {
-		note("%s: ok again at %.3f s after %" PRIu64 " failed", tg->text, rel_s(t), tg->fail_run);
+		note("%s: ok again at %.3f s after %" PRIu64 " failed", tg->addr.text, rel_s(t), tg->fail_run);
 	}
 	if (!fail)
 		tg->fail_run = 0;
@@ -384,7 +382,7 @@ count(struct target *tg, enum outcome oc, uint64_t t0, uint64_t t1, bool attempt
 		if (oc == O_OK)
 			hist_add(&tg->win.h, t1 - t0);
 	}
-	if (tg->socktype != SOCK_DGRAM)
+	if (tg->addr.socktype != SOCK_DGRAM)
 		transition(tg, oc, t1);
 }
 
@@ -414,77 +412,6 @@ classify(int err)
 /* ---- addresses and sockets */
 
 static int
-parse_target(const char *s, struct target *a)
-{
-	const char *rest, *colon;
-	char host[256], *end;
-	long port;
-
-	a->text = s;
-	if (strncmp(s, "unix:", 5) == 0) {
-		struct sockaddr_un *un = (struct sockaddr_un *)&a->sa;
-		size_t n;
-
-		rest = s + 5;
-		n = strlen(rest);
-		if (n == 0 || n >= sizeof(un->sun_path))
-			return -EINVAL;
-		un->sun_family = AF_UNIX;
-		memcpy(un->sun_path, rest, n);
-		if (rest[0] == '@')
-			un->sun_path[0] = '\0';
-		a->family = AF_UNIX;
-		a->socktype = SOCK_STREAM;
-		a->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (rest[0] == '@' ? 0 : 1));
-		return 0;
-	}
-	if (strncmp(s, "tcp:", 4) == 0)
-		a->socktype = SOCK_STREAM;
-	else if (strncmp(s, "udp:", 4) == 0)
-		a->socktype = SOCK_DGRAM;
-	else
-		return -EINVAL;
-	rest = s + 4;
-	if (rest[0] == '[') {
-		const char *close = strchr(rest, ']');
-
-		if (!close || close[1] != ':' || (size_t)(close - rest - 1) >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, rest + 1, (size_t)(close - rest - 1));
-		host[close - rest - 1] = '\0';
-		colon = close + 1;
-	} else {
-		colon = strrchr(rest, ':');
-		if (!colon || (size_t)(colon - rest) >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, rest, (size_t)(colon - rest));
-		host[colon - rest] = '\0';
-	}
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (errno || *end || port < 1 || port > 65535)
-		return -EINVAL;
-	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&a->sa)->sin_addr) == 1) {
-		struct sockaddr_in *in = (struct sockaddr_in *)&a->sa;
-
-		in->sin_family = AF_INET;
-		in->sin_port = htons((uint16_t)port);
-		a->family = AF_INET;
-		a->len = sizeof(*in);
-	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&a->sa)->sin6_addr) == 1) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&a->sa;
-
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		a->family = AF_INET6;
-		a->len = sizeof(*in6);
-	} else {
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static int
 sock_error(int fd)
 {
 	int err = 0;
@@ -500,10 +427,10 @@ new_socket(const struct target *tg)
 {
 	int fd, one = 1;
 
-	fd = socket(tg->family, tg->socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(tg->addr.family, tg->addr.socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -errno;
-	if (tg->family != AF_UNIX && tg->socktype == SOCK_STREAM)
+	if (tg->addr.family != AF_UNIX && tg->addr.socktype == SOCK_STREAM)
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
 }
@@ -513,11 +440,11 @@ new_socket(const struct target *tg)
 static int
 try_connect(const struct target *tg, int fd)
 {
-	if (connect(fd, (const struct sockaddr *)&tg->sa, tg->len) == 0)
+	if (connect(fd, (const struct sockaddr *)&tg->addr.sa, tg->addr.len) == 0)
 		return 0;
 	if (errno == EINPROGRESS)
 		return 1;
-	if (errno == EAGAIN && tg->family == AF_UNIX)
+	if (errno == EAGAIN && tg->addr.family == AF_UNIX)
 		return 2;
 	return -errno;
 }
@@ -778,7 +705,7 @@ held_note(struct stream *s, struct held *h, const char *what, uint64_t t)
 	struct target *tg = s->tg;
 
 	if (note_budget(tg))
-		note("%s: held connection %d %s at %.3f s", tg->text, (int)(h - s->held), what, rel_s(t));
+		note("%s: held connection %d %s at %.3f s", tg->addr.text, (int)(h - s->held), what, rel_s(t));
 }
 
 static void
@@ -813,7 +740,7 @@ held_opened(struct stream *s, struct held *h, uint64_t t)
 	if (all) {
 		s->tg->held_noted = true;
 		if (note_budget(s->tg))
-			note("%s: %d held connections open", s->tg->text, o.held);
+			note("%s: %d held connections open", s->tg->addr.text, o.held);
 	}
 }
 
@@ -1023,7 +950,7 @@ run_stream(struct target *tg)
 	s.slots = calloc(s.n_slots, sizeof(*s.slots));
 	s.ep = epoll_create1(EPOLL_CLOEXEC);
 	if (!s.slots || s.ep == -1)
-		die("%s: out of memory", tg->text);
+		die("%s: out of memory", tg->addr.text);
 	for (uint64_t i = 0; i < s.n_slots; i++)
 		s.slots[i].fd = -1;
 	for (int i = 0; i < o.held; i++) {
@@ -1197,12 +1124,12 @@ run_dgram(struct target *tg)
 	ring = calloc(n_ring, sizeof(*ring));
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (!ring || ep == -1)
-		die("%s: out of memory", tg->text);
+		die("%s: out of memory", tg->addr.text);
 	fd = new_socket(tg);
 	if (fd < 0)
-		die("%s: socket: %s", tg->text, strerror(-fd));
-	if (connect(fd, (const struct sockaddr *)&tg->sa, tg->len) == -1)
-		die("%s: connect: %s", tg->text, strerror(errno));
+		die("%s: socket: %s", tg->addr.text, strerror(-fd));
+	if (connect(fd, (const struct sockaddr *)&tg->addr.sa, tg->addr.len) == -1)
+		die("%s: connect: %s", tg->addr.text, strerror(errno));
 	if (epoll_set(ep, EPOLL_CTL_ADD, fd, EPOLLIN, 0) < 0)
 		die("epoll_ctl: %s", strerror(errno));
 
@@ -1274,7 +1201,7 @@ thread_main(void *arg)
 {
 	struct target *tg = arg;
 
-	if (tg->socktype == SOCK_DGRAM)
+	if (tg->addr.socktype == SOCK_DGRAM)
 		run_dgram(tg);
 	else
 		run_stream(tg);
@@ -1295,7 +1222,7 @@ target_ok(const struct target *tg)
 {
 	if (tg->all.attempts == 0 || tg->skipped)
 		return false;
-	if (tg->socktype == SOCK_DGRAM)
+	if (tg->addr.socktype == SOCK_DGRAM)
 		return tg->all.n[O_OK] == tg->all.attempts && tg->all.n[O_WRONG] == 0 &&
 		       tg->all.n[O_REFUSED] == 0 && tg->late == 0;
 	return tg->all.n[O_OK] == tg->all.attempts && held_bad(&tg->held) == 0;
@@ -1336,7 +1263,7 @@ windows(uint64_t *b, uint64_t *e, uint64_t t_end, double *total)
 static void
 table_row(const struct target *tg, const char *first, const char *scope, const struct tally *ty, bool late)
 {
-	bool dg = tg->socktype == SOCK_DGRAM;
+	bool dg = tg->addr.socktype == SOCK_DGRAM;
 
 	/* A long Unix path gets a line of its own, so the columns stay. */
 	if (strlen(first) > 28) {
@@ -1382,20 +1309,20 @@ print_table(uint64_t t_end)
 		const struct target *tg = &targets[i];
 		const struct held_tally *h = &tg->held;
 
-		if (tg->socktype == SOCK_DGRAM && !header_d) {
+		if (tg->addr.socktype == SOCK_DGRAM && !header_d) {
 			printf("\n%-28s %-7s %9s %9s %7s %6s %6s %7s %6s %9s %9s %9s\n", "udp target", "scope",
 			       "sent", "ok", "lost", "late", "wrong", "refused", "error", "p50", "p99", "max");
 			header_d = true, header_s = false;
-		} else if (tg->socktype != SOCK_DGRAM && !header_s) {
+		} else if (tg->addr.socktype != SOCK_DGRAM && !header_s) {
 			printf("\n%-28s %-7s %9s %9s %7s %6s %7s %6s %6s %6s %9s %9s %9s\n", "stream target", "scope",
 			       "attempts", "ok", "refused", "reset", "timeout", "closed", "wrong", "error",
 			       "p50", "p99", "max");
 			header_s = true, header_d = false;
 		}
-		table_row(tg, tg->text, "all", &tg->all, true);
+		table_row(tg, tg->addr.text, "all", &tg->all, true);
 		if (n)
 			table_row(tg, "", "windows", &tg->win, false);
-		if (tg->socktype != SOCK_DGRAM && o.held)
+		if (tg->addr.socktype != SOCK_DGRAM && o.held)
 			printf("  held: opened %" PRIu64 ", echoes %" PRIu64 ", closed cleanly %" PRIu64
 			       ", cut %" PRIu64 ", reset %" PRIu64 ", timeout %" PRIu64 ", wrong %" PRIu64
 			       ", reopen refused %" PRIu64 ", error %" PRIu64 "; longest echo %.3f ms\n",
@@ -1429,7 +1356,7 @@ print_table(uint64_t t_end)
 	putchar('\n');
 	for (int i = 0; i < n_targets; i++)
 		if (!target_ok(&targets[i]))
-			printf("result: %s: FAIL\n", targets[i].text);
+			printf("result: %s: FAIL\n", targets[i].addr.text);
 	printf("result: %s\n", all_ok() ? "ok" : "FAIL");
 }
 
@@ -1453,7 +1380,7 @@ json_str(const char *s)
 static void
 json_tally(const struct target *tg, const struct tally *ty)
 {
-	bool dg = tg->socktype == SOCK_DGRAM;
+	bool dg = tg->addr.socktype == SOCK_DGRAM;
 
 	printf("\"%s\":%" PRIu64 ",\"ok\":%" PRIu64, dg ? "sent" : "attempts", ty->attempts, ty->n[O_OK]);
 	if (dg)
@@ -1478,13 +1405,13 @@ print_json(uint64_t t_end)
 		const struct held_tally *h = &tg->held;
 
 		printf("{\"target\":");
-		json_str(tg->text);
+		json_str(tg->addr.text);
 		printf(",\"type\":\"%s\",\"rate\":%ld,\"secs\":%.3f,\"timeout_ms\":%.0f,",
-		       tg->socktype == SOCK_DGRAM ? "dgram" : "stream", o.rate, rel_s(t_end),
+		       tg->addr.socktype == SOCK_DGRAM ? "dgram" : "stream", o.rate, rel_s(t_end),
 		       ms((double)o.timeout_ns));
 		json_tally(tg, &tg->all);
 		printf(",\"skipped\":%" PRIu64, tg->skipped);
-		if (tg->socktype == SOCK_DGRAM) {
+		if (tg->addr.socktype == SOCK_DGRAM) {
 			printf(",\"late\":%" PRIu64 ",\"lost_seq\":[", tg->late);
 			for (unsigned j = 0; j < tg->n_lost; j++)
 				printf("%s[%" PRIu64 ",%" PRIu64 ",%.3f,%.3f]", j ? "," : "", tg->lost[j].lo,
@@ -1573,7 +1500,7 @@ main(int argc, char **argv)
 		struct target *tg = &targets[n_targets];
 
 		tg->idx = n_targets++;
-		if (parse_target(argv[i], tg) < 0) {
+		if (bench_addr_parse(argv[i], &tg->addr) < 0) {
 			fprintf(stderr, "restart_probe: bad target '%s'\n", argv[i]);
 			usage();
 		}
