@@ -832,13 +832,15 @@ conn_loop_expire(struct conn_loop *lp)
 int
 conn_loop_init(struct conn_loop *lp, struct sockd *d, unsigned id)
 {
+	const char *stall = getenv("SOCKD_FAULT_STALL_MS");
+
 	memset(lp, 0, sizeof(*lp));
 	lp->d = d;
 	lp->id = id;
 	lp->epfd = -1;
 	lp->free_handoff = CONN_NO_SLOT;
-	if (getenv("SOCKD_FAULT_STALL_MS"))
-		lp->fault_stall_ms = strtoul(getenv("SOCKD_FAULT_STALL_MS"), NULL, 10);
+	if (stall)
+		lp->fault_stall_ms = strtoul(stall, NULL, 10);
 	lp->scratch = malloc(SCRATCH_SIZE);
 	return lp->scratch ? 0 : -ENOMEM;
 }
