@@ -556,6 +556,19 @@ proxy_set(const void *base)
 	return ((const struct endpoint *)base)->proxy_protocol != 0;
 }
 
+/* Keys of tcp and udp sockets: -nv prints them only for endpoints that
+ * have such an address, since the printed file must load again. */
+static bool
+has_ip(const void *base)
+{
+	const struct endpoint *ep = base;
+
+	for (size_t i = 0; i < ep->n_listen; i++)
+		if (addr_family(&ep->listen[i]) != AF_UNIX)
+			return true;
+	return false;
+}
+
 static const struct key_choice overload_choices[] = {
 	{ "wait", OVERLOAD_WAIT }, { "reject", OVERLOAD_REJECT }, { NULL, 0 },
 };
@@ -590,7 +603,7 @@ static const struct key endpoint_key_table[] = {
 	  .offset = E(v6only), .def = "false",
 	  .doc = "IPV6_V6ONLY on IPv6 sockets" },
 	{ .name = "reuseport", .type = KEY_BOOLEAN, .set = key_set_bool, .print = key_print_bool,
-	  .offset = E(so.reuseport), .def = "false", .addrs = KEY_ADDRS_IP,
+	  .offset = E(so.reuseport), .def = "false", .addrs = KEY_ADDRS_IP, .shown = has_ip,
 	  .doc = "SO_REUSEPORT: other sockets (other sockd) may bind the same tcp/udp address" },
 	{ .name = "rcvbuf", .type = KEY_INTEGER, .set = key_set_int, .print = key_print_int,
 	  .offset = E(so.rcvbuf), .min = 0, .max = SOCKBUF_MAX, .def = "0",
