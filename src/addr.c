@@ -21,6 +21,7 @@ static const char *const type_names[] = {
 	[ADDR_UNIX] = "unix",
 	[ADDR_UNIX_DGRAM] = "unix-dgram",
 	[ADDR_UNIX_SEQPACKET] = "unix-seqpacket",
+	[ADDR_MPTCP] = "mptcp",
 };
 
 #define NTYPES (sizeof(type_names) / sizeof(type_names[0]))
@@ -28,7 +29,7 @@ static const char *const type_names[] = {
 static bool
 type_is_ip(enum addr_type t)
 {
-	return t == ADDR_TCP || t == ADDR_UDP;
+	return t == ADDR_TCP || t == ADDR_UDP || t == ADDR_MPTCP;
 }
 
 static int
@@ -86,7 +87,7 @@ parse_port(const char *s, enum addr_type type, const char **why)
 		if (!(isalnum((unsigned char)*p) ||
 		    (p > s && (*p == '-' || *p == '_' || *p == '.'))))
 			return fail(why, "invalid port");
-	if (getservbyname_r(s, type == ADDR_TCP ? "tcp" : "udp", &se, buf,
+	if (getservbyname_r(s, type == ADDR_UDP ? "udp" : "tcp", &se, buf,
 	    sizeof(buf), &res) != 0 || res == NULL)
 		return fail(why, "unknown service name");
 	v = ntohs((uint16_t)res->s_port);
@@ -134,7 +135,7 @@ resolve_host(const char *host, enum addr_type type, struct addr *a,
 	int r;
 
 	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = type == ADDR_TCP ? SOCK_STREAM : SOCK_DGRAM;
+	hints.ai_socktype = type == ADDR_UDP ? SOCK_DGRAM : SOCK_STREAM;
 	r = getaddrinfo(host, NULL, &hints, &res);
 	switch (r) {
 	case 0:
@@ -293,7 +294,7 @@ addr_parse(const char *text, struct addr *a, const char **why)
 		    memcmp(text, type_names[i], n) == 0)
 			break;
 	if (i == NTYPES)
-		return fail(why, "unknown address type (tcp, udp, unix, unix-dgram, unix-seqpacket)");
+		return fail(why, "unknown address type (tcp, udp, mptcp, unix, unix-dgram, unix-seqpacket)");
 
 	memset(&tmp, 0, sizeof(tmp));
 	tmp.type = (enum addr_type)i;
@@ -511,10 +512,23 @@ addr_socktype(const struct addr *a)
 	case ADDR_UNIX_SEQPACKET:
 		return SOCK_SEQPACKET;
 	case ADDR_TCP:
+	case ADDR_MPTCP:
 	case ADDR_UNIX:
 	default:
 		return SOCK_STREAM;
 	}
+}
+
+int
+addr_protocol(const struct addr *a)
+{
+	return a->type == ADDR_MPTCP ? IPPROTO_MPTCP : 0;
+}
+
+bool
+addr_is_tcp(const struct addr *a)
+{
+	return a->type == ADDR_TCP || a->type == ADDR_MPTCP;
 }
 
 bool

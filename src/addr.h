@@ -1,4 +1,4 @@
-/* Endpoint addresses: "tcp:HOST:PORT", "udp:[::1]:7", "unix:/path",
+/* Endpoint addresses: "tcp:HOST:PORT", "udp:[::1]:7", "mptcp:HOST:PORT", "unix:/path",
  * "unix-dgram:/path", "unix-seqpacket:/path", "unix:@abstract".
  * No sockets are touched here; only name resolution (getaddrinfo,
  * getservbyname) may consult the system. */
@@ -13,6 +13,7 @@ enum addr_type {
 	ADDR_UNIX,              /* SOCK_STREAM */
 	ADDR_UNIX_DGRAM,
 	ADDR_UNIX_SEQPACKET,
+	ADDR_MPTCP,             /* SOCK_STREAM, IPPROTO_MPTCP: serves plain TCP clients too */
 };
 
 struct addr {
@@ -39,6 +40,8 @@ int addr_from_sockaddr(int socktype, const struct sockaddr *sa, socklen_t len, s
 bool addr_equal(const struct addr *a, const struct addr *b);
 int addr_family(const struct addr *a);          /* AF_INET, AF_INET6, AF_UNIX */
 int addr_socktype(const struct addr *a);        /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
+int addr_protocol(const struct addr *a);        /* socket()'s third argument: IPPROTO_MPTCP or 0 */
+bool addr_is_tcp(const struct addr *a);         /* tcp or mptcp */
 bool addr_is_stream(const struct addr *a);      /* accepts connections (tcp, unix, unix-seqpacket) */
 bool addr_is_unix_path(const struct addr *a);   /* a filesystem Unix socket (not abstract) */
 const char *addr_type_name(enum addr_type t);   /* "tcp", "udp", "unix", ... */

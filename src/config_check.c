@@ -20,6 +20,7 @@
 struct kinds {
 	bool listen_ok;                 /* listen given, and every address parsed */
 	bool has_path, has_ip, has_stream, has_dgram, has_unix_dgram;
+	const struct cval *non_tcp;     /* the first address that is not tcp, or NULL */
 };
 
 /* ------------------------------------------------------------ daemon */
@@ -109,6 +110,13 @@ check_addrs(struct loader *l, const struct ep_state *st, const struct key_set *s
 			key_error(&l->kc, v, "'%s' is only allowed on stream endpoints "
 			    "(tcp, unix, unix-seqpacket addresses only)", name);
 		break;
+	case KEY_ADDRS_TCP_ONLY:
+		/* One endpoint, one set of options: a TCP option on a udp or
+		 * Unix address would be a silent no-op. */
+		if (h->non_tcp)
+			key_error(&l->kc, v, "'%s' is a TCP option: only allowed on endpoints whose "
+			    "addresses are all tcp or mptcp ('%s' is not)", name, h->non_tcp->s);
+		break;
 	case KEY_ADDRS_ANY:
 		break;
 	}
@@ -197,6 +205,17 @@ check_forward(struct loader *l, const struct ep_state *st, const struct kinds *h
 			key_error(&l->kc, e, "'upstream_user' applies to Unix stream upstreams "
 			    "(unix, unix-seqpacket), and endpoint %s has none", st->label);
 	}
+	if ((e = loader_seen(l, ep, "upstream_source"))) {
+		bool match = false;
+
+		for (size_t i = 0; i < fo->n_upstream; i++)
+			match |= addr_is_tcp(&fo->upstream[i]) &&
+			    addr_family(&fo->upstream[i]) == addr_family(&fo->up_so.source);
+		if (!match)
+			key_error(&l->kc, e, "'upstream_source' is an %s address, and endpoint %s has "
+			    "no tcp upstream of that family", addr_family(&fo->up_so.source) == AF_INET ?
+			    "IPv4" : "IPv6", st->label);
+	}
 	/* Only the upstreams that parsed, each with its own line. */
 	e = up->type == CVAL_STRING ? up : cval_is_seq(up) ? up->elems : NULL;
 	n = up->type == CVAL_STRING ? 1 : cval_is_seq(up) ? up->n : 0;
@@ -275,6 +294,8 @@ check_endpoint(struct loader *l, struct ep_state *st)
 			h.has_dgram = true;
 		if (a->type == ADDR_UNIX_DGRAM)
 			h.has_unix_dgram = true;
+		if (!addr_is_tcp(a) && !h.non_tcp)
+			h.non_tcp = st->listen_at[i];
 		if (ep->service && !service_serves(ep->service, a)) {
 			addr_format(a, buf, sizeof(buf));
 			key_error(&l->kc, st->listen_at[i],

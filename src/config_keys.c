@@ -7,6 +7,7 @@
  * The order of each table is the order of `sockd -nv`.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -16,12 +17,15 @@
 #include "config_source.h"
 #include "proxy_proto.h"
 #include "service.h"
+#include "sockopt.h"
 
 #define WORKERS_MAX             1024
 #define QUEUE_MAX               1048576
 #define MAX_CONNECTIONS_MAX     10000000
 #define SHUTDOWN_TIMEOUT_MAX    3600
 #define BACKLOG_MAX             65535
+#define TCP_KEEP_MAX            32767           /* the kernel's MAX_TCP_KEEPIDLE/KEEPINTVL */
+#define TCP_KEEPCNT_MAX         127
 #define SOCKBUF_MAX             1073741824      /* the kernel doubles it into an int */
 #define EP_MAX_CONNECTIONS_MAX  10000000
 #define MAX_PER_SOURCE_MAX      1000000
@@ -210,6 +214,19 @@ print_name(FILE *f, const char *indent, const struct key *k, const void *base, c
 	key_dump_key_string(f, " ", k->name, name ? name : "");
 }
 
+/* tcp:X and mptcp:X are one TCP port: both cannot be bound. */
+static bool
+same_tcp_port(const struct addr *a, const struct addr *b)
+{
+	struct addr x = *a, y = *b;
+
+	if (!addr_is_tcp(a) || !addr_is_tcp(b))
+		return false;
+	x.type = ADDR_TCP;
+	y.type = ADDR_TCP;
+	return addr_equal(&x, &y);
+}
+
 static void
 set_one_addr(struct key_ctx *c, struct ep_state *st, const struct cval *e)
 {
@@ -233,7 +250,7 @@ set_one_addr(struct key_ctx *c, struct ep_state *st, const struct cval *e)
 	st->listen_at[ep->n_listen++] = e;
 
 	for (size_t i = 0; i < l->n_addrs; i++) {
-		if (addr_equal(&l->addrs[i].addr, &a)) {
+		if (addr_equal(&l->addrs[i].addr, &a) || same_tcp_port(&l->addrs[i].addr, &a)) {
 			key_error(c, e, "address '%s' is already used by endpoint %s (%s:%d)",
 			    e->s, l->addrs[i].label, l->addrs[i].file, l->addrs[i].line);
 			return;
@@ -569,6 +586,18 @@ has_ip(const void *base)
 	return false;
 }
 
+/* TCP options: only on endpoints whose addresses are all tcp. */
+static bool
+all_tcp(const void *base)
+{
+	const struct endpoint *ep = base;
+
+	for (size_t i = 0; i < ep->n_listen; i++)
+		if (!addr_is_tcp(&ep->listen[i]))
+			return false;
+	return ep->n_listen > 0;
+}
+
 static const struct key_choice overload_choices[] = {
 	{ "wait", OVERLOAD_WAIT }, { "reject", OVERLOAD_REJECT }, { NULL, 0 },
 };
@@ -611,6 +640,56 @@ static const struct key endpoint_key_table[] = {
 	{ .name = "sndbuf", .type = KEY_INTEGER, .set = key_set_int, .print = key_print_int,
 	  .offset = E(so.sndbuf), .min = 0, .max = SOCKBUF_MAX, .def = "0",
 	  .doc = "SO_SNDBUF bytes; 0 = the kernel's, autotuned" },
+	{ .name = "freebind", .type = KEY_BOOLEAN, .set = key_set_bool, .print = key_print_bool,
+	  .offset = E(so.freebind), .def = "false", .addrs = KEY_ADDRS_IP, .shown = has_ip,
+	  .doc = "IP_FREEBIND: bind an address the host does not have (yet)" },
+	{ .name = "transparent", .type = KEY_BOOLEAN, .set = key_set_bool, .print = key_print_bool,
+	  .offset = E(so.transparent), .def = "false", .addrs = KEY_ADDRS_IP, .shown = has_ip,
+	  .doc = "IP_TRANSPARENT, for TPROXY (needs CAP_NET_ADMIN)" },
+	{ .name = "bind_to_device", .type = KEY_STRING, .set = sockopt_set_device,
+	  .print = key_print_string, .offset = E(so.bind_to_device), .doc_def = "none",
+	  .addrs = KEY_ADDRS_IP, .release = key_release_string,
+	  .doc = "SO_BINDTODEVICE: serve only packets of this interface or VRF" },
+	{ .name = "mark", .type = KEY_INTEGER, .set = key_set_uint, .print = key_print_uint,
+	  .offset = E(so.mark), .min = 0, .max = 4294967295.0, .def = "0", .addrs = KEY_ADDRS_IP,
+	  .shown = has_ip, .doc = "SO_MARK of the packets sent (needs CAP_NET_ADMIN); 0 = none" },
+	{ .name = "tos", .type = KEY_INTEGER, .set = key_set_int, .print = key_print_int,
+	  .offset = E(so.tos), .min = 0, .max = 255, .def = "0", .addrs = KEY_ADDRS_IP,
+	  .shown = has_ip, .doc = "IP_TOS / IPV6_TCLASS byte of the packets sent" },
+	{ .name = "keepalive", .type = KEY_BOOLEAN, .set = key_set_bool, .print = key_print_bool,
+	  .offset = E(so.keepalive), .def = "false", .addrs = KEY_ADDRS_TCP_ONLY, .shown = all_tcp,
+	  .doc = "SO_KEEPALIVE on accepted connections" },
+	{ .name = "keepalive_time", .type = KEY_INTEGER, .set = key_set_int, .print = key_print_int,
+	  .offset = E(so.keepalive_time), .min = 0, .max = TCP_KEEP_MAX, .def = "0",
+	  .addrs = KEY_ADDRS_TCP_ONLY, .shown = all_tcp,
+	  .doc = "TCP_KEEPIDLE seconds; 0 = net.ipv4.tcp_keepalive_time" },
+	{ .name = "keepalive_interval", .type = KEY_INTEGER, .set = key_set_int,
+	  .print = key_print_int, .offset = E(so.keepalive_interval), .min = 0,
+	  .max = TCP_KEEP_MAX, .def = "0", .addrs = KEY_ADDRS_TCP_ONLY, .shown = all_tcp,
+	  .doc = "TCP_KEEPINTVL seconds; 0 = net.ipv4.tcp_keepalive_intvl" },
+	{ .name = "keepalive_count", .type = KEY_INTEGER, .set = key_set_int, .print = key_print_int,
+	  .offset = E(so.keepalive_count), .min = 0, .max = TCP_KEEPCNT_MAX, .def = "0",
+	  .addrs = KEY_ADDRS_TCP_ONLY, .shown = all_tcp,
+	  .doc = "TCP_KEEPCNT probes; 0 = net.ipv4.tcp_keepalive_probes" },
+	{ .name = "user_timeout", .type = KEY_INTEGER, .set = key_set_int, .print = key_print_int,
+	  .offset = E(so.user_timeout), .min = 0, .max = INT_MAX, .def = "0",
+	  .addrs = KEY_ADDRS_TCP_ONLY, .shown = all_tcp,
+	  .doc = "TCP_USER_TIMEOUT ms for unacknowledged data; 0 = the kernel's" },
+	{ .name = "nodelay", .type = KEY_BOOLEAN, .set = key_set_bool, .print = key_print_bool,
+	  .offset = E(so.nodelay), .def = "false", .addrs = KEY_ADDRS_TCP_ONLY, .shown = all_tcp,
+	  .doc = "TCP_NODELAY: no Nagle delay on accepted connections" },
+	{ .name = "defer_accept", .type = KEY_INTEGER, .set = key_set_int, .print = key_print_int,
+	  .offset = E(so.defer_accept), .min = 0, .max = TIMEOUT_MAX, .def = "0",
+	  .addrs = KEY_ADDRS_TCP_ONLY, .shown = all_tcp,
+	  .doc = "TCP_DEFER_ACCEPT seconds: accept only once data came; 0 = off" },
+	{ .name = "fastopen", .type = KEY_INTEGER, .set = key_set_int, .print = key_print_int,
+	  .offset = E(so.fastopen), .min = 0, .max = BACKLOG_MAX, .def = "0",
+	  .addrs = KEY_ADDRS_TCP_ONLY, .shown = all_tcp,
+	  .doc = "TCP_FASTOPEN queue length: data in the SYN; 0 = off" },
+	{ .name = "congestion", .type = KEY_STRING, .set = sockopt_set_congestion,
+	  .print = key_print_string, .offset = E(so.congestion), .doc_def = "none",
+	  .addrs = KEY_ADDRS_TCP_ONLY, .release = key_release_string,
+	  .doc = "TCP_CONGESTION algorithm; none = net.ipv4.tcp_congestion_control" },
 	{ .name = "overload", .type = KEY_CHOICE, .set = key_set_choice, .print = key_print_choice,
 	  .offset = E(overload), .choices = overload_choices, .def = "wait",
 	  .doc = "at a limit: leave clients in the backlog, or accept and close" },

@@ -7,6 +7,7 @@
 
 #include "addr.h"
 #include "sockd.h"
+#include "sockopt.h"
 
 enum balance {
 	BALANCE_FIRST,                  /* always start with the first upstream */
@@ -23,6 +24,7 @@ struct forward_options {
 	char *upstream_group;
 	uid_t upstream_uid;             /* (uid_t)-1 = as sockd */
 	gid_t upstream_gid;
+	struct upstream_sockopts up_so; /* upstream_source, upstream_keepalive, ... */
 	atomic_uint rr_next;            /* roundrobin position (streams) */
 };
 

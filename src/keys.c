@@ -189,6 +189,7 @@ addrs_name(enum key_addrs a)
 	case KEY_ADDRS_TCP: return "tcp";
 	case KEY_ADDRS_UNIX_CONN: return "unix, unix-seqpacket";
 	case KEY_ADDRS_STREAM: return "stream";
+	case KEY_ADDRS_TCP_ONLY: return "tcp only";
 	default: return "any";
 	}
 }

@@ -100,6 +100,7 @@ enum key_addrs {
 	KEY_ADDRS_TCP,                  /* at least one tcp address (with streams only) */
 	KEY_ADDRS_UNIX_CONN,            /* Unix stream or seqpacket only */
 	KEY_ADDRS_STREAM,               /* stream addresses only */
+	KEY_ADDRS_TCP_ONLY,             /* tcp (or mptcp) addresses only: TCP options */
 };
 
 struct key_choice {

@@ -116,7 +116,15 @@ listener_bind(struct endpoint *ep, const struct addr *a, struct listener **out)
 		if (r < 0)
 			return r;
 	}
-	fd = socket(addr_family(a), addr_socktype(a) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(addr_family(a), addr_socktype(a) | SOCK_CLOEXEC | SOCK_NONBLOCK, addr_protocol(a));
+	if (fd == -1 && addr_protocol(a) == IPPROTO_MPTCP &&
+	    (errno == EPROTONOSUPPORT || errno == ENOPROTOOPT || errno == EINVAL)) {
+		/* EPROTONOSUPPORT: a kernel without CONFIG_MPTCP; ENOPROTOOPT:
+		 * net.mptcp.enabled = 0 in this network namespace. */
+		log_err("%s: this kernel does not offer MPTCP here (%s): it needs CONFIG_MPTCP and "
+			"sysctl net.mptcp.enabled = 1; use a tcp: address instead", text, strerror(errno));
+		return -EPROTONOSUPPORT;
+	}
 	if (fd == -1)
 		return log_errno(errno, "%s: socket", text);
 	if (addr_family(a) != AF_UNIX && addr_is_stream(a) &&

@@ -27,6 +27,7 @@
 #include "proxy_proto.h"
 #include "keys.h"
 #include "service.h"
+#include "sockopt.h"
 #include "forward_options.h"
 #include "sockd.h"
 
@@ -465,9 +466,16 @@ try_next(struct conn *c)
 		int fd, r;
 
 		f->tried++;
-		fd = socket(addr_family(a), addr_socktype(a) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		fd = socket(addr_family(a), addr_socktype(a) | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			    addr_protocol(a));
 		if (fd == -1) {
 			f->last_err = errno;
+			continue;
+		}
+		r = sockopt_upstream(fd, a, &fo->up_so);
+		if (r < 0) {
+			f->last_err = -r;
+			close(fd);
 			continue;
 		}
 		if (fo->upstream_uid != (uid_t)-1 && addr_family(a) == AF_UNIX) {
@@ -668,6 +676,32 @@ release_upstream_user(const struct key *k, void *base)
 	fo->upstream_user = fo->upstream_group = NULL;
 }
 
+/* The upstream socket options are for stream upstreams; -nv leaves them
+ * out of datagram endpoints, where they would not load again. */
+static bool
+streams(const void *outer)
+{
+	const struct endpoint *ep = outer;
+
+	return ep && ep->n_listen > 0 && addr_is_stream(&ep->listen[0]);
+}
+
+static void
+print_stream_bool(FILE *f, const char *indent, const struct key *k, const void *base,
+    const void *outer)
+{
+	if (streams(outer))
+		key_print_bool(f, indent, k, base, outer);
+}
+
+static void
+print_stream_uint(FILE *f, const char *indent, const struct key *k, const void *base,
+    const void *outer)
+{
+	if (streams(outer))
+		key_print_uint(f, indent, k, base, outer);
+}
+
 static void
 forward_init(void *base)
 {
@@ -702,6 +736,22 @@ static const struct key forward_keys[] = {
 	  .print = print_upstream_user, .offset = F(upstream_user),
 	  .doc_def = "the user sockd serves as", .release = release_upstream_user,
 	  .doc = "connect to Unix upstreams as user or user:group (needs root)" },
+	{ .name = "upstream_source", .type = KEY_STRING, .set = sockopt_set_source,
+	  .print = sockopt_print_source, .offset = F(up_so), .doc_def = "none",
+	  .addrs = KEY_ADDRS_STREAM,
+	  .doc = "connect to tcp upstreams from this address (IP_BIND_ADDRESS_NO_PORT)" },
+	{ .name = "upstream_keepalive", .type = KEY_BOOLEAN, .set = key_set_bool,
+	  .print = print_stream_bool, .offset = F(up_so.keepalive), .def = "false",
+	  .addrs = KEY_ADDRS_STREAM,
+	  .doc = "SO_KEEPALIVE on tcp upstream connections" },
+	{ .name = "upstream_nodelay", .type = KEY_BOOLEAN, .set = key_set_bool,
+	  .print = print_stream_bool, .offset = F(up_so.nodelay), .def = "false",
+	  .addrs = KEY_ADDRS_STREAM,
+	  .doc = "TCP_NODELAY on tcp upstream connections" },
+	{ .name = "upstream_mark", .type = KEY_INTEGER, .set = key_set_uint,
+	  .print = print_stream_uint, .offset = F(up_so.mark), .min = 0, .max = 4294967295.0,
+	  .def = "0", .addrs = KEY_ADDRS_STREAM,
+	  .doc = "SO_MARK of upstream connections (needs CAP_NET_ADMIN); 0 = none" },
 	{ .name = NULL },
 };
 

@@ -66,6 +66,9 @@ static const struct {
 	{ "unix-dgram:@a:b", "unix-dgram:@a:b" },
 	{ "unix-seqpacket:@name", "unix-seqpacket:@name" },
 	{ "unix:/", "unix:/" },
+	{ "mptcp:127.0.0.1:7", "mptcp:127.0.0.1:7" },
+	{ "mptcp:[::]:443", "mptcp:[::]:443" },
+	{ "mptcp:127.0.0.1:http", "mptcp:127.0.0.1:80" },
 };
 
 START_TEST(test_parse_ok)
@@ -92,7 +95,7 @@ START_TEST(test_parse_ok)
 }
 END_TEST
 
-#define BAD_TYPE "unknown address type (tcp, udp, unix, unix-dgram, unix-seqpacket)"
+#define BAD_TYPE "unknown address type (tcp, udp, mptcp, unix, unix-dgram, unix-seqpacket)"
 
 static const struct {
 	const char *text;
@@ -148,6 +151,11 @@ static const struct {
 	{ "unix:@", "empty abstract name" },
 	{ "unix-dgram:@", "empty abstract name" },
 	{ "unix-seqpacket:@", "empty abstract name" },
+	{ "MPTCP:127.0.0.1:7", BAD_TYPE },
+	{ "mptcp:", "missing host" },
+	{ "mptcp:127.0.0.1", "missing port" },
+	{ "mptcp:::1:7", "IPv6 address must be in brackets" },
+	{ "mptcp:/run/x.sock", "missing port" },
 };
 
 START_TEST(test_parse_bad)
@@ -360,6 +368,8 @@ START_TEST(test_equal)
 		{ "unix:/a", "unix:@/a", false },
 		{ "unix:@a", "unix:@ab", false },
 		{ "unix:@a", "unix-dgram:@a", false },
+		{ "mptcp:127.0.0.1:7", "mptcp:127.0.0.1:echo", true },
+		{ "mptcp:127.0.0.1:7", "tcp:127.0.0.1:7", false },
 	};
 
 	for (size_t i = 0; i < N(cases); i++) {
@@ -418,6 +428,8 @@ START_TEST(test_predicates)
 		{ "unix-dgram:@a", ADDR_UNIX_DGRAM, "unix-dgram", AF_UNIX, SOCK_DGRAM, false, false },
 		{ "unix-seqpacket:/a", ADDR_UNIX_SEQPACKET, "unix-seqpacket", AF_UNIX, SOCK_SEQPACKET, true, true },
 		{ "unix-seqpacket:@a", ADDR_UNIX_SEQPACKET, "unix-seqpacket", AF_UNIX, SOCK_SEQPACKET, true, false },
+		{ "mptcp:127.0.0.1:7", ADDR_MPTCP, "mptcp", AF_INET, SOCK_STREAM, true, false },
+		{ "mptcp:[::1]:7", ADDR_MPTCP, "mptcp", AF_INET6, SOCK_STREAM, true, false },
 	};
 
 	for (size_t i = 0; i < N(cases); i++) {
@@ -429,6 +441,9 @@ START_TEST(test_predicates)
 		ck_assert_int_eq(addr_socktype(&a), cases[i].socktype);
 		ck_assert_msg(addr_is_stream(&a) == cases[i].stream, "%s", cases[i].text);
 		ck_assert_msg(addr_is_unix_path(&a) == cases[i].path, "%s", cases[i].text);
+		ck_assert_int_eq(addr_protocol(&a), a.type == ADDR_MPTCP ? IPPROTO_MPTCP : 0);
+		ck_assert_msg(addr_is_tcp(&a) == (a.type == ADDR_TCP || a.type == ADDR_MPTCP),
+		    "%s", cases[i].text);
 	}
 }
 END_TEST
@@ -684,6 +699,7 @@ START_TEST(test_type_name)
 	ck_assert_str_eq(addr_type_name(ADDR_UNIX), "unix");
 	ck_assert_str_eq(addr_type_name(ADDR_UNIX_DGRAM), "unix-dgram");
 	ck_assert_str_eq(addr_type_name(ADDR_UNIX_SEQPACKET), "unix-seqpacket");
+	ck_assert_str_eq(addr_type_name(ADDR_MPTCP), "mptcp");
 }
 END_TEST
 

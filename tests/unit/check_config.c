@@ -1018,7 +1018,7 @@ static const struct error_case error_cases[] = {
 	{ UP("( \"tcp:127.0.0.1:1\",\n      7 )"), 4, "'upstream' must contain only strings" },
 	{ UP("[ \"tcp:127.0.0.1\" ]"), 3, "invalid address 'tcp:127.0.0.1' in 'upstream': missing port" },
 	{ UP("\"bogus:1\""), 3,
-	  "invalid address 'bogus:1' in 'upstream': unknown address type (tcp, udp, unix, unix-dgram, unix-seqpacket)" },
+	  "invalid address 'bogus:1' in 'upstream': unknown address type (tcp, udp, mptcp, unix, unix-dgram, unix-seqpacket)" },
 	{ UP("[ \"tcp:127.0.0.1:1\",\n      \"udp:127.0.0.1:53\" ]"), 4,
 	  "upstream 'udp:127.0.0.1:53' is a datagram address, but endpoint 'f' listens on stream addresses (tcp, unix, unix-seqpacket)" },
 	{ UP("\"unix-dgram:/tmp/x.sock\""), 3,
@@ -1161,7 +1161,7 @@ START_TEST(test_errors_collected)
 	assert_line(&d, 1, 2, "'workers' must be between 0 and 1024");
 	assert_line(&d, 2, 3, "unknown log_level 'loud' (err, warning, notice, info, debug)");
 	assert_line(&d, 3, 4, "'control' must be an absolute path or @@name of at most 107 bytes");
-	assert_line(&d, 4, 8, "invalid address 'bogus:1': unknown address type (tcp, udp, unix, unix-dgram, unix-seqpacket)");
+	assert_line(&d, 4, 8, "invalid address 'bogus:1': unknown address type (tcp, udp, mptcp, unix, unix-dgram, unix-seqpacket)");
 	assert_line(&d, 5, 10, "unknown key 'colour' in endpoint 'a'");
 	assert_line(&d, 6, 12, "address 'tcp:127.0.0.1:7' is already used by endpoint 'a' (@:8)");
 	assert_line(&d, 7, 13, "unknown service 'nope' (" SERVICES ")");
@@ -1221,8 +1221,15 @@ END_TEST
 
 /* The socket options -nv prints after v6only: those of tcp and udp
  * sockets only on endpoints that have such an address. */
-#define DUMP_SO_IP      "    reuseport = false;\n"
+#define DUMP_SO_IP1     "    reuseport = false;\n"
 #define DUMP_SO_ANY     "    rcvbuf = 0;\n    sndbuf = 0;\n"
+#define DUMP_SO_IP2     "    freebind = false;\n    transparent = false;\n    mark = 0;\n" \
+			"    tos = 0;\n"
+#define DUMP_SO_TCP     "    keepalive = false;\n    keepalive_time = 0;\n" \
+			"    keepalive_interval = 0;\n    keepalive_count = 0;\n" \
+			"    user_timeout = 0;\n    nodelay = false;\n    defer_accept = 0;\n" \
+			"    fastopen = 0;\n"
+#define DUMP_SO_IP      DUMP_SO_IP1 DUMP_SO_ANY DUMP_SO_IP2
 
 START_TEST(test_dump_exact)
 {
@@ -1252,7 +1259,7 @@ START_TEST(test_dump_exact)
 	    "    service = \"echo\";\n"
 	    "    backlog = 1024;\n"
 	    "    v6only = false;\n"
-	    DUMP_SO_IP DUMP_SO_ANY
+	    DUMP_SO_IP
 	    "    overload = \"wait\";\n"
 	    "    udp_guard = true;\n"
 	    "    max_connections = 0;\n"
@@ -1275,7 +1282,7 @@ START_TEST(test_dump_exact)
 	    "    service = \"daytime\";\n"
 	    "    backlog = 1024;\n"
 	    "    v6only = false;\n"
-	    DUMP_SO_IP DUMP_SO_ANY
+	    DUMP_SO_IP DUMP_SO_TCP
 	    "    overload = \"wait\";\n"
 	    "    udp_guard = true;\n"
 	    "    max_connections = 0;\n"
@@ -1344,8 +1351,7 @@ START_TEST(test_dump_services)
 {
 	struct sockd_config *cfg = load_ok(services_conf);
 	char *s = dump_to_string(cfg);
-	const char *unix_so = DUMP_SO_ANY, *tcp_so = DUMP_SO_IP DUMP_SO_ANY,
-	    *udp_so = DUMP_SO_IP DUMP_SO_ANY;
+	const char *unix_so = DUMP_SO_ANY, *tcp_so = DUMP_SO_IP DUMP_SO_TCP, *udp_so = DUMP_SO_IP;
 	const char *head =
 	    "    backlog = 1024;\n"
 	    "    v6only = false;\n";
@@ -1391,6 +1397,9 @@ START_TEST(test_dump_services)
 	    "    connect_timeout = 0.25;\n"
 	    "    balance = \"roundrobin\";\n"
 	    "    send_proxy = \"v2\";\n"
+	    "    upstream_keepalive = false;\n"
+	    "    upstream_nodelay = false;\n"
+	    "    upstream_mark = 0;\n"
 	    "  },\n"
 	    "  { name = \"cat\";\n"
 	    "    listen = [ \"tcp:127.0.0.1:7009\" ];\n"
