@@ -31,6 +31,7 @@ struct ctx {
 	int fd;
 	const char *text;
 	enum sockopt_stage stage;
+	bool mptcp;
 	int err;                        /* the first failure, for a new socket */
 };
 
@@ -49,7 +50,13 @@ why_hint(const char *name, int e)
 static void
 failed(struct ctx *c, const char *name, const char *value, int e)
 {
-	if (c->stage == SOCKOPT_NEW)
+	/* MPTCP sockets take a growing subset of the TCP options (each kernel
+	 * release adds some); one this kernel lacks leaves the listener
+	 * serving as it would without the key. */
+	if (c->mptcp && e == ENOPROTOOPT)
+		log_warn("%s: %s = %s: this kernel does not offer it on MPTCP sockets, ignoring",
+		    c->text, name, value);
+	else if (c->stage == SOCKOPT_NEW)
 		c->err = log_errno(e, "%s: %s = %s%s", c->text, name, value, why_hint(name, e));
 	else
 		log_warn_errno(e, "%s: %s = %s%s, ignoring", c->text, name, value, why_hint(name, e));
@@ -199,7 +206,8 @@ int
 sockopt_apply(int fd, const struct addr *a, const struct sockopts *so,
     const struct sockopts *old, enum sockopt_stage stage, const char *text)
 {
-	struct ctx c = { .fd = fd, .text = text, .stage = stage };
+	struct ctx c = { .fd = fd, .text = text, .stage = stage,
+			 .mptcp = addr_protocol(a) == IPPROTO_MPTCP };
 	bool ip = addr_family(a) != AF_UNIX;
 
 	if (stage != SOCKOPT_KEPT)

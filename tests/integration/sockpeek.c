@@ -101,6 +101,7 @@ peek(int fd, int listening)
 		print_int(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, "defer_accept");
 		print_int(fd, IPPROTO_TCP, TCP_FASTOPEN, "fastopen");
 		print_str(fd, IPPROTO_TCP, TCP_CONGESTION, "congestion");
+		print_int(fd, IPPROTO_TCP, 43, "is_mptcp");     /* TCP_IS_MPTCP, 5.16 */
 	}
 	putchar('\n');
 }

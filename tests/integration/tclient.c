@@ -32,6 +32,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP   262
+#endif
+#define TCP_IS_MPTCP_OPT 43             /* TCP_IS_MPTCP, Linux 5.16; not in every libc */
+#ifndef MSG_FASTOPEN
+#define MSG_FASTOPEN    0x20000000
+#endif
+
 #define EXIT_VERIFY     1
 #define EXIT_USAGE      2
 #define EXIT_NOREPLY    3
@@ -50,6 +58,7 @@ struct taddr {
 	const char *text;
 	int family;
 	int socktype;
+	int protocol;                   /* IPPROTO_MPTCP for mptcp:, else 0 */
 	socklen_t len;
 	struct sockaddr_storage sa;
 };
@@ -102,12 +111,14 @@ static const char usage_text[] =
 	"  connect-rst -a ADDR -n N [-t SECS] [-p FILE]   (-p: reset once FILE exists)\n"
 	"  dgram-burst -a ADDR -n N [-s SIZE] [-t SECS]   (echo: N datagrams at once)\n"
 	"  urgent    -a ADDR [-r ROUNDS] [-t SECS]   (echo over TCP with urgent bytes)\n"
+	"  fastopen  -a ADDR [-s SIZE] [-r ROUNDS] [-t SECS]  (echo: data sent with MSG_FASTOPEN)\n"
 	"  bulk-tail -a ADDR -s SIZE -n N [-t SECS]  (echo: SIZE bytes, then N sends of 16)\n"
 	"  dgram-flood -a ADDR -n N [-B BINDADDR] [-t SECS]  (one datagram from each of N sockets)\n"
 	"  dgram-keep -a ADDR -n N [-h INTERVAL] [-p STOPFILE] [-B BINDADDR] [-t SECS]\n"
 	"            (echo: up to N datagrams from one socket, one per INTERVAL, 5 more once\n"
 	"            STOPFILE exists; ok when the last 5 were answered)\n"
-	"ADDR: tcp:HOST:PORT, udp:HOST:PORT (HOST IPv4 or [IPv6]), unix:/path,\n"
+	"ADDR: tcp:HOST:PORT, mptcp:HOST:PORT (echo prints \"mptcp 1\" when MPTCP was\n"
+	"      spoken end to end), udp:HOST:PORT (HOST IPv4 or [IPv6]), unix:/path,\n"
 	"      unix:@abstract, unix-dgram:..., unix-seqpacket:...\n";
 
 static void
@@ -237,12 +248,14 @@ parse_addr(const char *text, struct taddr *a)
 		const char *prefix;
 		int family;     /* 0 = IP */
 		int socktype;
+		int protocol;
 	} types[] = {
-		{ "tcp:", 0, SOCK_STREAM },
-		{ "udp:", 0, SOCK_DGRAM },
-		{ "unix-dgram:", AF_UNIX, SOCK_DGRAM },
-		{ "unix-seqpacket:", AF_UNIX, SOCK_SEQPACKET },
-		{ "unix:", AF_UNIX, SOCK_STREAM },
+		{ "tcp:", 0, SOCK_STREAM, 0 },
+		{ "mptcp:", 0, SOCK_STREAM, IPPROTO_MPTCP },
+		{ "udp:", 0, SOCK_DGRAM, 0 },
+		{ "unix-dgram:", AF_UNIX, SOCK_DGRAM, 0 },
+		{ "unix-seqpacket:", AF_UNIX, SOCK_SEQPACKET, 0 },
+		{ "unix:", AF_UNIX, SOCK_STREAM, 0 },
 	};
 
 	a->text = text;
@@ -252,6 +265,7 @@ parse_addr(const char *text, struct taddr *a)
 		if (strncmp(text, types[i].prefix, pl) != 0)
 			continue;
 		a->socktype = types[i].socktype;
+		a->protocol = types[i].protocol;
 		if (types[i].family == AF_UNIX)
 			return parse_unix(text + pl, a);
 		return parse_ip_port(text + pl, a);
@@ -293,7 +307,7 @@ is_stream(const struct taddr *a)
 static int
 new_socket(const struct taddr *a)
 {
-	int fd = socket(a->family, a->socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int fd = socket(a->family, a->socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->protocol);
 
 	if (fd == -1)
 		fail("socket(%s): %s", a->text, strerror(errno));
@@ -996,6 +1010,14 @@ echo_stream(const struct opts *o, double deadline)
 		fail("closed by the server after %zu of %zu bytes sent", sent, size);
 	if (got != size)
 		fail("EOF after %zu of %zu bytes echoed", got, size);
+	if (o->addr.protocol == IPPROTO_MPTCP) {
+		/* 1 only when both ends spoke MPTCP (no fallback to TCP). */
+		int is_mptcp = -1;
+		socklen_t len = sizeof(is_mptcp);
+
+		getsockopt(fd, IPPROTO_TCP, TCP_IS_MPTCP_OPT, &is_mptcp, &len);
+		printf("mptcp %d\n", is_mptcp);
+	}
 	close(fd);
 	free(in);
 	free(out);
@@ -1135,6 +1157,71 @@ mode_echo(int argc, char **argv)
 		r = echo_dgram(&o, deadline);
 	printf("ok\n");
 	return r;
+}
+
+/* ---------------------------------------------------------------- fastopen */
+
+/* ROUNDS connections, each sending SIZE bytes with sendto(MSG_FASTOPEN):
+ * in the SYN once the client holds the server's cookie (from the first
+ * round on), after the handshake otherwise; each must be echoed. Prints
+ * "syn-data N": the rounds whose data the kernel put in the SYN. */
+static int
+mode_fastopen(int argc, char **argv)
+{
+	struct opts o = { .size = 64, .rounds = 2, .timeout = 20 };
+	double deadline;
+	long in_syn = 0;
+
+	parse_opts(argc, argv, "asrt", &o);
+	need_addr(&o, true);
+	if (o.addr.family == AF_UNIX || o.size < 1 || o.size > 1000)
+		usage("fastopen needs a tcp address and -s 1..1000");
+	deadline = now() + o.timeout;
+	for (long r = 0; r < o.rounds; r++) {
+		char out[1000], in[1001];
+		size_t got = 0, sent = 0;
+		ssize_t w;
+		int fd = new_socket(&o.addr);
+
+		for (long j = 0; j < o.size; j++)
+			out[j] = (char)('a' + (r + j) % 26);
+		w = sendto(fd, out, (size_t)o.size, MSG_FASTOPEN | MSG_NOSIGNAL,
+			   (struct sockaddr *)&o.addr.sa, o.addr.len);
+		if (w > 0) {
+			sent = (size_t)w;
+			in_syn++;
+		} else if (errno != EINPROGRESS) {
+			fail("round %ld: sendto(MSG_FASTOPEN): %s", r, strerror(errno));
+		}
+		while (got < (size_t)o.size) {
+			short rev = wait_fd(fd, POLLIN | (sent < (size_t)o.size ? POLLOUT : 0), deadline);
+			ssize_t n;
+
+			if (!rev)
+				fail("round %ld: timeout, %zu of %ld bytes back", r, got, o.size);
+			if ((rev & POLLOUT) && sent < (size_t)o.size) {
+				w = send(fd, out + sent, (size_t)o.size - sent, MSG_NOSIGNAL);
+				if (w == -1 && errno != EAGAIN)
+					fail("round %ld: send: %s", r, strerror(errno));
+				if (w > 0)
+					sent += (size_t)w;
+			}
+			if (!(rev & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			n = recv(fd, in + got, sizeof(in) - 1 - got, MSG_DONTWAIT);
+			if (n == 0)
+				fail("round %ld: EOF after %zu bytes", r, got);
+			if (n < 0 && errno != EAGAIN)
+				fail("round %ld: recv: %s", r, strerror(errno));
+			if (n > 0)
+				got += (size_t)n;
+		}
+		if (memcmp(in, out, (size_t)o.size) != 0)
+			fail("round %ld: echo differs", r);
+		close(fd);
+	}
+	printf("syn-data %ld\n", in_syn);
+	return 0;
 }
 
 /* ---------------------------------------------------------------- urgent */
@@ -1743,6 +1830,7 @@ main(int argc, char **argv)
 		{ "connect-rst", mode_connect_rst },
 		{ "dgram-burst", mode_dgram_burst },
 		{ "urgent", mode_urgent },
+		{ "fastopen", mode_fastopen },
 		{ "bulk-tail", mode_bulk_tail },
 		{ "dgram-flood", mode_dgram_flood },
 		{ "dgram-keep", mode_dgram_keep },
