@@ -1,8 +1,9 @@
 /*
- * sockpeek PID PORT|/PATH: the socket options of another process's sockets,
+ * sockpeek PID PORT|peer:PORT|/PATH: the socket options of another process's sockets,
  * read with getsockopt() on copies of its fds (pidfd_getfd(2), Linux 5.6:
  * it needs ptrace rights over PID). One line per socket of PID whose local
- * port is PORT (or whose Unix path is PATH):
+ * port is PORT (whose peer's port is PORT, with peer:; or whose Unix path
+ * is PATH):
  *
  *   listen tcp reuseport=1 rcvbuf=4608 ... congestion=cubic
  *   conn tcp ...
@@ -112,8 +113,13 @@ matches(int fd, const char *want)
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+	if (strncmp(want, "peer:", 5) == 0) {
+		want += 5;
+		if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
+			return 0;
+	} else if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
 		return 0;
+	}
 	if (want[0] == '/') {
 		const struct sockaddr_un *un = (const struct sockaddr_un *)&ss;
 
@@ -136,7 +142,7 @@ main(int argc, char **argv)
 	DIR *d;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: sockpeek PID PORT|/PATH\n");
+		fprintf(stderr, "usage: sockpeek PID PORT|peer:PORT|/PATH\n");
 		return 2;
 	}
 	pidfd = (int)syscall(SYS_pidfd_open, atoi(argv[1]), 0);
