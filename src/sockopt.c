@@ -41,7 +41,7 @@ why_hint(const char *name, int e)
 	if (e != EPERM)
 		return "";
 	if (strcmp(name, "mark") == 0 || strcmp(name, "transparent") == 0)
-		return " (it needs CAP_NET_ADMIN)";
+		return " (it needs CAP_NET_ADMIN or CAP_NET_RAW)";
 	if (strcmp(name, "congestion") == 0)
 		return " (without CAP_NET_ADMIN only net.ipv4.tcp_allowed_congestion_control)";
 	return "";

@@ -288,3 +288,16 @@ expect_file_match "$T/err" "bad.conf:9: .*tos"
 expect_file_match "$T/err" "bad.conf:10: .*keepalive_count"
 expect_file_match "$T/err" "bad.conf:12: 'nodelay' is a TCP option: only allowed on endpoints whose addresses are all tcp or mptcp \('udp:127.0.0.1:$P_UDP' is not\)"
 expect_file_match "$T/err" "bad.conf:14: 'mark' is only allowed on endpoints with tcp or udp addresses"
+
+if command -v setpriv >/dev/null 2>&1 && $PRIV; then
+	note "mark and transparent without the capabilities they need"
+	for o in "mark = 1;" "transparent = true;"; do
+		cat >"$T/cap.conf" <<EOF2
+endpoints = ( { name = "c"; listen = [ "tcp:127.0.0.1:$P_PLAIN" ]; service = "echo"; $o } );
+EOF2
+		expect_rc 1 setpriv --bounding-set=-net_admin,-net_raw "$SOCKD" -F -f "$T/cap.conf"
+		expect_file_match "$T/err" "tcp:127.0.0.1:$P_PLAIN: ${o%% *} = 1 \\(it needs CAP_NET_ADMIN or CAP_NET_RAW\\): Operation not permitted" "sockd without CAP_NET_ADMIN"
+	done
+else
+	note "no setpriv, or not privileged: the missing-capability error is left out"
+fi
