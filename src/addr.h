@@ -34,7 +34,9 @@ int addr_parse(const char *text, struct addr *a, const char **why);
 char *addr_format(const struct addr *a, char *buf, size_t size);
 
 /* Build an address from what getsockname()/recvfrom() return. Returns 0 or
- * -EAFNOSUPPORT / -EINVAL. socktype is SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET. */
+ * -EAFNOSUPPORT / -EINVAL. socktype is SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET.
+ * A stream IP socket is tcp: an MPTCP one shows only in SO_PROTOCOL, which
+ * the caller reads and sets as type ADDR_MPTCP. */
 int addr_from_sockaddr(int socktype, const struct sockaddr *sa, socklen_t len, struct addr *a);
 
 bool addr_equal(const struct addr *a, const struct addr *b);

@@ -183,7 +183,7 @@ passed_fd_addr(const struct passed_fd *p, struct addr *a)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss), olen;
-	int type, listening = 0, r, flags;
+	int type, listening = 0, r, flags, proto = 0;
 	struct stat st;
 
 	if (fstat(p->fd, &st) == -1 || !S_ISSOCK(st.st_mode)) {
@@ -210,6 +210,12 @@ passed_fd_addr(const struct passed_fd *p, struct addr *a)
 		log_err("fd %d '%s' from systemd has an unsupported address family", p->fd, p->name);
 		return r;
 	}
+	/* systemd 252 cannot make MPTCP listeners, but a socket handed back
+	 * (an fd store) may be one: it stands for an mptcp: address. */
+	olen = sizeof(proto);
+	if (a->type == ADDR_TCP && getsockopt(p->fd, SOL_SOCKET, SO_PROTOCOL, &proto, &olen) == 0 &&
+	    proto == IPPROTO_MPTCP)
+		a->type = ADDR_MPTCP;
 	/* systemd passes sockets blocking; the acceptor and the workers must
 	 * never block on one. */
 	flags = fcntl(p->fd, F_GETFL);
