@@ -13,7 +13,8 @@
  * A new scalar per-endpoint key is one row here or in its module's table,
  * one entry in sockd.conf(5), and the code that uses the value.
  *
- * Setters and printers do no I/O but user and group lookups (id keys).
+ * Setters and printers do no I/O but user and group lookups (id keys) and
+ * the read of the available TCP congestion controls in /proc (congestion).
  */
 
 #include <stdbool.h>
