@@ -68,3 +68,37 @@ systemd_notify(const char *fmt, ...)
 	va_end(ap);
 	(void)sd_notify(0, msg);
 }
+
+bool
+systemd_notifying(void)
+{
+	const char *e = getenv("NOTIFY_SOCKET");
+
+	return e && *e;
+}
+
+int
+systemd_fdstore(int fd, const char *name)
+{
+	char msg[64 + 256];
+	int r;
+
+	if (!systemd_notifying())
+		return 0;
+	/* FDPOLL=0: a listening socket never reports a hang-up worth
+	 * acting on, and systemd need not watch it for us. */
+	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDPOLL=0\nFDNAME=%s", name);
+	r = sd_pid_notify_with_fds(0, 0, msg, &fd, 1);
+	return r < 0 ? r : 0;
+}
+
+void
+systemd_fdstore_remove(const char *name)
+{
+	char msg[64 + 256];
+
+	if (!systemd_notifying())
+		return;
+	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
+	(void)sd_notify(0, msg);
+}
