@@ -245,7 +245,7 @@ fdstore_sync(struct sockd *d)
 	char **names = NULL;
 	size_t n = 0;
 
-	if (!systemd_notifying())
+	if (!systemd_fdstore_max())
 		return;
 	names = calloc(d->n_listeners ? d->n_listeners : 1, sizeof(*names));
 	for (size_t i = 0; names && i < d->n_listeners; i++) {
@@ -412,6 +412,8 @@ daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path)
 		return log_errno(errno, "eventfd");
 
 	daemon_warn_config(cfg);
+	if (systemd_fdstore_max())
+		log_info("listening sockets go into systemd's fd store (at most %u)", systemd_fdstore_max());
 	r = listeners_open(cfg, &d->listeners, &d->n_listeners, &control_fd);
 	if (r < 0)
 		return r;

@@ -20,9 +20,14 @@ uint64_t systemd_watchdog_usec(void);
 /* Whether systemd asked to be told about us ($NOTIFY_SOCKET is set). */
 bool systemd_notifying(void);
 
+/* How many fds systemd's fd store takes ($FDSTORE, as systemd 254 sets it
+ * from FileDescriptorStoreMax=; sockd.service sets it for 252); 0 = no
+ * store, or not under systemd. The first call unsets $FDSTORE. */
+unsigned systemd_fdstore_max(void);
+
 /* Put a copy of fd into the service's fd store under name (FDSTORE=1,
- * FDNAME=); systemd ignores a socket it holds already. 0 when not under
- * systemd; -errno when the message could not be sent. */
+ * FDNAME=); systemd ignores a socket it holds already. 0 when there is no
+ * store; -errno when the message could not be sent. */
 int systemd_fdstore(int fd, const char *name);
 
 /* Drop every fd stored under name (FDSTOREREMOVE=1). */
