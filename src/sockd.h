@@ -10,6 +10,7 @@
 #include "addr.h"
 #include "admit.h"
 #include "fdname.h"
+#include "sockopt.h"
 
 struct acl;
 struct service;
@@ -59,6 +60,7 @@ struct endpoint {
 
 	int backlog;
 	bool v6only;
+	struct sockopts so;             /* reuseport, rcvbuf, ... (sockopt.c) */
 	enum overload overload;
 	bool udp_guard;
 	int mode;                       /* Unix socket file mode, -1 = leave it */
