@@ -54,8 +54,11 @@ ctl() {
 serving_pid() {
 	ctl --json status | grep -o '"pid":[0-9]*' | head -n 1 | cut -d: -f2
 }
+# Exited: gone, or a zombie its parent (init, for all but the first) has
+# not reaped yet.
 gone() {
-	! kill -0 "$1" 2>/dev/null
+	_st=$(sed 's/.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null) || return 0
+	[ -z "$_st" ] || [ "$_st" = Z ]
 }
 
 start_plain
