@@ -755,6 +755,48 @@ wait_workers(struct sockd *d, const struct timespec *deadline)
 }
 
 static void
+deadline_after(struct timespec *deadline, double secs)
+{
+	clock_gettime(CLOCK_MONOTONIC, deadline);
+	deadline->tv_sec += (time_t)secs;
+	deadline->tv_nsec += (long)((secs - (double)(time_t)secs) * 1e9);
+	if (deadline->tv_nsec >= 1000000000L) {
+		deadline->tv_sec++;
+		deadline->tv_nsec -= 1000000000L;
+	}
+}
+
+/* Wait until no stream connection is open or the deadline passes. */
+static void
+wait_streams(struct sockd *d, const struct timespec *deadline)
+{
+	while (atomic_load(&d->active) > 0) {
+		struct timespec now;
+		struct pollfd p = { .fd = d->exitfd, .events = POLLIN };
+		long ms;
+		uint64_t v;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+		if (ms <= 0)
+			return;
+		if (poll(&p, 1, ms < 20 ? (int)ms : 20) == 1)
+			(void)!read(d->exitfd, &v, sizeof(v));
+	}
+}
+
+static void
+release_dgrams(struct sockd *d)
+{
+	for (unsigned i = 0; i < d->n_workers; i++)
+		worker_release_dgrams(d->workers[i]);
+}
+
+/* Stop accepting, let open connections finish, then leave. Datagram
+ * sockets are answered until the streams are done (a stop under the fd
+ * store: the next sockd reads them after us), except after a hand-over,
+ * where the new process reads them already. */
+static void
 shutdown_gracefully(struct sockd *d)
 {
 	double timeout = d->cfg->daemon.shutdown_timeout;
@@ -763,23 +805,22 @@ shutdown_gracefully(struct sockd *d)
 	systemd_notify("STOPPING=1");
 	log_info("stopping");
 
-	/* No new clients: stop the acceptor and close the stream listeners.
-	 * Datagram sockets are released by their workers below. */
+	/* No new clients: stop the acceptor and close the stream listeners. */
 	acceptor_stop(d);
 	for (size_t i = 0; i < d->n_listeners; i++)
 		if (addr_is_stream(&d->listeners[i]->addr)) {
 			listener_free(d->listeners[i]);
 			d->listeners[i] = NULL;
 		}
+	if (d->successor)
+		release_dgrams(d);
 
 	for (unsigned i = 0; i < d->n_workers; i++)
 		worker_drain(d->workers[i]);
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += (time_t)timeout;
-	deadline.tv_nsec += (long)((timeout - (double)(time_t)timeout) * 1e9);
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
+	deadline_after(&deadline, timeout);
+	if (!d->successor) {
+		wait_streams(d, &deadline);
+		release_dgrams(d);
 	}
 	if (!wait_workers(d, &deadline)) {
 		log_notice("shutdown timeout (%.1fs) reached: closing %lu open connections",
