@@ -12,7 +12,8 @@
 #    the store (FDSTOREREMOVE=1);
 #  - a reload that drops an address removes it from the store;
 #  - on a stop, the files of stored Unix sockets stay (the next start takes
-#    them back), and without $FDSTORE they go, as before.
+#    them back), and without $FDSTORE they go, as before;
+#  - while a stop drains stream connections, datagrams are still answered.
 . "$(dirname "$0")/lib.sh"
 
 SSA=$(command -v systemd-socket-activate 2>/dev/null || :)
@@ -119,4 +120,28 @@ if grep -q '^FDSTORE=1$' "$NOTIFY_OUT"; then
 fi
 expect_stop_ok
 test ! -e "$U_OWN" || fail "without the fd store, $U_OWN stayed after the stop"
+
+# While stream connections drain on a stop, datagrams are still answered
+# (under the fd store, the next sockd reads the socket only after this one
+# has exited).
+cat >"$T/drain.conf" <<CONF
+daemon = { workers = 2; shutdown_timeout = 10.0; };
+endpoints = (
+	{ name = "echo"; listen = [ "tcp:127.0.0.1:$P_KEPT", "udp:127.0.0.1:$P_UDP" ];
+	  service = "echo"; udp_rate = 0; }
+);
+CONF
+start_sockd "$T/drain.conf"
+start_bg hold "$TCLIENT" hold -a "tcp:127.0.0.1:$P_KEPT" -n 1 -t 60
+HOLD_PID=$BG_PID
+wait_until 10 eval "[ \$(ss -Htn state established '( sport = :$P_KEPT )' | wc -l) -ge 1 ]" ||
+	fail "the held connection did not open"
+kill -TERM "$SOCKD_PID"
+wait_for_log '^sockd: stopping'
+expect_rc 0 "$TCLIENT" dgram -a "udp:127.0.0.1:$P_UDP" -m draining -t 5
+sockd_alive || fail "sockd did not wait for its open connection"
+expect_match "$(cat "$T/out")" draining "the answer while draining"
+kill -TERM "$HOLD_PID" 2>/dev/null || :
+wait_sockd_exit 20 || :
+expect_eq "$SOCKD_STATUS" 0 "sockd's exit status after the drain"
 exit 0
