@@ -70,6 +70,7 @@ struct control {
 	int timerfd;
 	struct addr addr;
 	bool unlink_on_close;
+	bool keep_file;                 /* another process holds the socket too */
 	dev_t dev;                      /* the socket file we made, so we */
 	ino_t ino;                      /* never remove another one */
 	gid_t gid;                      /* members of this group may connect */
@@ -120,8 +121,46 @@ clear_stale(const struct control *ctl, const char *path)
 	return 0;
 }
 
+/* The control socket the previous sockd passed on in an upgrade: it must
+ * be a listening Unix stream socket bound to path. */
+static int
+adopt(struct control *ctl, int fd, const char *path)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss), olen;
+	int type = 0, listening = 0, flags;
+	struct addr a;
+	struct stat st;
+
+	olen = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &olen) == -1 || type != SOCK_STREAM ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    addr_from_sockaddr(type, (struct sockaddr *)&ss, len, &a) < 0 || !addr_equal(&a, &ctl->addr)) {
+		log_warn("control socket %s: the one passed on is another socket, binding anew", path);
+		return -EINVAL;
+	}
+	olen = sizeof(listening);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &olen) == -1 || !listening) {
+		log_warn("control socket %s: the one passed on does not listen, binding anew", path);
+		return -EINVAL;
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1)
+		return log_errno(errno, "control socket %s: O_NONBLOCK", path);
+	ctl->fd = fd;
+	/* Until this start succeeds (daemon_start). */
+	ctl->keep_file = true;
+	if (addr_is_unix_path(&ctl->addr) && lstat(path, &st) == 0) {
+		ctl->unlink_on_close = true;
+		ctl->dev = st.st_dev;
+		ctl->ino = st.st_ino;
+		ctl->gid = st.st_gid;
+	}
+	return 0;
+}
+
 int
-control_open(const char *path, uid_t uid, gid_t gid, struct control **out)
+control_open(const char *path, uid_t uid, gid_t gid, int passed_fd, struct control **out)
 {
 	struct epoll_event ev;
 	struct control *ctl;
@@ -142,6 +181,12 @@ control_open(const char *path, uid_t uid, gid_t gid, struct control **out)
 	}
 	ctl->gid = gid != (gid_t)-1 ? gid : getegid();
 
+	if (passed_fd >= 0) {
+		r = adopt(ctl, passed_fd, path);
+		if (r == 0)
+			goto out_listening;
+		close(passed_fd);
+	}
 	if (addr_is_unix_path(&ctl->addr)) {
 		r = clear_stale(ctl, path);
 		if (r < 0)
@@ -179,7 +224,7 @@ control_open(const char *path, uid_t uid, gid_t gid, struct control **out)
 		r = log_errno(errno, "control socket %s: listen", path);
 		goto out_close;
 	}
-
+out_listening:
 	ctl->epfd = epoll_create1(EPOLL_CLOEXEC);
 	ctl->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (ctl->epfd == -1 || ctl->timerfd == -1) {
@@ -196,13 +241,27 @@ control_open(const char *path, uid_t uid, gid_t gid, struct control **out)
 		r = log_errno(errno, "control socket: epoll_ctl");
 		goto out_close;
 	}
-	log_info("control socket on %s", path);
+	log_info("control socket on %s%s", path, passed_fd >= 0 && ctl->fd == passed_fd ?
+		 " (kept from the previous sockd)" : "");
 	*out = ctl;
 	return 0;
 
 out_close:
 	control_close(ctl);
 	return r;
+}
+
+int
+control_listen_fd(const struct control *ctl)
+{
+	return ctl->fd;
+}
+
+void
+control_keep_file(struct control *ctl, bool keep)
+{
+	if (ctl)
+		ctl->keep_file = keep;
 }
 
 int
@@ -638,6 +697,24 @@ out:
 	buf_free(&k->out);
 }
 
+/* The new process is started and waited for right here (for at most
+ * UPGRADE_READY_MS, daemon.c): the reply says how it went. */
+static enum control_result
+cmd_upgrade(struct buf *b, struct sockd *d, const struct client *c)
+{
+	char why[512];
+	int r;
+
+	log_info("control: upgrade requested (uid %u, pid %ld)", (unsigned)c->uid, (long)c->pid);
+	r = d->upgrade(d, why, sizeof(why));
+	if (r <= 0) {
+		reply_error(b, why);
+		return CONTROL_CONTINUE;
+	}
+	buf_printf(b, "{\"ok\":true,\"pid\":%d,\"old_pid\":%d}", r, (int)getpid());
+	return CONTROL_HANDED_OVER;
+}
+
 /* Returns true when the request is being handled in the background (a
  * check) and the reply will come later. */
 static bool
@@ -686,7 +763,7 @@ handle_request(struct control *ctl, struct client *c, struct sockd *d, char *lin
 		return res;
 	}
 	if (arg && (strcmp(line, "status") == 0 || strcmp(line, "reload") == 0 ||
-		    strcmp(line, "stop") == 0 || strcmp(line, "help") == 0)) {
+		    strcmp(line, "stop") == 0 || strcmp(line, "upgrade") == 0 || strcmp(line, "help") == 0)) {
 		snprintf(msg, sizeof(msg), "'%.16s' takes no argument", line);
 		reply_error(b, msg);
 	} else if (strcmp(line, "status") == 0) {
@@ -697,14 +774,16 @@ handle_request(struct control *ctl, struct client *c, struct sockd *d, char *lin
 		log_info("control: stop requested (uid %u, pid %ld)", (unsigned)c->uid, (long)c->pid);
 		buf_puts(b, "{\"ok\":true,\"stopping\":true}");
 		res = CONTROL_STOP;
+	} else if (strcmp(line, "upgrade") == 0) {
+		res = cmd_upgrade(b, d, c);
 	} else if (strcmp(line, "help") == 0) {
 		buf_puts(b, "{\"ok\":true,\"commands\":[\"status\",\"reload\",\"check [FILE]\","
-			 "\"stop\",\"help\"]}");
+			 "\"stop\",\"upgrade\",\"help\"]}");
 	} else if (*line == '\0') {
-		reply_error(b, "empty request (commands: status, reload, check [FILE], stop, help)");
+		reply_error(b, "empty request (commands: status, reload, check [FILE], stop, upgrade, help)");
 	} else {
 		snprintf(msg, sizeof(msg), "unknown command '%.64s' (commands: status, reload, check [FILE], "
-			 "stop, help)", line);
+			 "stop, upgrade, help)", line);
 		reply_error(b, msg);
 	}
 out:
@@ -952,7 +1031,7 @@ control_close(struct control *ctl)
 	check_cancel(ctl);
 	if (ctl->fd >= 0)
 		close(ctl->fd);
-	if (ctl->unlink_on_close) {
+	if (ctl->unlink_on_close && !ctl->keep_file) {
 		const char *path = ((const struct sockaddr_un *)&ctl->addr.sa)->sun_path;
 
 		if (lstat(path, &st) == 0 && st.st_dev == ctl->dev && st.st_ino == ctl->ino)

@@ -3,6 +3,7 @@
  * document out, then the connection closes (the protocol is in sockctl.1). */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #define CONTROL_DEFAULT_PATH    "/run/sockd/control.sock"
@@ -18,12 +19,22 @@ enum control_result {
 	CONTROL_CONTINUE,
 	CONTROL_STOP,           /* a client asked sockd to stop */
 	CONTROL_FATAL,          /* a reload left sockd with nothing to serve */
+	CONTROL_HANDED_OVER,    /* an upgrade: a new sockd serves, this one drains */
 };
 
 /* Bind and listen on path ("/abs/path" or "@abstract"): mode 0660, owner
  * uid and group gid ((uid_t)-1 / (gid_t)-1 = leave them). Call it before
- * dropping privileges. Logs its errors. */
-int control_open(const char *path, uid_t uid, gid_t gid, struct control **out);
+ * dropping privileges. passed_fd (-1: none) is the socket the previous
+ * sockd passed on in an upgrade: taken over (or closed) instead of binding
+ * when it listens on path. Logs its errors. */
+int control_open(const char *path, uid_t uid, gid_t gid, int passed_fd, struct control **out);
+
+/* The listening socket, to pass on in an upgrade. */
+int control_listen_fd(const struct control *ctl);
+
+/* keep: the socket lives on in another process, so control_close()
+ * leaves its file. Accepts NULL. */
+void control_keep_file(struct control *ctl, bool keep);
 
 /* An fd for the main loop's poll(): readable when control_dispatch() has
  * work (a client, a timeout). */

@@ -24,9 +24,14 @@
 #include "forward_options.h"
 #include "status.h"
 #include "systemd.h"
+#include "upgrade.h"
 #include "worker.h"
 
 #define STATUS_INTERVAL_S 5
+/* How long an upgrade waits for the new process to serve. The main
+ * thread waits (the acceptor and the workers serve on); below sockctl's
+ * default timeout of 10 s, so that its client hears the outcome. */
+#define UPGRADE_READY_MS 8000
 
 static uint64_t
 monotonic_usec(void)
@@ -218,10 +223,178 @@ assign_dgrams(struct sockd *d)
 	return 0;
 }
 
+/* ------------------------------------------------------------ fd store */
+
+static bool
+names_have(char *const *v, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* Under systemd, keep the fd store equal to the listeners sockd bound
+ * itself (or kept from its predecessor): a restart or a crash then finds
+ * them there, still listening, and no client is refused in between.
+ * Sockets of a .socket unit stay out: systemd holds those anyway. Names
+ * stored before that no listener has now are removed first, so that a
+ * socket whose name changed is stored again under the new one. */
+static void
+fdstore_sync(struct sockd *d)
+{
+	char **names = NULL;
+	size_t n = 0;
+
+	if (!systemd_fdstore_max())
+		return;
+	names = calloc(d->n_listeners ? d->n_listeners : 1, sizeof(*names));
+	for (size_t i = 0; names && i < d->n_listeners; i++) {
+		struct listener *l = d->listeners[i];
+
+		if (l->from_systemd || l->fd < 0)
+			continue;
+		names[n] = strdup(l->fdname);
+		if (!names[n])
+			break;
+		n++;
+	}
+	for (size_t i = 0; i < d->n_fdstore; i++) {
+		if (!names || !names_have(names, n, d->fdstore[i]))
+			systemd_fdstore_remove(d->fdstore[i]);
+		free(d->fdstore[i]);
+	}
+	free(d->fdstore);
+	d->fdstore = NULL;
+	d->n_fdstore = 0;
+	if (!names) {
+		log_warn("fd store: out of memory, ignoring");
+		return;
+	}
+	for (size_t i = 0; i < d->n_listeners; i++) {
+		struct listener *l = d->listeners[i];
+		int r;
+
+		if (l->from_systemd || l->fd < 0)
+			continue;
+		r = systemd_fdstore(l->fd, l->fdname);
+		if (r < 0) {
+			log_warn_errno(r, "fd store: cannot store %s, ignoring", l->fdname);
+			continue;
+		}
+		/* A restart takes the socket back from the store: its file
+		 * must stay where it is when this process stops. */
+		l->keep_file = true;
+	}
+	d->fdstore = names;
+	d->n_fdstore = n;
+	log_debug("fd store: %zu listening sockets kept there", n);
+}
+
+/* Names of the kept sockets as they came: a renamed one is removed from
+ * the store by fdstore_sync(). */
+static void
+fdstore_note_inherited(struct sockd *d)
+{
+	d->fdstore = calloc(d->n_listeners ? d->n_listeners : 1, sizeof(*d->fdstore));
+	if (!d->fdstore)
+		return;
+	for (size_t i = 0; i < d->n_listeners; i++)
+		if (d->listeners[i]->inherited && strcmp(d->listeners[i]->prev_fdname, d->listeners[i]->fdname) != 0 &&
+		    (d->fdstore[d->n_fdstore] = strdup(d->listeners[i]->prev_fdname)))
+			d->n_fdstore++;
+}
+
+/* ------------------------------------------------------------ upgrade */
+
+/* fork() gives the child a copy of every fd until it execs: from now on
+ * workers must take an fd out of their epoll set before closing it (see
+ * spawns_children). Every worker has seen the flag once it has come
+ * round its loop after it was set. */
+static int
+children_from_now(struct sockd *d)
+{
+	struct timespec pause = { 0, 1000000 };
+
+	if (atomic_load(&d->spawns_children))
+		return 0;
+	atomic_store(&d->spawns_children, true);
+	for (unsigned i = 0; i < d->n_workers; i++)
+		worker_ping(d->workers[i]);
+	for (unsigned i = 0; i < d->n_retired; i++)
+		worker_ping(d->retired[i]);
+	for (int round = 0; round < 2000; round++) {
+		bool all = true;
+
+		for (unsigned i = 0; i < d->n_workers; i++)
+			all &= worker_answered(d->workers[i]);
+		for (unsigned i = 0; i < d->n_retired; i++)
+			all &= worker_answered(d->retired[i]);
+		if (all)
+			return 0;
+		nanosleep(&pause, NULL);
+	}
+	return -ETIMEDOUT;
+}
+
+/* Start the binary again with every listening socket and the control
+ * socket, and wait until it serves. Returns its pid, or <= 0 with why. */
+static int
+daemon_upgrade(struct sockd *d, char *why, size_t size)
+{
+	struct handoff_fd *fds;
+	size_t n = 0;
+	pid_t pid;
+
+	if (d->successor) {
+		snprintf(why, size, "an upgrade already took place: pid %ld serves", (long)d->successor);
+		return -EALREADY;
+	}
+	if (systemd_notifying()) {
+		/* systemd would take the new process for a stray one and the
+		 * old one's exit for the end of the service. */
+		snprintf(why, size, "sockd runs under systemd: use 'systemctl restart', which keeps the "
+			 "listening sockets in the fd store");
+		log_warn("upgrade refused: %s", why);
+		return -EPERM;
+	}
+	if (!d->exe || !d->argv) {
+		snprintf(why, size, "the path of sockd's binary is unknown");
+		log_err("upgrade refused: %s", why);
+		return -ENOENT;
+	}
+	if (children_from_now(d) < 0) {
+		snprintf(why, size, "a worker thread did not answer within 2 s");
+		log_err("upgrade refused: %s", why);
+		return -ETIMEDOUT;
+	}
+	fds = calloc(d->n_listeners + 1, sizeof(*fds));
+	if (!fds) {
+		snprintf(why, size, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < d->n_listeners; i++)
+		if (d->listeners[i]->fd >= 0)
+			fds[n++] = (struct handoff_fd){ d->listeners[i]->fd, d->listeners[i]->fdname };
+	if (d->control)
+		fds[n++] = (struct handoff_fd){ control_listen_fd(d->control), FDNAME_CONTROL };
+	log_notice("upgrade: starting %s with %zu sockets", d->exe, n);
+	pid = upgrade_spawn(d->exe, d->argv, fds, n, UPGRADE_READY_MS, why, size);
+	free(fds);
+	if (pid <= 0) {
+		log_err("upgrade failed: %s; still serving", why);
+		return pid < 0 ? pid : -ECHILD;
+	}
+	d->successor = pid;
+	log_notice("upgrade: sockd pid %ld serves now; this one (pid %ld) stops accepting and drains",
+		   (long)pid, (long)getpid());
+	return pid;
+}
+
 int
 daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path)
 {
-	int r;
+	int r, control_fd = -1;
 
 	memset(d, 0, sizeof(*d));
 	d->cfg = cfg;
@@ -230,6 +403,7 @@ daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path)
 	d->acceptor_epfd = -1;
 	d->room_freed = acceptor_wake;
 	d->reload = daemon_reload;
+	d->upgrade = daemon_upgrade;
 	d->max_connections = cfg->daemon.max_connections;
 	d->started_at = realtime_now();
 	d->started_usec = monotonic_usec();
@@ -239,16 +413,21 @@ daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path)
 		return log_errno(errno, "eventfd");
 
 	daemon_warn_config(cfg);
-	r = listeners_open(cfg, &d->listeners, &d->n_listeners);
+	if (systemd_fdstore_max())
+		log_info("listening sockets go into systemd's fd store (at most %u)", systemd_fdstore_max());
+	r = listeners_open(cfg, &d->listeners, &d->n_listeners, &control_fd);
 	if (r < 0)
 		return r;
+	fdstore_note_inherited(d);
 	if (cfg->daemon.control) {
 		/* Owned by the user and group sockd serves as, so that their
 		 * members can use sockctl. */
 		r = control_open(cfg->daemon.control, cfg->daemon.user ? cfg->daemon.uid : (uid_t)-1,
-				 cfg->daemon.user ? cfg->daemon.gid : (gid_t)-1, &d->control);
+				 cfg->daemon.user ? cfg->daemon.gid : (gid_t)-1, control_fd, &d->control);
 		if (r < 0)
 			return r;
+	} else if (control_fd >= 0) {
+		close(control_fd);
 	}
 	r = drop_privileges(d, &cfg->daemon);
 	if (r < 0)
@@ -269,6 +448,12 @@ daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path)
 	if (r < 0)
 		return r;
 
+	/* The sockets (and their files) are ours now: until here, a start
+	 * that failed left them to the process that passed them on. */
+	for (size_t i = 0; i < d->n_listeners; i++)
+		d->listeners[i]->keep_file = false;
+	control_keep_file(d->control, false);
+	fdstore_sync(d);
 	d->watchdog_usec = systemd_watchdog_usec();
 	monitor_publish(d);
 	log_info("ready: %zu listeners, %u workers", d->n_listeners, d->n_workers);
@@ -423,6 +608,7 @@ reload(struct sockd *d)
 		sockopt_apply(nl[i]->fd, &nl[i]->addr, &nl[i]->ep->so, &from[i]->ep->so, SOCKOPT_KEPT,
 			      addr_format(&nl[i]->addr, text, sizeof(text)));
 		nl[i]->from_systemd = from[i]->from_systemd;
+		nl[i]->inherited = from[i]->inherited;
 		nl[i]->unlink_on_close = from[i]->unlink_on_close;
 		from[i]->fd = -1;
 		from[i]->unlink_on_close = false;
@@ -433,6 +619,8 @@ reload(struct sockd *d)
 
 			log_info("closing %s (%s)", addr_format(&d->listeners[i]->addr, text, sizeof(text)),
 				 d->listeners[i]->ep->name);
+			/* Leaving the fd store below too: its file goes. */
+			d->listeners[i]->keep_file = false;
 		}
 		listener_free(d->listeners[i]);
 	}
@@ -447,6 +635,7 @@ reload(struct sockd *d)
 	d->max_connections = cfg->daemon.max_connections;
 	budget_update(d);
 	log_set_level(cfg->daemon.log_level);
+	fdstore_sync(d);
 
 	r = workers_resize(d, workers_wanted(cfg));
 	if (r < 0 && d->n_workers == 0)
@@ -566,6 +755,48 @@ wait_workers(struct sockd *d, const struct timespec *deadline)
 }
 
 static void
+deadline_after(struct timespec *deadline, double secs)
+{
+	clock_gettime(CLOCK_MONOTONIC, deadline);
+	deadline->tv_sec += (time_t)secs;
+	deadline->tv_nsec += (long)((secs - (double)(time_t)secs) * 1e9);
+	if (deadline->tv_nsec >= 1000000000L) {
+		deadline->tv_sec++;
+		deadline->tv_nsec -= 1000000000L;
+	}
+}
+
+/* Wait until no stream connection is open or the deadline passes. */
+static void
+wait_streams(struct sockd *d, const struct timespec *deadline)
+{
+	while (atomic_load(&d->active) > 0) {
+		struct timespec now;
+		struct pollfd p = { .fd = d->exitfd, .events = POLLIN };
+		long ms;
+		uint64_t v;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+		if (ms <= 0)
+			return;
+		if (poll(&p, 1, ms < 20 ? (int)ms : 20) == 1)
+			(void)!read(d->exitfd, &v, sizeof(v));
+	}
+}
+
+static void
+release_dgrams(struct sockd *d)
+{
+	for (unsigned i = 0; i < d->n_workers; i++)
+		worker_release_dgrams(d->workers[i]);
+}
+
+/* Stop accepting, let open connections finish, then leave. Datagram
+ * sockets are answered until the streams are done (a stop under the fd
+ * store: the next sockd reads them after us), except after a hand-over,
+ * where the new process reads them already. */
+static void
 shutdown_gracefully(struct sockd *d)
 {
 	double timeout = d->cfg->daemon.shutdown_timeout;
@@ -574,23 +805,22 @@ shutdown_gracefully(struct sockd *d)
 	systemd_notify("STOPPING=1");
 	log_info("stopping");
 
-	/* No new clients: stop the acceptor and close the stream listeners.
-	 * Datagram sockets are released by their workers below. */
+	/* No new clients: stop the acceptor and close the stream listeners. */
 	acceptor_stop(d);
 	for (size_t i = 0; i < d->n_listeners; i++)
 		if (addr_is_stream(&d->listeners[i]->addr)) {
 			listener_free(d->listeners[i]);
 			d->listeners[i] = NULL;
 		}
+	if (d->successor)
+		release_dgrams(d);
 
 	for (unsigned i = 0; i < d->n_workers; i++)
 		worker_drain(d->workers[i]);
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += (time_t)timeout;
-	deadline.tv_nsec += (long)((timeout - (double)(time_t)timeout) * 1e9);
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
+	deadline_after(&deadline, timeout);
+	if (!d->successor) {
+		wait_streams(d, &deadline);
+		release_dgrams(d);
 	}
 	if (!wait_workers(d, &deadline)) {
 		log_notice("shutdown timeout (%.1fs) reached: closing %lu open connections",
@@ -610,7 +840,7 @@ shutdown_gracefully(struct sockd *d)
 static const int handled_signals[] = {
 	SIGHUP, SIGINT, SIGTERM, SIGQUIT,       /* reload; stop */
 	SIGUSR1,                                /* log a state summary */
-	SIGUSR2,                                /* reserved: binary upgrade */
+	SIGUSR2,                                /* binary upgrade */
 	SIGALRM, SIGVTALRM, SIGPOLL, SIGPWR, SIGSTKFLT,     /* ignored */
 };
 
@@ -741,6 +971,8 @@ daemon_run(struct sockd *d)
 				log_info("stop requested on the control socket");
 				break;
 			}
+			if (cr == CONTROL_HANDED_OVER)
+				goto handed_over;
 		}
 		if (!(p[0].revents & POLLIN) || read(sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
@@ -760,13 +992,28 @@ daemon_run(struct sockd *d)
 		case SIGUSR1:
 			log_summary(d);
 			continue;
-		case SIGUSR2:
-			log_warn("SIGUSR2 received: binary upgrade is not supported yet, ignoring");
+		case SIGUSR2: {
+			char why[512];
+
+			log_info("SIGUSR2 received: upgrading");
+			if (daemon_upgrade(d, why, sizeof(why)) > 0)
+				goto handed_over;
 			continue;
+		}
 		default:
 			log_debug("SIG%s received, ignoring", sigabbrev_np((int)si.ssi_signo) ?: "?");
 			continue;
 		}
+	}
+handed_over:
+	/* The new process listens on the very same sockets (and control
+	 * socket): their files stay. This one stops accepting and reading
+	 * datagrams only now that the other serves, so that no client and
+	 * no datagram finds nobody. */
+	if (d->successor) {
+		for (size_t i = 0; i < d->n_listeners; i++)
+			d->listeners[i]->keep_file = true;
+		control_keep_file(d->control, true);
 	}
 stop:
 	/* Stopping: sockctl now finds no daemon rather than one that does
@@ -810,6 +1057,10 @@ daemon_free(struct sockd *d)
 		close(d->exitfd);
 	diag_free(&d->reload_errors);
 	free(d->dropped_to);
+	for (size_t i = 0; i < d->n_fdstore; i++)
+		free(d->fdstore[i]);
+	free(d->fdstore);
+	free(d->exe);
 	config_free(d->cfg);
 	memset(d, 0, sizeof(*d));
 }

@@ -14,11 +14,15 @@ void daemon_signals(sigset_t *set);
  * to a Unix upstream as root (the upstream trusts uid 0). */
 void daemon_warn_config(const struct sockd_config *cfg);
 
-/* Start everything for cfg (takes ownership of cfg), loaded from path. */
+/* Start everything for cfg (takes ownership of cfg), loaded from path.
+ * d->exe and d->argv (for upgrades) are the caller's to set afterwards;
+ * d->exe is malloc'd and freed by daemon_free(). */
 int daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path);
 
-/* Serve until SIGTERM/SIGINT/SIGQUIT, reloading on SIGHUP and logging a
- * summary on SIGUSR1; then shut down gracefully. Returns the exit code. */
+/* Serve until SIGTERM/SIGINT/SIGQUIT, reloading on SIGHUP, logging a
+ * summary on SIGUSR1, upgrading on SIGUSR2 (or sockctl upgrade: once the
+ * new process serves, this one drains as on a stop); then shut down
+ * gracefully. Returns the exit code. */
 int daemon_run(struct sockd *d);
 
 /* Load the configuration file again and apply it, or keep the running

@@ -41,6 +41,7 @@ listener_new(struct endpoint *ep, const struct addr *a, int fd)
 	l->ep = endpoint_ref(ep);
 	l->addr = *a;
 	l->fd = fd;
+	fdname_listener(ep->name, a, l->fdname);
 	l->local_is_loopback = udp_guard_is_loopback((const struct sockaddr *)&a->sa, a->len);
 	return l;
 }
@@ -52,7 +53,7 @@ listener_free(struct listener *l)
 		return;
 	if (l->fd >= 0)
 		close(l->fd);
-	if (l->unlink_on_close) {
+	if (l->unlink_on_close && !l->keep_file) {
 		const struct sockaddr_un *un = (const struct sockaddr_un *)&l->addr.sa;
 
 		unlink(un->sun_path);
@@ -176,8 +177,8 @@ out_close:
 	return r;
 }
 
-/* What a socket systemd passed is. A connected stream socket (Accept=yes)
- * cannot be served by a super-server that accepts itself. */
+/* What a passed socket is. A connected stream socket (Accept=yes) cannot
+ * be served by a super-server that accepts itself. */
 static int
 passed_fd_addr(const struct passed_fd *p, struct addr *a)
 {
@@ -234,7 +235,9 @@ passed_fd_match(const struct sockd_config *cfg, const struct passed_fd *p, const
 	for (size_t i = 0; i < cfg->n_endpoints; i++) {
 		struct endpoint *ep = cfg->endpoints[i];
 
-		if (strcmp(ep->name, p->name) != 0)
+		/* A name sockd gave its own socket says nothing about where
+		 * it belongs now: only its address does. */
+		if (fdname_is_listener(p->name) || strcmp(ep->name, p->name) != 0)
 			continue;
 		for (size_t j = 0; j < ep->n_listen; j++)
 			if (addr_equal(&ep->listen[j], a))
@@ -271,8 +274,40 @@ listeners_push(struct listener ***v, size_t *n, struct listener *l)
 	return 0;
 }
 
+/* A socket sockd kept (fd store, upgrade) that it will not use: out of
+ * the store too, or it would come back at every restart. */
+static void
+drop_kept(struct passed_fd *p, const char *why)
+{
+	if (why)
+		log_notice("fd %d '%s': %s", p->fd, p->name, why);
+	systemd_fdstore_remove(p->name);
+	close(p->fd);
+	p->fd = -1;
+}
+
+static bool
+is_covered(const struct addr **covered, size_t n, const struct addr *a)
+{
+	for (size_t k = 0; k < n; k++)
+		if (covered[k] == a)
+			return true;
+	return false;
+}
+
+/* A kept Unix socket whose file was removed (or replaced by something
+ * else) since can no longer be reached by its path. */
+static bool
+unix_file_present(const struct addr *a)
+{
+	const struct sockaddr_un *un = (const struct sockaddr_un *)&a->sa;
+	struct stat st;
+
+	return lstat(un->sun_path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
 int
-listeners_open(const struct sockd_config *cfg, struct listener ***out, size_t *n_out)
+listeners_open(const struct sockd_config *cfg, struct listener ***out, size_t *n_out, int *control_fd)
 {
 	struct passed_fd *passed = NULL;
 	const struct addr **covered = NULL;
@@ -293,21 +328,53 @@ listeners_open(const struct sockd_config *cfg, struct listener ***out, size_t *n
 
 	for (int i = 0; i < n_passed; i++) {
 		struct passed_fd *p = &passed[i];
+		bool ours = fdname_is_listener(p->name);
 		char text[ADDR_STRLEN];
 		struct endpoint *ep;
 		struct listener *l;
 		struct addr a;
 
+		if (strcmp(p->name, FDNAME_CONTROL) == 0 && control_fd && *control_fd < 0) {
+			*control_fd = p->fd;
+			p->fd = -1;
+			continue;
+		}
 		r = passed_fd_addr(p, &a);
-		if (r < 0)
-			goto out;
+		if (r < 0) {
+			if (!ours)
+				goto out;
+			/* Not worth failing the start for: bind it anew. */
+			drop_kept(p, "unusable, ignoring");
+			r = 0;
+			continue;
+		}
 		addr_format(&a, text, sizeof(text));
 		ep = passed_fd_match(cfg, p, &a, &covered[n_covered]);
+		if (ours && (!ep || !covered[n_covered])) {
+			log_info("%s (%s) is no longer configured: closing it", text, p->name);
+			drop_kept(p, NULL);
+			continue;
+		}
 		if (!ep) {
 			log_warn("%s (fd %d '%s') from systemd matches no endpoint, closing it",
 				 text, p->fd, p->name);
 			close(p->fd);
 			p->fd = -1;
+			continue;
+		}
+		if (covered[n_covered] && is_covered(covered, n_covered, covered[n_covered])) {
+			/* A .socket unit and the fd store both hold it (or the
+			 * store twice): the first one passed wins. */
+			log_info("%s (fd %d '%s') is passed twice, closing the second", text, p->fd, p->name);
+			if (ours)
+				drop_kept(p, NULL);
+			else
+				close(p->fd);
+			p->fd = -1;
+			continue;
+		}
+		if (ours && addr_is_unix_path(&a) && !unix_file_present(&a)) {
+			drop_kept(p, "its socket file is gone, binding it anew");
 			continue;
 		}
 		if (!service_serves(ep, &a)) {
@@ -326,8 +393,17 @@ listeners_open(const struct sockd_config *cfg, struct listener ***out, size_t *n
 			goto out;
 		}
 		p->fd = -1;
-		l->from_systemd = true;
-		log_info("listening on %s (%s, from systemd)", text, ep->name);
+		if (ours) {
+			l->inherited = true;
+			l->unlink_on_close = addr_is_unix_path(&a);
+			/* Until this start succeeds (daemon_start). */
+			l->keep_file = true;
+			snprintf(l->prev_fdname, sizeof(l->prev_fdname), "%s", p->name);
+			log_info("listening on %s (%s, kept from the previous sockd)", text, ep->name);
+		} else {
+			l->from_systemd = true;
+			log_info("listening on %s (%s, from systemd)", text, ep->name);
+		}
 	}
 
 	for (size_t i = 0; i < cfg->n_endpoints; i++) {

@@ -8,10 +8,14 @@
 
 struct sockd;
 
-/* Adopt systemd's fds and bind the rest, for every listen address of every
- * endpoint in cfg. On success *out holds one listener per address. On
- * failure everything opened is closed again and the error is logged. */
-int listeners_open(const struct sockd_config *cfg, struct listener ***out, size_t *n_out);
+/* Adopt the passed fds (a .socket unit's, the fd store's, or those of the
+ * sockd that started this one in an upgrade) and bind the rest, for every
+ * listen address of every endpoint in cfg. On success *out holds one
+ * listener per address, each with its fdname set. A passed control socket
+ * (FDNAME_CONTROL) goes to *control_fd (-1: none; control_fd may be NULL).
+ * On failure everything opened is closed again and the error is logged. */
+int listeners_open(const struct sockd_config *cfg, struct listener ***out, size_t *n_out,
+		   int *control_fd);
 
 /* A listener of ep on a, owning fd (-1: none yet). NULL on ENOMEM. */
 struct listener *listener_new(struct endpoint *ep, const struct addr *a, int fd);

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "upgrade.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -271,7 +272,13 @@ main(int argc, char **argv)
 	reset_ignored_signals();
 	signal(SIGPIPE, SIG_IGN);
 
-	if (!arg_foreground && detach(&parent_fd) < 0) {
+	/* Started by a running sockd (upgrade): it waits to hear how our
+	 * start went, exactly as a detaching parent does, and we stay its
+	 * child, in the session it made. */
+	parent_fd = upgrade_report_fd();
+	if (parent_fd >= 0)
+		log_info("upgrade: taking over from sockd pid %ld", (long)getppid());
+	else if (!arg_foreground && detach(&parent_fd) < 0) {
 		config_free(cfg);
 		return EXIT_RUNTIME;
 	}
@@ -281,6 +288,8 @@ main(int argc, char **argv)
 		tell_parent(&parent_fd, EXIT_RUNTIME);
 		return EXIT_RUNTIME;
 	}
+	d.exe = upgrade_exe_path();
+	d.argv = argv;
 	tell_parent(&parent_fd, EXIT_OK);
 	code = daemon_run(&d);
 	daemon_free(&d);

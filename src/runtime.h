@@ -67,5 +67,18 @@ struct sockd {
 	/* Called by the control socket's "reload" (main thread): the daemon's
 	 * daemon_reload(), so control.c need not know the daemon. */
 	int (*reload)(struct sockd *d);
+
+	/* Called by the control socket's "upgrade" (main thread): start the
+	 * new binary with the listening sockets and wait until it serves.
+	 * Returns its pid, or <= 0 with why filled in. The caller then
+	 * answers its client and lets daemon_run() hand over. */
+	int (*upgrade)(struct sockd *d, char *why, size_t size);
+
+	/* Binary upgrades (upgrade.c): what to start, and how it went. */
+	char *exe;                      /* this binary's path, read at start */
+	char **argv;                    /* the command line it was started with */
+	pid_t successor;                /* the process that took over; 0 = none */
+	char **fdstore;                 /* the names sockd put into systemd's fd store */
+	size_t n_fdstore;
 };
 

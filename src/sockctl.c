@@ -63,6 +63,8 @@ usage(FILE *f)
 		"  reload               reload the configuration (exit 1 and its errors when refused)\n"
 		"  check [FILE]         check FILE (default: sockd's own) without applying it\n"
 		"  stop                 stop sockd gracefully, as SIGTERM does\n"
+		"  upgrade              start sockd's binary anew with the listening sockets;\n"
+		"                       the old process drains (exit 1 and why when refused)\n"
 		"  probe ADDRESS [-c COUNT] [-s SIZE] [-i SECS] [-W SECS]\n"
 		"                       round trips to an echo service (tcp:, udp:, unix:, ...)\n"
 		"\n"
@@ -417,6 +419,9 @@ run_command(const char *cmd, const char *arg)
 		       json_get_uint(reply, "endpoints", 0));
 	} else if (strcmp(cmd, "stop") == 0) {
 		printf("stopping\n");
+	} else if (strcmp(cmd, "upgrade") == 0) {
+		printf("upgraded: sockd pid %llu serves, pid %llu drains its connections\n",
+		       json_get_uint(reply, "pid", 0), json_get_uint(reply, "old_pid", 0));
 	}
 out:
 	json_free(reply);
@@ -892,7 +897,8 @@ main(int argc, char **argv)
 		return run_probe(argc, argv);
 	if (strcmp(cmd, "check") == 0)
 		return run_check(argc, argv);
-	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "reload") == 0 || strcmp(cmd, "stop") == 0) {
+	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "reload") == 0 || strcmp(cmd, "stop") == 0 ||
+	    strcmp(cmd, "upgrade") == 0) {
 		code = command_options(argc, argv);
 		if (code >= 0)
 			return code;
@@ -902,6 +908,6 @@ main(int argc, char **argv)
 		}
 		return run_command(cmd, NULL);
 	}
-	complain("unknown command '%s' (status, reload, check, stop, probe)", cmd);
+	complain("unknown command '%s' (status, reload, check, stop, upgrade, probe)", cmd);
 	return EXIT_USAGE;
 }

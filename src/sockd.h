@@ -9,6 +9,7 @@
 #include "acl.h"
 #include "addr.h"
 #include "admit.h"
+#include "fdname.h"
 #include "sockopt.h"
 
 struct acl;
@@ -138,8 +139,12 @@ struct listener {
 	struct endpoint *ep;            /* holds a reference */
 	struct addr addr;
 	int fd;
-	bool from_systemd;
-	bool unlink_on_close;           /* a Unix socket file we created */
+	bool from_systemd;              /* from a .socket unit (not from the fd store) */
+	bool inherited;                 /* kept from the previous sockd: fd store or upgrade */
+	bool unlink_on_close;           /* a Unix socket file sockd (or its predecessor) made */
+	bool keep_file;                 /* a copy lives on (fd store, upgrade): leave the file */
+	char fdname[FDNAME_MAX + 1];    /* its name in the fd store and in an upgrade */
+	char prev_fdname[FDNAME_MAX + 1]; /* inherited: the name it came under */
 	bool enabled;                   /* in the acceptor's epoll set right now */
 	bool local_is_loopback;         /* datagram: bound to a loopback address */
 };

@@ -68,3 +68,64 @@ systemd_notify(const char *fmt, ...)
 	va_end(ap);
 	(void)sd_notify(0, msg);
 }
+
+bool
+systemd_notifying(void)
+{
+	const char *e = getenv("NOTIFY_SOCKET");
+
+	return e && *e;
+}
+
+/* systemd 254 and later set $FDSTORE to FileDescriptorStoreMax= when it
+ * is not 0; sockd.service sets it by hand for older ones (252: Debian 12).
+ * Without it, sockd cannot know whether systemd keeps what it sends, and
+ * leaves the store alone. Read once, and unset: exec programs must not
+ * take it for theirs. */
+unsigned
+systemd_fdstore_max(void)
+{
+	static int known = -1;
+	const char *e;
+	char *end;
+	unsigned long v;
+
+	if (known >= 0)
+		return (unsigned)known;
+	known = 0;
+	e = getenv("FDSTORE");
+	if (e) {
+		errno = 0;
+		v = strtoul(e, &end, 10);
+		if (!errno && *end == '\0' && end != e && v <= 65536 && systemd_notifying())
+			known = (int)v;
+		unsetenv("FDSTORE");
+	}
+	return (unsigned)known;
+}
+
+int
+systemd_fdstore(int fd, const char *name)
+{
+	char msg[64 + 256];
+	int r;
+
+	if (!systemd_fdstore_max())
+		return 0;
+	/* FDPOLL=0: a listening socket never reports a hang-up worth
+	 * acting on, and systemd need not watch it for us. */
+	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDPOLL=0\nFDNAME=%s", name);
+	r = sd_pid_notify_with_fds(0, 0, msg, &fd, 1);
+	return r < 0 ? r : 0;
+}
+
+void
+systemd_fdstore_remove(const char *name)
+{
+	char msg[64 + 256];
+
+	if (!systemd_fdstore_max())
+		return;
+	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
+	(void)sd_notify(0, msg);
+}

@@ -140,8 +140,9 @@ worker_mail(struct worker *w, bool *abort_now)
 		w->dgrams = ds;
 	}
 	if (drain && !w->draining) {
+		/* Datagram sockets stay served until the daemon releases
+		 * them (worker_release_dgrams), once the streams are done. */
 		w->draining = true;
-		worker_close_dgrams(w);
 		/* Children of exec connections are told to finish now. */
 		for (struct conn *c = w->loop.conns; c; c = c->next)
 			if (c->ep->service->conn_stop)
@@ -171,7 +172,7 @@ worker_main(void *arg)
 		atomic_store(&w->pongs, atomic_load(&w->pings));
 		if (w->retiring && w->loop.n_conns == 0)
 			break;
-		if (w->draining && w->loop.n_conns == 0 && queue_length(w->d->queue) == 0)
+		if (w->draining && w->loop.n_conns == 0 && queue_length(w->d->queue) == 0 && !w->dgrams)
 			break;
 		if (w->loop.again) {
 			timeout = 0;

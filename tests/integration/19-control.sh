@@ -278,13 +278,13 @@ raw() {
 	printf '%s' "$1" | timeout 20 socat -t 10 - "UNIX-CONNECT:$CTL"
 }
 expect_eq "$(raw 'frob
-')" '{"ok":false,"error":"unknown command '"'frob'"' (commands: status, reload, check [FILE], stop, help)"}' \
+')" '{"ok":false,"error":"unknown command '"'frob'"' (commands: status, reload, check [FILE], stop, upgrade, help)"}' \
 	"an unknown command"
 expect_eq "$(raw 'status now
 ')" '{"ok":false,"error":"'"'status'"' takes no argument"}' "status with an argument"
 expect_eq "$(raw 'check relative.conf
 ')" '{"ok":false,"error":"check needs an absolute path"}' "check with a relative path"
-expect_eq "$(raw 'help')" '{"ok":true,"commands":["status","reload","check [FILE]","stop","help"]}' \
+expect_eq "$(raw 'help')" '{"ok":true,"commands":["status","reload","check [FILE]","stop","upgrade","help"]}' \
 	"a request without a line feed"
 for n in 5000 300000; do
 	# socat writes it all before it reads: sockd must read the rest
