@@ -79,7 +79,6 @@ struct act_unit {
 	uint64_t arm_at_ms;             /* not armed before (back-off); 0 = at once */
 	unsigned quick;                 /* quick exits in a row */
 	bool throttled;                 /* this episode is logged */
-	atomic_int shown_pid;           /* for status: the program's pid, 0 = none */
 };
 
 struct activator {
@@ -238,11 +237,21 @@ unit_start(struct activator *a, struct act_unit *u)
 	memcpy(ch->fds, u->fds, u->n_fds * sizeof(*u->fds));
 	ch->n_fds = u->n_fds;
 	u->child = ch;
-	atomic_store_explicit(&u->shown_pid, (int)ch->pid, memory_order_relaxed);
+	atomic_store_explicit(&u->ep->program_pid, (int)ch->pid, memory_order_relaxed);
 	atomic_fetch_add_explicit(&u->ep->stats.accepted, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&u->ep->stats.active, 1, memory_order_relaxed);
 	log_debug("endpoint %s: started pid %d with %zu socket%s", u->ep->name, (int)ch->pid,
 		  u->n_fds, u->n_fds == 1 ? "" : "s");
+}
+
+/* pid no longer runs: status shows none, unless another program of ep
+ * started since. */
+static void
+program_gone(struct endpoint *ep, pid_t pid)
+{
+	int expected = (int)pid;
+
+	atomic_compare_exchange_strong(&ep->program_pid, &expected, 0);
 }
 
 /* u's program is gone: arm again, at once or after the back-off. */
@@ -253,7 +262,7 @@ unit_exited(struct activator *a, struct act_unit *u)
 	uint64_t now = now_ms(), ran = now - ch->started_ms;
 
 	u->child = NULL;
-	atomic_store_explicit(&u->shown_pid, 0, memory_order_relaxed);
+	program_gone(u->ep, ch->pid);
 	atomic_fetch_sub_explicit(&u->ep->stats.active, 1, memory_order_relaxed);
 	set_nonblock(u->fds, u->n_fds);
 	child_free(ch);
@@ -473,7 +482,7 @@ adopt(struct activator *a, struct act_child *ch, const struct sockd *d)
 			return;
 		}
 		u->child = ch;
-		atomic_store_explicit(&u->shown_pid, (int)ch->pid, memory_order_relaxed);
+		atomic_store_explicit(&u->ep->program_pid, (int)ch->pid, memory_order_relaxed);
 		atomic_fetch_add_explicit(&u->ep->stats.active, 1, memory_order_relaxed);
 		if (!same_fds(ch, u)) {
 			log_info("endpoint %s: its sockets changed: stopping pid %d, the next program gets "
@@ -645,7 +654,7 @@ activator_finish(struct activator *a, const struct timespec *deadline)
 			for (size_t k = 0; k < a->n_units; k++)
 				if (a->units[k].child == v[i]) {
 					a->units[k].child = NULL;
-					atomic_store_explicit(&a->units[k].shown_pid, 0, memory_order_relaxed);
+					program_gone(a->units[k].ep, v[i]->pid);
 					atomic_fetch_sub_explicit(&a->units[k].ep->stats.active, 1,
 								  memory_order_relaxed);
 				}
@@ -665,6 +674,7 @@ activator_finish(struct activator *a, const struct timespec *deadline)
 			   ch->ep->name, (int)ch->pid);
 		pidfd_send_signal(ch->pidfd, SIGKILL, NULL, 0);
 		child_reap(ch, true, false);
+		program_gone(a->units[i].ep, ch->pid);
 		atomic_fetch_sub_explicit(&a->units[i].ep->stats.active, 1, memory_order_relaxed);
 		child_free(ch);
 		a->units[i].child = NULL;
@@ -692,18 +702,4 @@ activator_free(struct activator *a)
 	free(a->known);
 	close(a->wakefd);
 	free(a);
-}
-
-int
-activator_pid(const struct activator *a, const struct endpoint *ep, int fd)
-{
-	if (!a)
-		return 0;
-	for (size_t i = 0; i < a->n_units; i++) {
-		const struct act_unit *u = &a->units[i];
-
-		if (u->ep == ep && (fd < 0 || fd_in(fd, u->fds, u->n_fds)))
-			return atomic_load_explicit(&((struct act_unit *)u)->shown_pid, memory_order_relaxed);
-	}
-	return 0;
 }

@@ -31,7 +31,3 @@ void activator_drain(struct activator *a);
 void activator_finish(struct activator *a, const struct timespec *deadline);
 
 void activator_free(struct activator *a);              /* kills what runs; accepts NULL */
-
-/* The pid of the program holding ep's socket fd (fd < 0: any of ep's),
- * 0 when none runs. Main thread (it may run beside the activator's). */
-int activator_pid(const struct activator *a, const struct endpoint *ep, int fd);
