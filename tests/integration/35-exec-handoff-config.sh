@@ -8,6 +8,9 @@
 #     endpoint answers throughout. Once the program behaves (the flag),
 #     the next datagram is answered, and sockd logs that restarts are no
 #     longer delayed: the endpoint never stays failed.
+# (c) A udp wait program that answers one datagram and exits, with more
+#     queued, has taken its datagram: not throttled (each datagram is
+#     answered, by a program of its own, with no line about quick exits).
 # (b) `sockd -n` refuses keys that make no sense for the mode, each with
 #     its file:line: instances > 1 with wait, accept-fds and nowait on udp,
 #     start_at_launch without listen-fds, per-client keys with wait and
@@ -21,6 +24,7 @@ command -v socat >/dev/null || skip "no socat"
 
 P_FLAKY=$(port 1)
 P_ECHO=$(port 2)
+P_ONE=$(port 3)
 P_B1=$(port 11)
 P_B2=$(port 12)
 P_B3=$(port 13)
@@ -86,10 +90,33 @@ daemon = { workers = 2; shutdown_timeout = 2.0; };
 endpoints = (
 	{ name = "flaky"; listen = [ "udp:127.0.0.1:$P_FLAKY" ]; service = "exec";
 	  handoff = "wait"; command = [ "$T/flaky.sh" ]; },
+	{ name = "one"; listen = [ "udp:127.0.0.1:$P_ONE" ]; service = "exec";
+	  handoff = "wait"; command = [ "$ACTPROG", "udp-one" ]; },
 	{ name = "echo"; listen = [ "tcp:127.0.0.1:$P_ECHO" ]; service = "echo"; }
 );
 EOF
 start_sockd "$T/sockd.conf"
+
+# ---- (c) ten clients, one datagram each, sent at once: most of them
+# queue while a program runs, and each program takes one.
+pids=
+i=1
+while [ $i -le 10 ]; do
+	start_bg "one$i" sh -c "printf d$i | timeout 30 socat -t 10 - UDP:127.0.0.1:$P_ONE"
+	pids="$pids $BG_PID"
+	i=$((i + 1))
+done
+for p in $pids; do
+	wait_bg "$p" 40 || :
+done
+cat "$T"/one*.out >"$T/one.all"
+expect_eq "$(sed -n 's/^pid=[0-9]* //p' "$T/one.all" | sort -V | tr '\n' ' ')" \
+	"d1 d2 d3 d4 d5 d6 d7 d8 d9 d10 " "one-shot program: the datagrams answered"
+expect_eq "$(cut -d' ' -f1 "$T/one.all" | sort -u | wc -l)" 10 "one-shot program: programs"
+if grep -q 'endpoint one: .* in a row' "$SOCKD_LOG"; then
+	fail "a program that took its datagram was throttled"
+fi
+note "(c) ten one-shot programs answered ten datagrams, unthrottled"
 
 # A flood of datagrams for 5 s (each line one datagram), bounded by time.
 start_bg flood timeout 5 sh -c "yes x | socat -u -b 2 - UDP:127.0.0.1:$P_FLAKY"
