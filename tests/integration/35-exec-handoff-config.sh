@@ -14,7 +14,8 @@
 # (b) `sockd -n` refuses keys that make no sense for the mode, each with
 #     its file:line: instances > 1 with wait, accept-fds and nowait on udp,
 #     start_at_launch without listen-fds, per-client keys with wait and
-#     listen-fds, an unknown mode; argv0 of the wrong type.
+#     listen-fds, an unknown mode; argv0 of the wrong type. What -nv prints
+#     of endpoints in each mode (every key, with its default) loads again.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -75,6 +76,26 @@ if ! diff -u "$T/bad.want" "$T/err" >&2; then
 	fail "sockd -n: the errors differ from the expected ones (above)"
 fi
 note "(b) $(wc -l <"$T/err") errors with their file:line"
+
+# `sockd -nv` prints every endpoint key with its default: that output of
+# wait, listen-fds and accept-fds endpoints loads again and prints the same.
+cat >"$T/good.conf" <<EOF
+endpoints = (
+	{ name = "w"; listen = [ "udp:127.0.0.1:$P_B1", "tcp:127.0.0.1:$P_B1" ]; service = "exec";
+	  handoff = "wait"; instances = 1; command = [ "/bin/cat" ]; argv0 = "kat"; },
+	{ name = "l"; listen = [ "udp:127.0.0.1:$P_B2", "unix:$T/l.sock" ]; service = "exec";
+	  handoff = "listen-fds"; start_at_launch = true; command = [ "/bin/cat" ]; },
+	{ name = "a"; listen = [ "tcp:127.0.0.1:$P_B3" ]; service = "exec";
+	  handoff = "accept-fds"; instances = 5; max_per_source = 2; command = [ "/bin/cat" ]; }
+);
+EOF
+expect_rc 0 "$SOCKD" -n -v -f "$T/good.conf"
+mv "$T/out" "$T/good.out"
+grep -q 'handoff = "listen-fds";' "$T/good.out" || fail "-nv does not print handoff"
+grep -q 'start_at_launch = true;' "$T/good.out" || fail "-nv does not print start_at_launch"
+grep -q 'argv0 = "kat";' "$T/good.out" || fail "-nv does not print argv0"
+expect_rc 0 "$SOCKD" -n -v -f "$T/good.out"
+cmp -s "$T/out" "$T/good.out" || fail "-nv of its own output differs"
 
 # ---- (a)
 cat >"$T/flaky.sh" <<EOF
