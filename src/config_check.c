@@ -257,7 +257,8 @@ check_exec(struct loader *l, const struct ep_state *st, const struct kinds *h)
 	/* burst only shapes rate, refused by itself. */
 	static const char *const per_client[] = {
 		"overload", "max_connections", "max_per_source", "rate", "udp_rate",
-		"udp_burst", "udp_rate_loopback", "idle_timeout", "lifetime", "allow", "deny",
+		"udp_burst", "udp_rate_loopback", "udp_guard", "udp_sessions_per_source",
+		"idle_timeout", "lifetime", "allow", "deny",
 		"allow_uid", "allow_gid", "proxy_protocol",
 	};
 	const struct endpoint *ep = st->ep;
