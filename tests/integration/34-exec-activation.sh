@@ -13,7 +13,8 @@
 # (e) sockctl status shows the pid of a running listen-fds program.
 # (f) reload: an unchanged endpoint keeps its running program, which goes
 #     on serving; a removed one's program gets SIGTERM.
-# (g) stop: the running program gets SIGTERM.
+# (g) stop: the running program gets SIGTERM; one that ignores it gets
+#     SIGKILL at daemon.shutdown_timeout.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -41,7 +42,10 @@ endpoints = (
 	{ name = "acc"; listen = [ "tcp:127.0.0.1:$P_ACC" ]; service = "exec";
 	  handoff = "accept-fds"; command = [ "$ACTPROG", "accept" ]; },
 	{ name = "keep"; listen = [ "tcp:127.0.0.1:$P_KEEP" ]; service = "exec";
-	  handoff = "listen-fds"; command = [ "$ACTPROG", "listen", "2" ]; }
+	  handoff = "listen-fds"; command = [ "$ACTPROG", "listen", "2" ]; },
+	{ name = "stubborn"; listen = [ "unix:$T/stubborn.sock" ]; service = "exec";
+	  handoff = "listen-fds"; start_at_launch = true;
+	  command = [ "/bin/sh", "-c", "trap '' TERM; echo \$\$ >$T/stubborn.pid; exec sleep 600" ]; }
 );
 EOF
 
@@ -132,8 +136,13 @@ note "(f) reload: pid $kp kept serving; pid $ap of the removed endpoint got SIGT
 u3=$(printf y1 | timeout 10 socat -t 3 - "UDP:127.0.0.1:$P_UDP" 2>/dev/null || :)
 expect_match "$u3" '^pid=[0-9]+ n=1 fds=1 names=actudp y1$' "listen-fds on udp: a new program"
 gp=$(echo "$u3" | sed 's/^pid=\([0-9]*\) .*/\1/')
+wait_for_file_match "$T/stubborn.pid" '^[0-9]+$' 10
+sp=$(cat "$T/stubborn.pid")
 expect_stop_ok
 expect_file_match "$SOCKD_LOG" "endpoint actudp: pid $gp killed by SIGTERM" "the stop"
+expect_file_match "$SOCKD_LOG" "endpoint stubborn: pid $sp still running at the stop deadline, killing it \\(SIGKILL\\)" "the stop"
+expect_file_match "$SOCKD_LOG" "endpoint stubborn: pid $sp killed by SIGKILL" "the stop"
+! kill -0 "$sp" 2>/dev/null || fail "pid $sp survived sockd's stop"
 ! kill -0 "$gp" 2>/dev/null || fail "pid $gp survived sockd's stop"
 expect_clean_log
 exit 0
