@@ -9,7 +9,7 @@
 # (b) listen-fds on udp: two datagrams, one program.
 # (c) start_at_launch: the program runs before any client comes.
 # (d) handoff = "accept-fds" (Accept=yes): each connection is fd 3 of a
-#     program of its own.
+#     program of its own, with the client in TCPREMOTEIP as for nowait.
 # (e) sockctl status shows the pid of a running listen-fds program.
 # (f) reload: an unchanged endpoint keeps its running program, which goes
 #     on serving; a removed one's program gets SIGTERM.
@@ -108,8 +108,8 @@ note "(c) start_at_launch: pid $eager ran before its first client"
 # ---- (d)
 d1=$(tcp "$P_ACC" first)
 d2=$(tcp "$P_ACC" second)
-expect_match "$d1" '^pid=[0-9]+ n=1 fds=1 names=acc first$' "accept-fds: first answer"
-expect_match "$d2" '^pid=[0-9]+ n=1 fds=1 names=acc second$' "accept-fds: second answer"
+expect_match "$d1" '^pid=[0-9]+ n=1 fds=1 names=acc remote=127\.0\.0\.1 first$' "accept-fds: first answer"
+expect_match "$d2" '^pid=[0-9]+ n=1 fds=1 names=acc remote=127\.0\.0\.1 second$' "accept-fds: second answer"
 [ "$(pid_of "$d1")" != "$(pid_of "$d2")" ] || fail "accept-fds: one program for two connections"
 note "(d) accept-fds: a program per connection"
 

@@ -76,8 +76,13 @@ answer(int c, long n, int nfds)
 		used++;
 	}
 	in[used] = '\0';
-	len = snprintf(out, sizeof(out), "pid=%ld n=%ld fds=%d names=%s %s\n", (long)getpid(), n, nfds,
-		       getenv("LISTEN_FDNAMES") ? getenv("LISTEN_FDNAMES") : "", in);
+	/* accept-fds: the client, as tcpserver describes it */
+	if (getenv("TCPREMOTEIP"))
+		len = snprintf(out, sizeof(out), "pid=%ld n=%ld fds=%d names=%s remote=%s %s\n", (long)getpid(),
+			       n, nfds, getenv("LISTEN_FDNAMES"), getenv("TCPREMOTEIP"), in);
+	else
+		len = snprintf(out, sizeof(out), "pid=%ld n=%ld fds=%d names=%s %s\n", (long)getpid(), n, nfds,
+			       getenv("LISTEN_FDNAMES") ? getenv("LISTEN_FDNAMES") : "", in);
 	return write(c, out, (size_t)len) == len ? 0 : -1;
 }
 
