@@ -496,7 +496,7 @@ exec_start(struct conn *c)
 	sp.envp = build_env(c, envbuf, sizeof(envbuf), &sp);
 	sp.argv = argv_build(eo);
 	if (!st || !sp.envp || !sp.argv) {
-		log_err("endpoint %s: out of memory starting %s", ep->name, eo->command[0]);
+		log_err("endpoint %s: out of memory starting its program", ep->name);
 		free(st);
 		goto out_fail;
 	}
@@ -562,7 +562,7 @@ exec_spawn_held(const struct endpoint *ep, const int *fds, size_t n_fds, pid_t *
 	sp.envp = calloc(n_cfg + 5, sizeof(*sp.envp));
 	sp.argv = argv_build(eo);
 	if (!sp.envp || !sp.argv) {
-		log_err("endpoint %s: out of memory starting %s", ep->name, eo->command[0]);
+		log_err("endpoint %s: out of memory starting its program", ep->name);
 		goto out;
 	}
 	if (eo->handoff == HANDOFF_LISTEN_FDS) {
