@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "activator.h"
 #include "config.h"
 #include "control.h"
 #include "daemon.h"
@@ -214,7 +215,7 @@ assign_dgrams(struct sockd *d)
 		struct listener *l = d->listeners[i];
 		int r;
 
-		if (addr_is_stream(&l->addr))
+		if (addr_is_stream(&l->addr) || activator_owns(l))
 			continue;
 		r = worker_add_dgram(d->workers[k++ % d->n_workers], l);
 		if (r < 0)
@@ -447,6 +448,12 @@ daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path)
 	r = acceptor_start(d);
 	if (r < 0)
 		return r;
+	r = activator_new(&d->activator);
+	if (r < 0)
+		return log_errno(r, "activator");
+	r = activator_start(d->activator, d);
+	if (r < 0)
+		return r;
 
 	/* The sockets (and their files) are ours now: until here, a start
 	 * that failed left them to the process that passed them on. */
@@ -592,6 +599,9 @@ reload(struct sockd *d)
 	 * backlog of the sockets that stay open); workers let go of their
 	 * datagram sockets and get the new ones. */
 	acceptor_stop(d);
+	/* Its programs run on; activator_start() below gives them to the
+	 * new units (activator.c). */
+	activator_stop(d->activator);
 	/* Before the workers' handshake below, which makes every one of them
 	 * see it before an exec endpoint can take a connection. */
 	note_children(d, cfg);
@@ -644,6 +654,9 @@ reload(struct sockd *d)
 	if (r < 0)
 		goto out_fatal;
 	r = acceptor_start(d);
+	if (r < 0)
+		goto out_fatal;
+	r = activator_start(d->activator, d);
 	if (r < 0)
 		goto out_fatal;
 
@@ -807,6 +820,9 @@ shutdown_gracefully(struct sockd *d)
 
 	/* No new clients: stop the acceptor and close the stream listeners. */
 	acceptor_stop(d);
+	/* Programs holding sockets get SIGTERM now and the same time as
+	 * connections to finish (activator_finish below). */
+	activator_drain(d->activator);
 	for (size_t i = 0; i < d->n_listeners; i++)
 		if (addr_is_stream(&d->listeners[i]->addr)) {
 			listener_free(d->listeners[i]);
@@ -822,6 +838,7 @@ shutdown_gracefully(struct sockd *d)
 		wait_streams(d, &deadline);
 		release_dgrams(d);
 	}
+	activator_finish(d->activator, &deadline);
 	if (!wait_workers(d, &deadline)) {
 		log_notice("shutdown timeout (%.1fs) reached: closing %lu open connections",
 			   timeout, atomic_load(&d->active));
@@ -1035,6 +1052,8 @@ void
 daemon_free(struct sockd *d)
 {
 	acceptor_stop(d);
+	activator_free(d->activator);
+	d->activator = NULL;
 	for (unsigned i = 0; i < d->n_workers; i++)
 		worker_abort(d->workers[i]);
 	for (unsigned i = 0; i < d->n_retired; i++)
