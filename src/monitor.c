@@ -121,6 +121,7 @@ read_counters(const struct endpoint *ep, struct status_counters *c)
 	c->tls_failed_certificate = atomic_load_explicit(&s->tls_failed[TLS_FAIL_CERTIFICATE],
 							 memory_order_relaxed);
 	c->tls_failed_sni = atomic_load_explicit(&s->tls_failed[TLS_FAIL_SNI], memory_order_relaxed);
+	c->tls_failed_alpn = atomic_load_explicit(&s->tls_failed[TLS_FAIL_ALPN], memory_order_relaxed);
 	c->tls_failed_timeout = atomic_load_explicit(&s->tls_failed[TLS_FAIL_TIMEOUT], memory_order_relaxed);
 	c->tls_failed_closed = atomic_load_explicit(&s->tls_failed[TLS_FAIL_CLOSED], memory_order_relaxed);
 	c->tls_failed_other = atomic_load_explicit(&s->tls_failed[TLS_FAIL_OTHER], memory_order_relaxed);

@@ -45,7 +45,7 @@ struct endpoint_stats {
 	atomic_ulong evicted_budget;    /* ... the daemon's session budget was used up */
 	atomic_ulong tls_handshakes;    /* TLS handshakes completed */
 	atomic_ulong tls_resumed;       /* ... of which resumed a session */
-	atomic_ulong tls_failed[6];     /* failed handshakes by enum tls_fail (TLS_FAIL_N) */
+	atomic_ulong tls_failed[7];     /* failed handshakes by enum tls_fail (TLS_FAIL_N) */
 };
 
 /* One configured endpoint: a service behind one or more listen addresses.

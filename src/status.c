@@ -88,12 +88,14 @@ static const struct counter_info {
 	  "sockd_endpoint_tls_failed_total", "counter", "protocol",
 	  "TLS handshakes that failed, by reason: protocol (not TLS, no version or cipher in "
 	  "common, renegotiation), certificate (client certificate missing or not verified), "
-	  "sni (unknown server name refused, no ALPN protocol in common), timeout "
+	  "sni (unknown server name refused), alpn (no ALPN protocol in common), timeout "
 	  "(handshake_timeout), closed (the client went away), other." },
 	{ offsetof(struct status_counters, tls_failed_certificate), "tls_failed", "certificate",
 	  "sockd_endpoint_tls_failed_total", "counter", "certificate", NULL },
 	{ offsetof(struct status_counters, tls_failed_sni), "tls_failed", "sni",
 	  "sockd_endpoint_tls_failed_total", "counter", "sni", NULL },
+	{ offsetof(struct status_counters, tls_failed_alpn), "tls_failed", "alpn",
+	  "sockd_endpoint_tls_failed_total", "counter", "alpn", NULL },
 	{ offsetof(struct status_counters, tls_failed_timeout), "tls_failed", "timeout",
 	  "sockd_endpoint_tls_failed_total", "counter", "timeout", NULL },
 	{ offsetof(struct status_counters, tls_failed_closed), "tls_failed", "closed",
@@ -139,7 +141,7 @@ evicted(const struct status_counters *c)
 static unsigned long long
 tls_failed(const struct status_counters *c)
 {
-	return c->tls_failed_protocol + c->tls_failed_certificate + c->tls_failed_sni +
+	return c->tls_failed_protocol + c->tls_failed_certificate + c->tls_failed_sni + c->tls_failed_alpn +
 	       c->tls_failed_timeout + c->tls_failed_closed + c->tls_failed_other;
 }
 

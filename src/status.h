@@ -36,6 +36,7 @@ struct status_counters {
 	unsigned long long tls_failed_protocol; /* failed handshakes, by reason */
 	unsigned long long tls_failed_certificate;
 	unsigned long long tls_failed_sni;
+	unsigned long long tls_failed_alpn;
 	unsigned long long tls_failed_timeout;
 	unsigned long long tls_failed_closed;
 	unsigned long long tls_failed_other;

@@ -29,6 +29,7 @@ const char *const tls_fail_names[TLS_FAIL_N] = {
 	[TLS_FAIL_PROTOCOL] = "protocol",
 	[TLS_FAIL_CERTIFICATE] = "certificate",
 	[TLS_FAIL_SNI] = "sni",
+	[TLS_FAIL_ALPN] = "alpn",
 	[TLS_FAIL_TIMEOUT] = "timeout",
 	[TLS_FAIL_CLOSED] = "closed",
 	[TLS_FAIL_OTHER] = "other",
@@ -236,15 +237,21 @@ use_pair(SSL_CTX *ctx, const char *cert, const char *key, char *err, size_t errl
 	x = SSL_CTX_get0_certificate(ctx);
 	if (x && X509_cmp_current_time(X509_get0_notAfter(x)) <= 0)
 		return fail_file(err, errlen, "certificate", cert, "expired");
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+			snprintf(err, errlen, "key '%s' does not match certificate '%s'", key, cert);
+			ERR_clear_error();
+			return -EINVAL;
+		}
 		return fail_file(err, errlen, "key", key, ssl_reason("not a PEM private key"));
+	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
 		snprintf(err, errlen, "key '%s' does not match certificate '%s'", key, cert);
 		ERR_clear_error();
 		return -EINVAL;
 	}
 	if (stat(key, &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH)))
-		add_warning(warn, warnlen, "key file '%s' is readable by group or others", key);
+		add_warning(warn, warnlen, "key file '%s' is readable by group or others (make it 0600 or 0400)", key);
 	return 0;
 }
 
@@ -316,7 +323,7 @@ alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsign
 	    OPENSSL_NPN_NEGOTIATED) {
 		/* RFC 7301: no protocol in common is a no_application_protocol alert. */
 		if (t) {
-			t->fail = TLS_FAIL_SNI;
+			t->fail = TLS_FAIL_ALPN;
 			t->fail_set = true;
 			snprintf(t->err, sizeof(t->err), "no ALPN protocol in common");
 		}

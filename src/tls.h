@@ -59,7 +59,8 @@ struct tls_options {
 enum tls_fail {
 	TLS_FAIL_PROTOCOL,              /* not TLS, a version or cipher we do not speak */
 	TLS_FAIL_CERTIFICATE,           /* the client's certificate: missing, unverified */
-	TLS_FAIL_SNI,                   /* unknown server name refused, or no ALPN in common */
+	TLS_FAIL_SNI,                   /* unknown server name refused */
+	TLS_FAIL_ALPN,                  /* no ALPN protocol in common */
 	TLS_FAIL_TIMEOUT,               /* handshake_timeout */
 	TLS_FAIL_CLOSED,                /* the client went away mid-handshake */
 	TLS_FAIL_OTHER,
