@@ -383,6 +383,12 @@ conn_replace_fd(struct conn *c, int fd)
 	c->registered = false;
 }
 
+bool
+conn_tls_kernel(const struct conn *c)
+{
+	return c->tls && tls_conn_ktls_send(c->tls) && tls_conn_ktls_recv(c->tls);
+}
+
 void
 conn_shutdown_write(struct conn *c)
 {

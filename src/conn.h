@@ -185,6 +185,9 @@ conn_tls(const struct conn *c)
 	return c->tls != NULL;
 }
 
+/* Whether the kernel does c's TLS records both ways (kTLS). */
+bool conn_tls_kernel(const struct conn *c);
+
 /* No more output: close_notify first on TLS, then shutdown(SHUT_WR). */
 void conn_shutdown_write(struct conn *c);
 

@@ -563,6 +563,9 @@ fwd_start(struct conn *c)
 	if (fo->balance == BALANCE_ROUNDROBIN)
 		f->first = atomic_fetch_add_explicit(&fo->rr_next, 1, memory_order_relaxed) % fo->n_upstream;
 	conn_want(c, 0);        /* nothing to read the client for until connected */
+	if (conn_tls_kernel(c))
+		log_debug("endpoint %s: kTLS both ways: the client's plaintext could be spliced, "
+			  "but is relayed through OpenSSL (a control record fails a plain read)", ep->name);
 	try_next(c);
 }
 
