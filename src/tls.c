@@ -169,14 +169,13 @@ tls_env_string(const char *name, const char *value)
 		return NULL;
 	memcpy(s, name, ln);
 	s[ln] = '=';
-	for (size_t i = 0; i < lv; i++) {
-		unsigned char ch = (unsigned char)value[i];
-
-		/* A subject is the client's to choose: no newline or escape
-		 * reaches a program that may log it. */
-		s[ln + 1 + i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
-	}
+	memcpy(s + ln + 1, value, lv);
 	s[ln + 1 + lv] = '\0';
+	/* A subject is the client's to choose: no newline or escape
+	 * reaches a program that may log it. */
+	for (char *p = s + ln + 1; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	return s;
 }
 
@@ -210,7 +209,7 @@ add_warning(char *warn, size_t warnlen, const char *fmt, ...)
 	size_t used = strlen(warn);
 
 	if (used && used + 2 < warnlen) {
-		strcpy(warn + used, "; ");
+		memcpy(warn + used, "; ", 3);
 		used += 2;
 	}
 	if (used < warnlen) {
@@ -280,9 +279,7 @@ ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *c
 		}
 		OPENSSL_cleanse(&fresh, sizeof(fresh));
 	}
-	if (enc) {
-		k = s->keys[0];
-	} else if (memcmp(name, s->keys[0].name, 16) == 0) {
+	if (enc || memcmp(name, s->keys[0].name, 16) == 0) {
 		k = s->keys[0];
 	} else if (s->have_previous && memcmp(name, s->keys[1].name, 16) == 0 &&
 	    now - s->keys[1].born_ms < 2 * s->rotation_ms) {
@@ -595,7 +592,9 @@ tls_kernel_has_ktls(void)
 	close(fd);
 	if (n > 0) {
 		buf[n] = '\0';
-		for (char *w = strtok(buf, " \t\n"); w; w = strtok(NULL, " \t\n"))
+		char *save = NULL;
+
+		for (char *w = strtok_r(buf, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
 			if (strcmp(w, "tls") == 0)
 				has = 1;
 	}
