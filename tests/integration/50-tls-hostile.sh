@@ -21,7 +21,7 @@ daemon = { workers = 2; shutdown_timeout = 2.0; log_level = "info"; };
 endpoints = (
 	{ name = "metrics"; service = "metrics"; listen = "tcp:127.0.0.1:$P_METRICS"; },
 	{ name = "echo"; service = "echo"; listen = "tcp:127.0.0.1:$P_ECHO";
-	  tls = { certificate = "$PKI/srv.pem"; key = "$PKI/srv.key"; handshake_timeout = 2; }; }
+	  tls = { certificate = "$PKI/srv.pem"; key = "$PKI/srv.key"; handshake_timeout = 5; }; }
 );
 EOF
 
@@ -86,21 +86,25 @@ done
 
 note "$N_STALL stalled handshakes while others are served"
 # Half say nothing at all (tclient hold), half stop within their
-# ClientHello; handshake_timeout (2 s) must close every one.
-start_bg hold "$TCLIENT" hold -a "tcp:127.0.0.1:$P_ECHO" -n $((N_STALL / 2)) -t 8
+# ClientHello; handshake_timeout (5 s) must close every one.
+start_bg hold "$TCLIENT" hold -a "tcp:127.0.0.1:$P_ECHO" -n $((N_STALL / 2)) -t 12
 HOLD_PID=$BG_PID
 i=0
 while [ $i -lt $((N_STALL / 2)) ]; do
-	start_bg "stall$i" sh -c '{ head -c 50 "$2"; sleep 8; } | exec socat -t 1 - "TCP:127.0.0.1:$1"' \
+	start_bg "stall$i" sh -c '{ head -c 50 "$2"; sleep 12; } | exec socat -t 1 - "TCP:127.0.0.1:$1"' \
 		stall "$P_ECHO" "$T/hello.small"
 	eval "STALL_$i=\$BG_PID"
 	i=$((i + 1))
 done
-wait_until 10 sh -c "[ \$(ss -Htn state established '( dport = :$P_ECHO )' | wc -l) -ge $N_STALL ]" ||
+if ! wait_until 10 sh -c "[ \$(ss -Htn state established '( dport = :$P_ECHO )' | wc -l) -ge $N_STALL ]"; then
+	metrics_get "$P_METRICS"
+	[ "$(metric echo sockd_endpoint_tls_failed_total timeout)" -eq 0 ] ||
+		skip "the machine is too loaded: the first stalled clients timed out before the last connected"
 	fail "the stalled clients did not connect"
+fi
 out=$(tls_echo "$P_ECHO" "served meanwhile") || fail "echo while handshakes stall: $(cat "$T/socat.err")"
 expect_eq "$out" "served meanwhile"
-wait_until 10 sh -c "[ \$(ss -Htn state established '( dport = :$P_ECHO )' | wc -l) -eq 0 ]" ||
+wait_until 20 sh -c "[ \$(ss -Htn state established '( dport = :$P_ECHO )' | wc -l) -eq 0 ]" ||
 	fail "handshake_timeout did not close the stalled handshakes"
 wait_bg "$HOLD_PID" 20 || :
 expect_file_match "$T/hold.err" "$((N_STALL / 2)) of $((N_STALL / 2)) connections were closed by the server"
