@@ -31,6 +31,7 @@ struct status_counters {
 	unsigned long long evicted_source;
 	unsigned long long evicted_full;
 	unsigned long long evicted_budget;
+	unsigned long long refused_sni;
 };
 
 struct status_address {
