@@ -405,9 +405,25 @@ config_load(const char *path, struct sockd_config **out, struct diag *d)
 		l.cfg->n_included = l.cfg->n_endpoints - n;
 	}
 	r = loader_end(&l, out);
-	if (*out) {
+	if (*out && (*out)->n_warnings == 0) {
+		free((*out)->warnings);
 		(*out)->warnings = src.warnings.lines;
 		(*out)->n_warnings = src.warnings.n;
+	} else if (*out && src.warnings.n) {
+		/* The checks of the load warned too (a key file others may
+		 * read): the reader's warnings go first. */
+		struct sockd_config *cfg = *out;
+		char **w = realloc(src.warnings.lines,
+				   (src.warnings.n + cfg->n_warnings) * sizeof(*w));
+
+		if (w) {
+			memcpy(w + src.warnings.n, cfg->warnings, cfg->n_warnings * sizeof(*w));
+			free(cfg->warnings);
+			cfg->warnings = w;
+			cfg->n_warnings += src.warnings.n;
+		} else {
+			diag_free(&src.warnings);
+		}
 	} else {
 		diag_free(&src.warnings);
 	}

@@ -7,12 +7,14 @@
  * several mistakes gets the same lines every time.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "config_source.h"
 #include "service.h"
+#include "tls.h"
 #include "exec_options.h"
 #include "forward_options.h"
 
@@ -307,6 +309,52 @@ check_rest(struct loader *l, const struct ep_state *st, const struct key_set *se
 			check_addrs(l, st, set, k->name, h);
 }
 
+/* A warning of the load, kept with the config: "file:line: message". */
+static void
+load_warning(struct loader *l, const struct cval *at, const char *msg)
+{
+	struct sockd_config *cfg = l->cfg;
+	char **w = realloc(cfg->warnings, (cfg->n_warnings + 1) * sizeof(*w));
+	char *line;
+
+	if (!w) {
+		l->kc.nomem = true;
+		return;
+	}
+	cfg->warnings = w;
+	if (asprintf(&line, "%s:%d: %s", at && at->file ? at->file : l->kc.path,
+	    at ? at->line : 0, msg) < 0) {
+		l->kc.nomem = true;
+		return;
+	}
+	cfg->warnings[cfg->n_warnings++] = line;
+}
+
+/* TLS runs over byte streams; its files are read now, at every load, so
+ * a reload with a missing or mismatched certificate is refused whole. */
+static void
+check_tls(struct loader *l, struct ep_state *st)
+{
+	struct endpoint *ep = st->ep;
+	const struct cval *v = loader_seen(l, ep, "tls");
+	char err[512], warn[512];
+
+	for (size_t i = 0; i < ep->n_listen; i++)
+		if (ep->listen[i].type == ADDR_UNIX_SEQPACKET)
+			key_error(&l->kc, v, "'tls' needs byte streams (tcp, unix), not unix-seqpacket");
+	if (tls_server_new(ep->tls, ep->name ? ep->name : st->label, &ep->tls->server,
+	    err, sizeof(err), warn, sizeof(warn)) < 0) {
+		key_error(&l->kc, v, "endpoint %s: tls: %s", st->label, err);
+		return;
+	}
+	if (warn[0]) {
+		char msg[600];
+
+		snprintf(msg, sizeof(msg), "endpoint %s: tls: %s", st->label, warn);
+		load_warning(l, v, msg);
+	}
+}
+
 void
 check_endpoint(struct loader *l, struct ep_state *st)
 {
@@ -353,6 +401,8 @@ check_endpoint(struct loader *l, struct ep_state *st)
 	check_foreign(l, st, &service_daytime);
 	check_proxy(l, st, &h);
 	check_rest(l, st, &endpoint_keys, &h);
+	if (ep->tls)
+		check_tls(l, st);
 	if (!ep->service)
 		return;
 	check_foreign(l, st, &service_exec);

@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "config_source.h"
+#include "tls_config.h"
 #include "service.h"
 
 static void
@@ -72,6 +73,7 @@ config_list_keys(FILE *f)
 	key_set_list(f, &root_keys, "-");
 	key_set_list(f, &daemon_keys, "-");
 	key_set_list(f, &endpoint_keys, "all");
+	key_set_list(f, &tls_keys, "all");
 	for (const struct service *const *s = service_table; *s; s++) {
 		char names[256] = "";
 		bool first = true;

@@ -16,6 +16,7 @@
 #include "config_source.h"
 #include "proxy_proto.h"
 #include "service.h"
+#include "tls_config.h"
 
 #define WORKERS_MAX             1024
 #define QUEUE_MAX               1048576
@@ -658,6 +659,10 @@ static const struct key endpoint_key_table[] = {
 	  .offset = E(proxy_from), .doc_def = "any sender", .addrs = KEY_ADDRS_TCP,
 	  .release = release_acl, .shown = proxy_set,
 	  .doc = "CIDR rules of senders trusted to send the PROXY header" },
+	{ .name = "tls", .type = KEY_GROUP, .set = tls_config_set, .print = tls_config_print,
+	  .offset = E(tls), .doc_def = "none", .addrs = KEY_ADDRS_STREAM,
+	  .release = tls_config_release,
+	  .doc = "terminate TLS: { certificate; key; client_ca; verify_client; ... } (keys of section tls)" },
 	{ .name = NULL },
 };
 

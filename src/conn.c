@@ -13,9 +13,14 @@
 #include "proxy_proto.h"
 #include "runtime.h"
 #include "service.h"
+#include "tls.h"
 
 #define SCRATCH_SIZE (256 * 1024)
 #define LINGER_MS 5000
+#define TLS_LOG_MS 10000                /* failed handshakes: a line per worker this often */
+
+_Static_assert(TLS_FAIL_N == sizeof(((struct endpoint_stats *)0)->tls_failed) / sizeof(atomic_ulong),
+	       "one counter per TLS failure reason");
 
 struct conn *
 conn_new(int fd, struct endpoint *ep, int socktype, const struct sockaddr *peer, socklen_t peer_len)
@@ -65,7 +70,13 @@ conn_proto(const struct conn *c)
 static int
 conn_arm(struct conn *c, uint32_t events)
 {
-	struct epoll_event ev = { .events = events, .data.ptr = &c->watch };
+	struct epoll_event ev;
+
+	/* A TLS record layer that must write to read (or read to write)
+	 * waits for that too, whatever the service asked for. */
+	if (events && c->tls_cross)
+		events |= c->tls_cross;
+	ev = (struct epoll_event){ .events = events, .data.ptr = &c->watch };
 
 	if (events == c->armed && (events || !c->registered))
 		return 0;
@@ -236,6 +247,14 @@ conn_close(struct conn *c)
 	c->out = NULL;
 	free(c->proxy_buf);
 	c->proxy_buf = NULL;
+	if (c->tls) {
+		/* close_notify, if the socket takes it now: the client can
+		 * tell our end from a cut. Its SSL holds its context, which
+		 * a reload may have replaced meanwhile: freed here. */
+		tls_conn_shutdown(c->tls);
+		tls_conn_free(c->tls);
+		c->tls = NULL;
+	}
 	atomic_fetch_add_explicit(&ep->stats.bytes_in, c->bytes_in, memory_order_relaxed);
 	atomic_fetch_add_explicit(&ep->stats.bytes_out, c->bytes_out, memory_order_relaxed);
 	atomic_fetch_add_explicit(&d->served, 1, memory_order_relaxed);
@@ -367,6 +386,14 @@ conn_replace_fd(struct conn *c, int fd)
 }
 
 void
+conn_shutdown_write(struct conn *c)
+{
+	if (c->tls)
+		tls_conn_shutdown(c->tls);
+	shutdown(c->fd, SHUT_WR);
+}
+
+void
 conn_count(struct conn *c, size_t in, size_t out)
 {
 	c->bytes_in += in;
@@ -432,9 +459,39 @@ counted_in(struct conn *c, ssize_t n)
 	return n;
 }
 
+/* A TLS call that returned -EAGAIN waiting for the other direction: keep
+ * that direction armed until it comes (conn_dispatch). */
+static void
+tls_cross_wait(struct conn *c, ssize_t n, uint32_t wrong)
+{
+	if (n != -EAGAIN || tls_conn_events(c->tls) != wrong || (c->tls_cross & wrong))
+		return;
+	c->tls_cross |= wrong;
+	if (c->registered || c->want)
+		conn_arm(c, c->out ? EPOLLOUT : c->want ? c->want : wrong);
+}
+
+static ssize_t
+tls_read(struct conn *c, void *buf, size_t len)
+{
+	ssize_t n = tls_conn_read(c->tls, buf, len);
+
+	if (n == -EAGAIN)
+		tls_cross_wait(c, n, EPOLLOUT);
+	else if (n > 0 && tls_conn_pending(c->tls))
+		conn_again(c);          /* decrypted and waiting: epoll cannot know */
+	if (n < 0) {
+		errno = (int)-n;
+		return -1;
+	}
+	return n;
+}
+
 ssize_t
 conn_read(struct conn *c, void *buf, size_t len)
 {
+	if (c->tls)
+		return counted_in(c, tls_read(c, buf, len));
 	return counted_in(c, read(c->fd, buf, len));
 }
 
@@ -449,17 +506,37 @@ conn_is_tcp(const struct conn *c)
 ssize_t
 conn_drop(struct conn *c, void *buf, size_t len)
 {
+	if (c->tls)
+		return counted_in(c, tls_read(c, buf, len));
 	return counted_in(c, conn_is_tcp(c) ? recv(c->fd, buf, len, MSG_TRUNC) : read(c->fd, buf, len));
 }
 
 ssize_t
 conn_write(struct conn *c, const void *buf, size_t len)
 {
-	/* MSG_NOSIGNAL: a peer that went away must not raise SIGPIPE. */
-	ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+	ssize_t n;
 
-	if (n == -1)
-		return -errno;
+	if (c->tls) {
+		/* A TLS write takes one record at a time (partial writes):
+		 * short means full only once the socket said so. */
+		size_t done = 0;
+
+		do {
+			n = tls_conn_write(c->tls, (const uint8_t *)buf + done, len - done);
+			if (n > 0)
+				done += (size_t)n;
+		} while (n > 0 && done < len);
+		if (done == 0) {
+			tls_cross_wait(c, n, EPOLLIN);
+			return n;
+		}
+		n = (ssize_t)done;
+	} else {
+		/* MSG_NOSIGNAL: a peer that went away must not raise SIGPIPE. */
+		n = send(c->fd, buf, len, MSG_NOSIGNAL);
+		if (n == -1)
+			return -errno;
+	}
 	if (n > 0) {
 		c->bytes_out += (uint64_t)n;
 		c->active_ms = c->loop->now_ms;
@@ -567,6 +644,8 @@ conn_linger(struct conn *c)
 		conn_close(c);  /* EOF already, nothing pending (EAGAIN), or an error */
 		return;
 	}
+	if (c->tls)
+		tls_conn_shutdown(c->tls);
 	shutdown(c->fd, SHUT_WR);
 	c->lingering = true;
 	c->linger_until_ms = c->loop->now_ms + LINGER_MS;
@@ -634,6 +713,92 @@ conn_drain_input(struct conn *c)
 	conn_close(c);
 }
 
+/* A failed handshake: counted by reason, logged with the peer and
+ * OpenSSL's words, at most one line per TLS_LOG_MS per worker (a client
+ * can fail handshakes as fast as it connects). */
+static void
+tls_refuse(struct conn *c, enum tls_fail why, const char *text)
+{
+	struct conn_loop *lp = c->loop;
+	char peer[ADDR_STRLEN];
+	const char *p = c->peer_len ? addr_format_peer(&c->peer.sa, c->peer_len, peer, sizeof(peer)) : "unix";
+
+	atomic_fetch_add_explicit(&c->ep->stats.tls_failed[why], 1, memory_order_relaxed);
+	if (lp->tls_logged_ms && lp->now_ms - lp->tls_logged_ms < TLS_LOG_MS) {
+		lp->tls_unlogged++;
+		log_debug("endpoint %s: TLS handshake with %s failed (%s): %s", c->ep->name, p,
+			  tls_fail_names[why], text);
+	} else {
+		if (lp->tls_unlogged)
+			log_notice("endpoint %s: TLS handshake with %s failed (%s): %s; "
+				   "and %lu more failed since the last such line",
+				   c->ep->name, p, tls_fail_names[why], text, lp->tls_unlogged);
+		else
+			log_notice("endpoint %s: TLS handshake with %s failed (%s): %s",
+				   c->ep->name, p, tls_fail_names[why], text);
+		lp->tls_logged_ms = lp->now_ms;
+		lp->tls_unlogged = 0;
+	}
+	c->outcome = "tls-failed";
+	conn_close(c);
+}
+
+/* Take the handshake as far as the socket lets it; once done, the
+ * service starts and sees plaintext. */
+static void
+tls_step(struct conn *c)
+{
+	struct endpoint *ep = c->ep;
+	int r = tls_conn_handshake(c->tls);
+
+	if (r == 0) {
+		conn_want(c, tls_conn_events(c->tls));
+		return;
+	}
+	if (r < 0) {
+		tls_refuse(c, tls_conn_fail(c->tls), tls_conn_error(c->tls));
+		return;
+	}
+	c->tls_ready = true;
+	c->timer_ms = 0;
+	if (!conn_schedule(c))
+		return;
+	atomic_fetch_add_explicit(&ep->stats.tls_handshakes, 1, memory_order_relaxed);
+	if (tls_conn_resumed(c->tls))
+		atomic_fetch_add_explicit(&ep->stats.tls_resumed, 1, memory_order_relaxed);
+	if (tls_conn_ktls_send(c->tls) || tls_conn_ktls_recv(c->tls))
+		log_debug("endpoint %s: kTLS on (send %s, receive %s)", ep->name,
+			  tls_conn_ktls_send(c->tls) ? "yes" : "no", tls_conn_ktls_recv(c->tls) ? "yes" : "no");
+	ep->service->conn_start(c);
+	if (!c->closed && c->tls && tls_conn_pending(c->tls))
+		conn_again(c);
+}
+
+/* The connection may start: at once in plaintext, after a handshake
+ * with TLS. */
+static void
+conn_begin(struct conn *c)
+{
+	struct endpoint *ep = c->ep;
+
+	if (!ep->tls) {
+		ep->service->conn_start(c);
+		return;
+	}
+	c->tls = tls_conn_server(ep->tls->server, c->fd);
+	if (!c->tls) {
+		log_warn("endpoint %s: out of memory for a TLS connection, closing it", ep->name);
+		c->outcome = "tls-failed";
+		atomic_fetch_add_explicit(&ep->stats.tls_failed[TLS_FAIL_OTHER], 1, memory_order_relaxed);
+		conn_close(c);
+		return;
+	}
+	c->timer_ms = c->loop->now_ms + ms_of(ep->tls->handshake_timeout);
+	if (!conn_schedule(c))
+		return;
+	tls_step(c);
+}
+
 static void
 proxy_refuse(struct conn *c, const char *why)
 {
@@ -681,7 +846,7 @@ proxy_accepted(struct conn *c, const struct proxy_result *res)
 		}
 		c->source_counted = c->peer_len > 0;
 	}
-	ep->service->conn_start(c);
+	conn_begin(c);
 }
 
 /* Read the PROXY header without taking a byte of what follows it: one byte
@@ -748,6 +913,21 @@ conn_dispatch(struct conn *c, uint32_t events)
 		proxy_read(c);
 		return;
 	}
+	if (c->tls) {
+		if (!c->tls_ready) {
+			tls_step(c);
+			return;
+		}
+		if (c->tls_cross && (events & c->tls_cross)) {
+			/* What TLS waited for came: the service's read or
+			 * write may go on, whichever way it looked. */
+			c->tls_cross = 0;
+			events |= c->want & (EPOLLIN | EPOLLOUT);
+			if (c->out)
+				events |= EPOLLOUT;
+			conn_arm(c, c->out ? EPOLLOUT : c->lingering ? EPOLLIN : c->want);
+		}
+	}
 	if (c->out) {
 		if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 			conn_flush(c);
@@ -793,7 +973,7 @@ conn_adopt(struct conn_loop *lp, struct conn *c)
 		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 			;
 	}
-	c->ep->service->conn_start(c);
+	conn_begin(c);
 }
 
 void
@@ -813,6 +993,10 @@ conn_loop_expire(struct conn_loop *lp)
 			c->timer_ms = 0;
 			if (c->proxy_buf) {
 				proxy_refuse(c, "no complete PROXY header in time");
+				continue;
+			}
+			if (c->tls && !c->tls_ready) {
+				tls_refuse(c, TLS_FAIL_TIMEOUT, "no complete handshake within handshake_timeout");
 				continue;
 			}
 			if (c->ep->service->conn_timeout) {

@@ -15,6 +15,7 @@
 
 struct endpoint;
 struct sockd;
+struct tls_conn;
 
 #define CONN_PIPE_POOL 32               /* empty pipes a worker keeps for splice */
 #define CONN_NO_SLOT UINT32_MAX
@@ -54,6 +55,11 @@ struct conn_loop {
 	 * the first worker to take a connection of an endpoint named
 	 * "fault-stall" hang that long, once. */
 	unsigned long fault_stall_ms;
+
+	/* Failed TLS handshakes: one line per TLS_LOG_MS per worker, then a
+	 * count of the ones not logged. */
+	uint64_t tls_logged_ms;
+	unsigned long tls_unlogged;
 };
 
 /* An accepted stream connection. The acceptor creates it (conn_new) and
@@ -96,6 +102,10 @@ struct conn {
 	void *svc_state;                /* the service's own allocation, freed by conn_free */
 	uint8_t *proxy_buf;             /* waiting for a PROXY header: what arrived of it */
 	uint32_t proxy_have;
+	struct tls_conn *tls;           /* the endpoint has tls: the records of c->fd */
+	bool tls_ready;                 /* its handshake is done: the service runs */
+	uint32_t tls_cross;             /* TLS needs this epoll event for the service's
+					 * read (EPOLLOUT) or write (EPOLLIN) to go on */
 
 	uint64_t svc;                   /* service state (chargen position, ...) */
 	uint64_t bytes_in;
@@ -167,6 +177,17 @@ void conn_replace_fd(struct conn *c, int fd);
  * (c has fd all the same). */
 int conn_handoff(struct conn *c, int fd);
 
+/* Whether c's bytes go through TLS in sockd (not kTLS): the service must
+ * use conn_read/conn_write on it, never the fd itself. */
+static inline bool
+conn_tls(const struct conn *c)
+{
+	return c->tls != NULL;
+}
+
+/* No more output: close_notify first on TLS, then shutdown(SHUT_WR). */
+void conn_shutdown_write(struct conn *c);
+
 /* Bytes moved without conn_read/conn_write (splice): count them. */
 void conn_count(struct conn *c, size_t in, size_t out);
 
@@ -187,7 +208,8 @@ void conn_finish(struct conn *c);
 /* The worker's scratch buffer, valid until the handler returns. */
 uint8_t *conn_scratch(struct conn *c, size_t *size);
 
-/* A non-blocking read/write that counts bytes; -errno on failure, 0 on EOF. */
+/* A non-blocking read/write that counts bytes; -errno on failure, 0 on EOF.
+ * On a TLS endpoint they move plaintext through the connection's TLS. */
 ssize_t conn_read(struct conn *c, void *buf, size_t len);
 ssize_t conn_write(struct conn *c, const void *buf, size_t len);
 

@@ -20,6 +20,7 @@
 #include "monitor.h"
 #include "queue.h"
 #include "service.h"
+#include "tls.h"
 #include "forward_options.h"
 #include "status.h"
 #include "systemd.h"
@@ -102,8 +103,25 @@ drop_privileges(struct sockd *d, const struct daemon_config *dc)
 void
 daemon_warn_config(const struct sockd_config *cfg)
 {
+	static bool ktls_told;
 	char text[ADDR_STRLEN];
 
+	/* Once per run, at the first configuration with TLS: whether the
+	 * kernel can take the records over (kTLS, the "tls" ULP). */
+	for (size_t i = 0; i < cfg->n_endpoints && !ktls_told; i++) {
+		const struct tls_options *to = cfg->endpoints[i]->tls;
+
+		if (!to || !to->ktls)
+			continue;
+		ktls_told = true;
+		if (tls_kernel_has_ktls())
+			log_notice("TLS: the kernel offers kTLS (tls ULP): records of TLS connections go "
+				   "through the kernel where OpenSSL can hand them over");
+		else
+			log_notice("TLS: the kernel offers no kTLS (no \"tls\" in "
+				   "/proc/sys/net/ipv4/tcp_available_ulp): sockd encrypts and decrypts "
+				   "every record itself");
+	}
 	if (cfg->daemon.user || geteuid() != 0)
 		return;
 	for (size_t i = 0; i < cfg->n_endpoints; i++) {

@@ -12,6 +12,7 @@
 #include "service.h"
 #include "sockd.h"
 #include "status.h"
+#include "tls.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
@@ -115,6 +116,16 @@ read_counters(const struct endpoint *ep, struct status_counters *c)
 	c->evicted_source = atomic_load_explicit(&s->evicted_source, memory_order_relaxed);
 	c->evicted_full = atomic_load_explicit(&s->evicted_full, memory_order_relaxed);
 	c->evicted_budget = atomic_load_explicit(&s->evicted_budget, memory_order_relaxed);
+	c->tls_handshakes = atomic_load_explicit(&s->tls_handshakes, memory_order_relaxed);
+	c->tls_resumed = atomic_load_explicit(&s->tls_resumed, memory_order_relaxed);
+	c->tls_failed_protocol = atomic_load_explicit(&s->tls_failed[TLS_FAIL_PROTOCOL], memory_order_relaxed);
+	c->tls_failed_certificate = atomic_load_explicit(&s->tls_failed[TLS_FAIL_CERTIFICATE],
+							 memory_order_relaxed);
+	c->tls_failed_sni = atomic_load_explicit(&s->tls_failed[TLS_FAIL_SNI], memory_order_relaxed);
+	c->tls_failed_alpn = atomic_load_explicit(&s->tls_failed[TLS_FAIL_ALPN], memory_order_relaxed);
+	c->tls_failed_timeout = atomic_load_explicit(&s->tls_failed[TLS_FAIL_TIMEOUT], memory_order_relaxed);
+	c->tls_failed_closed = atomic_load_explicit(&s->tls_failed[TLS_FAIL_CLOSED], memory_order_relaxed);
+	c->tls_failed_other = atomic_load_explicit(&s->tls_failed[TLS_FAIL_OTHER], memory_order_relaxed);
 }
 
 static const struct mon_endpoint *

@@ -28,6 +28,7 @@
 #include "service.h"
 #include "exec_options.h"
 #include "sockd.h"
+#include "tls.h"
 
 #define CHILD_STACK (64 * 1024)
 
@@ -50,6 +51,8 @@
 #define HANGUP_TERM_MS 1000
 #define HANGUP_KILL_MS 5000
 #define KILL_LOG_INTERVAL_MS 10000      /* at most one such SIGKILL logged per this */
+#define PUMP_CHUNK (16 * 1024)          /* a TLS record's worth, each way */
+#define PUMP_ROUNDS 4                   /* per wakeup, so one client cannot starve others */
 
 /* TCP keepalive on a program's connection: the first probe after
  * KEEPIDLE_S without traffic, then every KEEPINTVL_S, given up after
@@ -60,8 +63,28 @@
 #define KEEPINTVL_S 10
 #define KEEPCNT 6
 
+/* On a TLS endpoint the program gets one end of a socketpair and the
+ * worker moves plaintext between the other end and the TLS connection:
+ * at most one chunk held each way, and the side it came from is not read
+ * until it is passed on. */
+struct exec_pump {
+	struct conn_aux pid;            /* the child's pidfd, until reaped */
+	struct conn_aux plain;          /* our end of the program's socketpair */
+	uint8_t to_prog[PUMP_CHUNK];    /* decrypted, not yet written to the program */
+	size_t to_prog_len, to_prog_off;
+	uint8_t to_client[PUMP_CHUNK];  /* the program's output, not yet taken by TLS */
+	size_t to_client_len, to_client_off;
+	bool client_eof;                /* close_notify or EOF from the client */
+	bool prog_in_shut;              /* ... passed on as EOF on the program's stdin */
+	bool prog_eof;                  /* the program closed its output */
+	bool client_shut;               /* ... passed on as close_notify */
+	bool client_gone;               /* reset or TLS error: nothing reaches it any more */
+};
+
 struct exec_state {
 	pid_t pid;
+	int pidfd;                      /* c->fd after conn_handoff, or pump->pid.fd */
+	struct exec_pump *pump;         /* TLS endpoints only */
 	uint64_t started_ms;
 	uint64_t hangup_ms;             /* when the client hung up, 0 = not (seen) */
 	bool term_sent;                 /* ... and SIGTERM went out since */
@@ -242,7 +265,7 @@ ip_port(const struct sockaddr *sa, char *ip, size_t size, unsigned *port)
 /* The environment ucspi-tcp's tcpserver and systemd give a per-connection
  * program: who is on the other end, and where it connected to. */
 static char **
-build_env(struct conn *c, char *buf, size_t size)
+build_env(struct conn *c, char *buf, size_t size, char **tls_env, int n_tls)
 {
 	const struct exec_options *eo = exec_options(c->ep);
 	size_t n_cfg = 0, n = 0, used = 0;
@@ -253,7 +276,7 @@ build_env(struct conn *c, char *buf, size_t size)
 
 	for (char **e = eo->env; e && *e; e++, n_cfg++)
 		have_path |= strncmp(*e, "PATH=", 5) == 0;
-	envp = calloc(n_cfg + ENV_VARS + 1, sizeof(*envp));
+	envp = calloc(n_cfg + ENV_VARS + (size_t)n_tls + 1, sizeof(*envp));
 	if (!envp)
 		return NULL;
 
@@ -296,6 +319,8 @@ build_env(struct conn *c, char *buf, size_t size)
 	}
 	if (!have_path)
 		env_add(envp, &n, buf, &used, size, DEFAULT_PATH);
+	for (int i = 0; i < n_tls; i++)
+		envp[n++] = tls_env[i];
 	for (char **e = eo->env; e && *e; e++)
 		envp[n++] = *e;
 	envp[n] = NULL;
@@ -323,6 +348,122 @@ keepalive(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
 }
 
+static void exec_hangup(struct conn *c);
+
+/* The client of a TLS connection is gone (reset, TLS error): as a hang-up
+ * of a plaintext one, the program gets SIGTERM, then SIGKILL. */
+static void
+pump_client_gone(struct conn *c)
+{
+	struct exec_state *st = c->svc_state;
+	struct exec_pump *p = st->pump;
+
+	if (p->client_gone)
+		return;
+	p->client_gone = true;
+	conn_want(c, 0);
+	if (st->pid)
+		exec_hangup(c);
+	else
+		conn_close(c);
+}
+
+/* Move plaintext between the TLS connection and the program, each way as
+ * far as the other side takes it; end c once the program has exited and
+ * everything it wrote reached the client. */
+static void
+pump_run(struct conn *c)
+{
+	struct exec_state *st = c->svc_state;
+	struct exec_pump *p = st->pump;
+	uint32_t cev = 0, pev = 0;
+	ssize_t n;
+
+	for (int round = 0; round < PUMP_ROUNDS && !p->client_gone; round++) {
+		bool moved = false;
+
+		/* client -> program */
+		if (!p->to_prog_len && !p->client_eof) {
+			n = conn_read(c, p->to_prog, sizeof(p->to_prog));
+			if (n > 0) {
+				p->to_prog_len = (size_t)n;
+				p->to_prog_off = 0;
+				moved = true;
+			} else if (n == 0) {
+				p->client_eof = true;
+			} else if (n != -EAGAIN && n != -EINTR) {
+				pump_client_gone(c);
+				return;
+			}
+		}
+		if (p->to_prog_len) {
+			n = write(p->plain.fd, p->to_prog + p->to_prog_off, p->to_prog_len - p->to_prog_off);
+			if (n > 0) {
+				p->to_prog_off += (size_t)n;
+				moved = true;
+			} else if (n == -1 && errno != EAGAIN && errno != EINTR) {
+				p->to_prog_off = p->to_prog_len;        /* it reads no more: dropped */
+			}
+			if (p->to_prog_off == p->to_prog_len)
+				p->to_prog_len = 0;
+		}
+		if (p->client_eof && !p->to_prog_len && !p->prog_in_shut) {
+			shutdown(p->plain.fd, SHUT_WR);
+			p->prog_in_shut = true;
+		}
+
+		/* program -> client */
+		if (!p->to_client_len && !p->prog_eof) {
+			n = read(p->plain.fd, p->to_client, sizeof(p->to_client));
+			if (n > 0) {
+				p->to_client_len = (size_t)n;
+				p->to_client_off = 0;
+				moved = true;
+			} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+				p->prog_eof = true;
+			}
+		}
+		if (p->to_client_len) {
+			n = conn_write(c, p->to_client + p->to_client_off, p->to_client_len - p->to_client_off);
+			if (n > 0) {
+				p->to_client_off += (size_t)n;
+				moved = true;
+			} else if (n != -EAGAIN && n != -EINTR) {
+				pump_client_gone(c);
+				return;
+			}
+			if (p->to_client_off == p->to_client_len)
+				p->to_client_len = 0;
+		}
+		if (p->prog_eof && !p->to_client_len && !p->client_shut) {
+			conn_shutdown_write(c);
+			p->client_shut = true;
+		}
+		if (!moved)
+			break;
+	}
+	if (p->client_gone) {
+		if (st->pid == 0)
+			conn_close(c);
+		return;
+	}
+	if (st->pid == 0 && p->client_shut) {
+		conn_close(c);  /* exited, and all it said was passed on */
+		return;
+	}
+	if (!p->to_prog_len && !p->client_eof)
+		cev |= EPOLLIN;
+	if (p->to_client_len)
+		cev |= EPOLLOUT;
+	if (!p->to_client_len && !p->prog_eof)
+		pev |= EPOLLIN;
+	if (p->to_prog_len)
+		pev |= EPOLLOUT;
+	conn_want(c, cev);
+	if (!c->closed && conn_aux_want(&p->plain, pev) < 0)
+		pump_client_gone(c);
+}
+
 static void
 exec_start(struct conn *c)
 {
@@ -332,15 +473,38 @@ exec_start(struct conn *c)
 	struct exec_state *st;
 	struct spawn *shared;
 	char envbuf[1024];
+	char *tls_env[TLS_ENV_MAX];
+	int n_tls = 0, pair[2] = { -1, -1 };
 	void *stack;
 	int pidfd, r;
 	pid_t pid;
 
 	st = calloc(1, sizeof(*st));
-	sp.envp = build_env(c, envbuf, sizeof(envbuf));
+	if (st && conn_tls(c)) {
+		n_tls = tls_conn_env(c->tls, tls_env, TLS_ENV_MAX);
+		st->pump = calloc(1, sizeof(*st->pump));
+		if (n_tls < 0 || !st->pump) {
+			n_tls = 0;
+			free(st->pump);
+			free(st);
+			st = NULL;
+		} else if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) == -1) {
+			log_errno(errno, "endpoint %s: socketpair for %s", ep->name, eo->command[0]);
+			free(st->pump);
+			free(st);
+			goto out_fail;
+		} else {
+			conn_aux_init(c, &st->pump->plain, pair[0]);
+			conn_aux_init(c, &st->pump->pid, -1);
+			sp.sock = pair[1];
+		}
+	}
+	sp.envp = build_env(c, envbuf, sizeof(envbuf), tls_env, n_tls);
 	stack = child_stack();
 	if (!st || !sp.envp || !stack) {
 		log_err("endpoint %s: out of memory starting %s", ep->name, eo->command[0]);
+		if (st)
+			free(st->pump);
 		free(st);
 		goto out_fail;
 	}
@@ -359,6 +523,10 @@ exec_start(struct conn *c)
 	pid = clone(child_main, (char *)stack + CHILD_STACK, CHILD_CLONE_FLAGS, shared);
 	sp.err = shared->err;
 	sp.failed = shared->failed;
+	if (pair[1] >= 0) {
+		close(pair[1]);         /* the child's end now */
+		pair[1] = -1;
+	}
 	if (pid == -1) {
 		log_errno(errno, "endpoint %s: cannot start %s", ep->name, eo->command[0]);
 		goto out_fail;
@@ -386,18 +554,36 @@ exec_start(struct conn *c)
 		waitpid(pid, NULL, 0);
 		goto out_fail;
 	}
+	st->pidfd = pidfd;
+	free(sp.envp);
+	for (int i = 0; i < n_tls; i++)
+		free(tls_env[i]);
+	log_debug("endpoint %s: started pid %d: %s", ep->name, (int)pid, eo->command[0]);
+	if (st->pump) {
+		/* c keeps the TLS socket; the pidfd is watched beside it. */
+		st->pump->pid.fd = pidfd;
+		if ((r = conn_aux_want(&st->pump->pid, EPOLLIN)) < 0) {
+			log_errno(r, "endpoint %s: pid %d: cannot watch it, killing it", ep->name, (int)pid);
+			conn_close(c);
+			return;
+		}
+		pump_run(c);
+		return;
+	}
 	/* pidfd_open() sets close-on-exec */
 	if ((r = conn_handoff(c, pidfd)) < 0)
 		log_warn_errno(-r, "endpoint %s: pid %d: cannot watch its client for a hang-up; "
 			       "only lifetime bounds it, ignoring", ep->name, (int)pid);
-	free(sp.envp);
-	log_debug("endpoint %s: started pid %d: %s", ep->name, (int)pid, eo->command[0]);
 	conn_want(c, EPOLLIN);
 	return;
 
 out_fail:
 	atomic_fetch_add_explicit(&ep->stats.failed, 1, memory_order_relaxed);
 	free(sp.envp);
+	for (int i = 0; i < n_tls; i++)
+		free(tls_env[i]);
+	if (pair[1] >= 0)
+		close(pair[1]);
 	conn_close(c);
 }
 
@@ -411,7 +597,7 @@ reap(struct conn *c, bool block)
 
 	if (!st || st->pid == 0)
 		return true;
-	if (waitid(P_PIDFD, (id_t)c->fd, &si, WEXITED | (block ? 0 : WNOHANG)) == -1 || si.si_pid == 0)
+	if (waitid(P_PIDFD, (id_t)st->pidfd, &si, WEXITED | (block ? 0 : WNOHANG)) == -1 || si.si_pid == 0)
 		return false;
 	secs = (double)(conn_now_ms(c) - st->started_ms) / 1000.0;
 	if (si.si_code == CLD_EXITED) {
@@ -431,8 +617,33 @@ reap(struct conn *c, bool block)
 static void
 exec_io(struct conn *c, uint32_t events)
 {
+	struct exec_state *st = c->svc_state;
+
+	if (st && st->pump) {
+		/* EPOLLHUP also comes after an orderly close both ways: the
+		 * reads and writes of pump_run tell a reset from that. */
+		pump_run(c);
+		return;
+	}
 	if (reap(c, false))
 		conn_close(c);
+}
+
+/* The pidfd or the program's socketpair of a TLS connection. */
+static void
+exec_aux_io(struct conn *c, struct conn_aux *aux, uint32_t events)
+{
+	struct exec_state *st = c->svc_state;
+
+	if (!st || !st->pump)
+		return;
+	if (aux == &st->pump->pid) {
+		if (!reap(c, false))
+			return;
+		conn_aux_close(&st->pump->pid);
+		st->pidfd = -1;
+	}
+	pump_run(c);
 }
 
 /* The client is gone for good (reset, or closed both ways): nobody reads
@@ -484,7 +695,7 @@ exec_timeout(struct conn *c)
 		return;
 	if (!st->term_sent) {
 		st->term_sent = true;
-		pidfd_send_signal(c->fd, SIGTERM, NULL, 0);
+		pidfd_send_signal(st->pidfd, SIGTERM, NULL, 0);
 		conn_set_timer(c, now + HANGUP_KILL_MS);
 		return;
 	}
@@ -497,7 +708,7 @@ exec_timeout(struct conn *c)
 			 "killing it (SIGKILL); %lu more since the last such line", c->ep->name,
 			 (int)st->pid, (double)(now - st->hangup_ms) / 1000.0, missed);
 	/* The pidfd says when it is gone: exec_io reaps it. */
-	pidfd_send_signal(c->fd, SIGKILL, NULL, 0);
+	pidfd_send_signal(st->pidfd, SIGKILL, NULL, 0);
 }
 
 static void
@@ -507,7 +718,7 @@ exec_stop(struct conn *c, bool force)
 
 	if (!st || st->pid == 0)
 		return;
-	pidfd_send_signal(c->fd, force ? SIGKILL : SIGTERM, NULL, 0);
+	pidfd_send_signal(st->pidfd, force ? SIGKILL : SIGTERM, NULL, 0);
 	if (force)
 		reap(c, true);
 }
@@ -520,8 +731,14 @@ exec_free(struct conn *c)
 	struct exec_state *st = c->svc_state;
 
 	if (st && st->pid) {
-		pidfd_send_signal(c->fd, SIGKILL, NULL, 0);
+		pidfd_send_signal(st->pidfd, SIGKILL, NULL, 0);
 		reap(c, true);
+	}
+	if (st && st->pump) {
+		conn_aux_close(&st->pump->pid);
+		conn_aux_close(&st->pump->plain);
+		free(st->pump);
+		st->pump = NULL;
 	}
 }
 
@@ -859,6 +1076,7 @@ const struct service service_exec = {
 	.flags = SERVICE_STREAM | SERVICE_OPAQUE | SERVICE_LOG_INFO,
 	.conn_start = exec_start,
 	.conn_io = exec_io,
+	.conn_aux_io = exec_aux_io,
 	.conn_hangup = exec_hangup,
 	.conn_timeout = exec_timeout,
 	.conn_stop = exec_stop,

@@ -176,6 +176,33 @@ fwd_free(struct conn *c)
 	conn_aux_close(&f->up);
 }
 
+/* On a TLS endpoint the client's bytes go through conn_read/conn_write,
+ * which decrypt, encrypt and count them; these return -1 and errno as
+ * recv and send do. */
+static ssize_t
+client_recv(struct conn *c, void *buf, size_t len)
+{
+	ssize_t n = conn_read(c, buf, len);
+
+	if (n < 0) {
+		errno = (int)-n;
+		return -1;
+	}
+	return n;
+}
+
+static ssize_t
+client_send(struct conn *c, const void *buf, size_t len)
+{
+	ssize_t n = conn_write(c, buf, len);
+
+	if (n < 0) {
+		errno = (int)-n;
+		return -1;
+	}
+	return n;
+}
+
 /* Send what f holds. 1 when all of it went, 0 when dst is full, -errno. */
 static int
 flow_flush(struct conn *c, struct flow *f, int dst, bool to_upstream)
@@ -183,7 +210,9 @@ flow_flush(struct conn *c, struct flow *f, int dst, bool to_upstream)
 	while (f->pending) {
 		ssize_t n;
 
-		if (f->buf)
+		if (!to_upstream && conn_tls(c))
+			n = client_send(c, f->buf + f->off, f->pending);
+		else if (f->buf)
 			n = send(dst, f->buf + f->off, f->pending, MSG_NOSIGNAL | MSG_DONTWAIT);
 		else
 			n = splice(f->p[0], NULL, dst, NULL, f->pending, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -194,7 +223,7 @@ flow_flush(struct conn *c, struct flow *f, int dst, bool to_upstream)
 		}
 		f->pending -= (size_t)n;
 		f->off += (size_t)n;
-		if (!to_upstream)
+		if (!to_upstream && !conn_tls(c))
 			conn_count(c, 0, (size_t)n);
 	}
 	f->off = 0;
@@ -238,20 +267,24 @@ flow_copy(struct conn *c, struct flow *f, int src, int dst, bool to_upstream, bo
 	uint8_t *scratch = conn_scratch(c, &size);
 	ssize_t n, m;
 
-	n = recv(src, scratch, record ? size : CHUNK, MSG_DONTWAIT);
+	if (to_upstream && conn_tls(c))
+		n = client_recv(c, scratch, CHUNK);
+	else
+		n = recv(src, scratch, record ? size : CHUNK, MSG_DONTWAIT);
 	if (n <= 0)
 		return n == 0 ? 0 : -errno;
-	if (to_upstream)
+	if (to_upstream && !conn_tls(c))
 		conn_count(c, (size_t)n, 0);
 	do
-		m = send(dst, scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		m = !to_upstream && conn_tls(c) ? client_send(c, scratch, (size_t)n)
+						: send(dst, scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (m == -1 && errno == EINTR);
 	if (m == -1) {
 		if (errno != EAGAIN)
 			return -errno;
 		m = 0;
 	}
-	if (!to_upstream)
+	if (!to_upstream && !conn_tls(c))
 		conn_count(c, 0, (size_t)m);
 	if (m < n) {
 		f->buf = malloc((size_t)(n - m));
@@ -295,7 +328,7 @@ flow_run(struct conn *c, struct fwd *fw, struct flow *f, struct flow *back, int 
 		if (spliced)
 			n = flow_splice(c, f, src, dst, to_upstream);
 		else
-			n = flow_copy(c, f, src, dst, to_upstream, fw->seqpacket);
+			n = flow_copy(c, f, src, dst, to_upstream, fw->seqpacket && !conn_tls(c));
 		if (n == -EINTR)
 			continue;
 		if (n == -EAGAIN) {
@@ -331,8 +364,12 @@ flow_run(struct conn *c, struct fwd *fw, struct flow *f, struct flow *back, int 
 	if (f->eof && !f->pending && !f->shut) {
 		/* Closing both sockets says the rest: a shutdown is needed
 		 * only while the other direction still runs. */
-		if (!(back->eof && back->pending == 0))
-			shutdown(dst, SHUT_WR);
+		if (!(back->eof && back->pending == 0)) {
+			if (to_upstream)
+				shutdown(dst, SHUT_WR);
+			else
+				conn_shutdown_write(c);
+		}
 		f->shut = true;
 	}
 	return 0;
@@ -493,7 +530,13 @@ try_next(struct conn *c)
 		}
 		conn_aux_init(c, &f->up, fd);
 		f->us = (struct side){ 0 };
-		f->seqpacket = c->socktype == SOCK_SEQPACKET || addr_socktype(a) == SOCK_SEQPACKET;
+		/* TLS is records too: the client's plaintext is never spliced
+		 * (sockd decrypts it), and a record read says nothing of what
+		 * else the socket holds. With kTLS both ways the kernel could
+		 * splice it; reading a control record (a TLS 1.3 ticket, an
+		 * alert) from it fails with EIO, though, so it is not done. */
+		f->seqpacket = c->socktype == SOCK_SEQPACKET || addr_socktype(a) == SOCK_SEQPACKET ||
+			       conn_tls(c);
 		if (r == 0) {
 			connected(c);   /* Unix sockets connect at once */
 			return;

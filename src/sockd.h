@@ -12,6 +12,7 @@
 
 struct acl;
 struct service;
+struct tls_options;
 struct source_table;
 
 enum overload {
@@ -43,6 +44,9 @@ struct endpoint_stats {
 	atomic_ulong evicted_source;    /* sessions ended for a new one: udp_sessions_per_source */
 	atomic_ulong evicted_full;      /* ... the socket's table was full */
 	atomic_ulong evicted_budget;    /* ... the daemon's session budget was used up */
+	atomic_ulong tls_handshakes;    /* TLS handshakes completed */
+	atomic_ulong tls_resumed;       /* ... of which resumed a session */
+	atomic_ulong tls_failed[7];     /* failed handshakes by enum tls_fail (TLS_FAIL_N) */
 };
 
 /* One configured endpoint: a service behind one or more listen addresses.
@@ -89,6 +93,10 @@ struct endpoint {
 	int proxy_protocol;             /* 0 = none, else enum proxy_version (1, 2, 3 = any) */
 	struct acl *proxy_from;         /* senders trusted to send it; NULL = any */
 	double proxy_timeout;           /* seconds for the whole header */
+
+	/* tls = { }: the connections speak TLS, which sockd terminates; its
+	 * contexts (tls->server) are built at load. NULL = plaintext. */
+	struct tls_options *tls;
 
 	/* The keys of the endpoint's service, in that service's own struct
 	 * (struct exec_options, struct forward_options, ...; see

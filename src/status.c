@@ -81,6 +81,30 @@ static const struct counter_info {
 	  "sockd_endpoint_udp_sessions_evicted_total", "counter", "full", NULL },
 	{ offsetof(struct status_counters, evicted_budget), "evicted", "budget",
 	  "sockd_endpoint_udp_sessions_evicted_total", "counter", "budget", NULL },
+	{ offsetof(struct status_counters, tls_handshakes), "tls", "handshakes",
+	  "sockd_endpoint_tls_handshakes_total", "counter", NULL,
+	  "TLS handshakes completed (endpoints with tls)." },
+	{ offsetof(struct status_counters, tls_resumed), "tls", "resumed",
+	  "sockd_endpoint_tls_resumed_total", "counter", NULL,
+	  "TLS handshakes that resumed a session (ticket or session cache)." },
+	{ offsetof(struct status_counters, tls_failed_protocol), "tls_failed", "protocol",
+	  "sockd_endpoint_tls_failed_total", "counter", "protocol",
+	  "TLS handshakes that failed, by reason: protocol (not TLS, no version or cipher in "
+	  "common, renegotiation), certificate (client certificate missing or not verified), "
+	  "sni (unknown server name refused), alpn (no ALPN protocol in common), timeout "
+	  "(handshake_timeout), closed (the client went away), other." },
+	{ offsetof(struct status_counters, tls_failed_certificate), "tls_failed", "certificate",
+	  "sockd_endpoint_tls_failed_total", "counter", "certificate", NULL },
+	{ offsetof(struct status_counters, tls_failed_sni), "tls_failed", "sni",
+	  "sockd_endpoint_tls_failed_total", "counter", "sni", NULL },
+	{ offsetof(struct status_counters, tls_failed_alpn), "tls_failed", "alpn",
+	  "sockd_endpoint_tls_failed_total", "counter", "alpn", NULL },
+	{ offsetof(struct status_counters, tls_failed_timeout), "tls_failed", "timeout",
+	  "sockd_endpoint_tls_failed_total", "counter", "timeout", NULL },
+	{ offsetof(struct status_counters, tls_failed_closed), "tls_failed", "closed",
+	  "sockd_endpoint_tls_failed_total", "counter", "closed", NULL },
+	{ offsetof(struct status_counters, tls_failed_other), "tls_failed", "other",
+	  "sockd_endpoint_tls_failed_total", "counter", "other", NULL },
 };
 
 #define N_COUNTERS (sizeof(counters) / sizeof(counters[0]))
@@ -115,6 +139,13 @@ static unsigned long long
 evicted(const struct status_counters *c)
 {
 	return c->evicted_source + c->evicted_full + c->evicted_budget;
+}
+
+static unsigned long long
+tls_failed(const struct status_counters *c)
+{
+	return c->tls_failed_protocol + c->tls_failed_certificate + c->tls_failed_sni + c->tls_failed_alpn +
+	       c->tls_failed_timeout + c->tls_failed_closed + c->tls_failed_other;
 }
 
 void
@@ -613,8 +644,11 @@ status_table(const struct status *s, double now, struct buf *b)
 	for (size_t i = 0; i < s->n_endpoints; i++) {
 		const struct status_endpoint *e = &s->endpoints[i];
 
+		bool before;
+
 		if (status_refused(&e->c) == 0 && e->c.closed_idle == 0 &&
-		    e->c.dropped_rate == 0 && e->c.dropped_guard == 0 && evicted(&e->c) == 0)
+		    e->c.dropped_rate == 0 && e->c.dropped_guard == 0 && evicted(&e->c) == 0 &&
+		    e->c.tls_handshakes == 0 && tls_failed(&e->c) == 0)
 			continue;
 		if (!any_details)
 			buf_puts(b, "\n");
@@ -633,6 +667,14 @@ status_table(const struct status *s, double now, struct buf *b)
 			if (status_refused(&e->c) || e->c.closed_idle || e->c.dropped_rate || e->c.dropped_guard)
 				buf_puts(b, ";");
 			details(b, e, "evicted", " sessions ended for new clients:");
+		}
+		before = status_refused(&e->c) || e->c.closed_idle || e->c.dropped_rate ||
+			 e->c.dropped_guard || evicted(&e->c);
+		if (e->c.tls_handshakes || tls_failed(&e->c)) {
+			buf_printf(b, "%s tls handshakes %llu (resumed %llu)", before ? ";" : "",
+				   e->c.tls_handshakes, e->c.tls_resumed);
+			if (tls_failed(&e->c))
+				details(b, e, "tls_failed", ", failed");
 		}
 		buf_puts(b, "\n");
 	}

@@ -31,6 +31,15 @@ struct status_counters {
 	unsigned long long evicted_source;
 	unsigned long long evicted_full;
 	unsigned long long evicted_budget;
+	unsigned long long tls_handshakes;      /* TLS handshakes completed */
+	unsigned long long tls_resumed;         /* ... that resumed a session */
+	unsigned long long tls_failed_protocol; /* failed handshakes, by reason */
+	unsigned long long tls_failed_certificate;
+	unsigned long long tls_failed_sni;
+	unsigned long long tls_failed_alpn;
+	unsigned long long tls_failed_timeout;
+	unsigned long long tls_failed_closed;
+	unsigned long long tls_failed_other;
 	unsigned long long refused_sni;
 };
 
