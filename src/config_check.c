@@ -17,6 +17,7 @@
 #include "tls.h"
 #include "exec_options.h"
 #include "forward_options.h"
+#include "upstream_tls.h"
 
 /* What the listen addresses of an endpoint are, as far as they parsed. */
 struct kinds {
@@ -240,6 +241,26 @@ check_routes(struct loader *l, const struct ep_state *st, const struct kinds *h)
 	}
 }
 
+/* upstream_tls: the files are read here, at every load, so that a reload
+ * picks up a new CA or client certificate and a bad one refuses it. */
+static void
+check_upstream_tls(struct loader *l, const struct ep_state *st, const struct kinds *h)
+{
+	struct forward_options *fo = forward_options(st->ep);
+	const struct cval *v = loader_seen(l, st->ep, "upstream_tls");
+	char err[512];
+
+	if (!v || !fo->upstream_tls || h->has_dgram)
+		return;         /* check_rest() says it is for streams */
+	if (loader_seen(l, st->ep, "routes")) {
+		key_error(&l->kc, v, "'upstream_tls' does not go with 'routes': routed clients "
+		    "speak TLS to the upstream themselves");
+		return;
+	}
+	if (!upstream_tls_build(fo->upstream_tls, err, sizeof(err)))
+		key_error(&l->kc, v, "upstream_tls: %s", err);
+}
+
 /* forward: a stream client is relayed to a stream upstream, a datagram one
  * to a datagram upstream; one endpoint cannot be both. */
 static void
@@ -281,6 +302,7 @@ check_forward(struct loader *l, const struct ep_state *st, const struct kinds *h
 	if (up)
 		check_upstreams(l, st, h, up, fo->upstream, fo->n_upstream);
 	check_routes(l, st, h);
+	check_upstream_tls(l, st, h);
 }
 
 /* Keys whose address rule runs at a place of its own above, so that a

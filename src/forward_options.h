@@ -29,6 +29,7 @@ struct forward_options {
 	struct fwd_route *routes;       /* SNI routing when n_routes > 0 */
 	size_t n_routes;
 	double sni_timeout;             /* seconds for the whole ClientHello */
+	struct upstream_tls_options *upstream_tls;      /* TLS to the upstream, or NULL */
 	double connect_timeout;         /* seconds per upstream attempt */
 	int balance;                    /* enum balance */
 	int send_proxy;                 /* 0 = none, else PROXY_V1 or PROXY_V2 */

@@ -31,7 +31,9 @@
 #include "forward_options.h"
 #include "forward_route.h"
 #include "sockd.h"
+#include "tls.h"
 #include "tls_hello.h"
+#include "upstream_tls.h"
 
 #define CHUNK (64 * 1024)               /* a read; a default pipe holds this much */
 #define BULK_END (CHUNK / 4)            /* a splice read shorter than this ends bulk mode */
@@ -68,6 +70,9 @@ struct fwd {
 	const struct addr *ups;         /* the upstreams of this client: the route's */
 	size_t n_ups;
 	bool routing;                   /* SNI routing: waiting for the ClientHello */
+	struct tls_conn *ut;            /* upstream_tls: the upstream's TLS */
+	bool handshaking;               /* ... connected, its handshake runs */
+	char tls_err[192];              /* why the last upstream handshake failed */
 	size_t hello_need;              /* peek again once this many bytes are in */
 	char detail[TLS_HELLO_NAME_MAX + 8];    /* "sni=NAME" for the log line */
 	struct side cs;                 /* the client */
@@ -87,6 +92,7 @@ struct fwd {
 };
 
 static void try_next(struct conn *c);
+static void fwd_relay(struct conn *c);
 
 /* connect() as upstream_user. A Unix server learns who connected
  * from SO_PEERCRED (and SO_PEERGROUPS), which record the connecting
@@ -173,6 +179,8 @@ fwd_free(struct conn *c)
 		return;
 	flow_release(c, &f->cu);
 	flow_release(c, &f->uc);
+	tls_conn_free(f->ut);
+	f->ut = NULL;
 	conn_aux_close(&f->up);
 }
 
@@ -203,6 +211,38 @@ client_send(struct conn *c, const void *buf, size_t len)
 	return n;
 }
 
+/* The upstream's bytes, through its TLS with upstream_tls; like recv and
+ * send otherwise. */
+static ssize_t
+up_recv(struct fwd *fw, int fd, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (!fw->ut)
+		return recv(fd, buf, len, MSG_DONTWAIT);
+	n = tls_conn_read(fw->ut, buf, len);
+	if (n < 0) {
+		errno = (int)-n;
+		return -1;
+	}
+	return n;
+}
+
+static ssize_t
+up_send(struct fwd *fw, int fd, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (!fw->ut)
+		return send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	n = tls_conn_write(fw->ut, buf, len);
+	if (n < 0) {
+		errno = (int)-n;
+		return -1;
+	}
+	return n;
+}
+
 /* Send what f holds. 1 when all of it went, 0 when dst is full, -errno. */
 static int
 flow_flush(struct conn *c, struct flow *f, int dst, bool to_upstream)
@@ -213,7 +253,8 @@ flow_flush(struct conn *c, struct flow *f, int dst, bool to_upstream)
 		if (!to_upstream && conn_tls(c))
 			n = client_send(c, f->buf + f->off, f->pending);
 		else if (f->buf)
-			n = send(dst, f->buf + f->off, f->pending, MSG_NOSIGNAL | MSG_DONTWAIT);
+			n = to_upstream ? up_send(c->svc_state, dst, f->buf + f->off, f->pending)
+					: send(dst, f->buf + f->off, f->pending, MSG_NOSIGNAL | MSG_DONTWAIT);
 		else
 			n = splice(f->p[0], NULL, dst, NULL, f->pending, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n == -1) {
@@ -269,6 +310,8 @@ flow_copy(struct conn *c, struct flow *f, int src, int dst, bool to_upstream, bo
 
 	if (to_upstream && conn_tls(c))
 		n = client_recv(c, scratch, CHUNK);
+	else if (!to_upstream)
+		n = up_recv(c->svc_state, src, scratch, record ? size : CHUNK);
 	else
 		n = recv(src, scratch, record ? size : CHUNK, MSG_DONTWAIT);
 	if (n <= 0)
@@ -277,7 +320,8 @@ flow_copy(struct conn *c, struct flow *f, int src, int dst, bool to_upstream, bo
 		conn_count(c, (size_t)n, 0);
 	do
 		m = !to_upstream && conn_tls(c) ? client_send(c, scratch, (size_t)n)
-						: send(dst, scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		    : to_upstream ? up_send(c->svc_state, dst, scratch, (size_t)n)
+		    : send(dst, scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (m == -1 && errno == EINTR);
 	if (m == -1) {
 		if (errno != EAGAIN)
@@ -365,10 +409,16 @@ flow_run(struct conn *c, struct fwd *fw, struct flow *f, struct flow *back, int 
 		/* Closing both sockets says the rest: a shutdown is needed
 		 * only while the other direction still runs. */
 		if (!(back->eof && back->pending == 0)) {
-			if (to_upstream)
+			if (to_upstream) {
+				/* close_notify first: TLS 1.3 reads it as a
+				 * half-close; a full send buffer loses it, and
+				 * the FIN says the same. */
+				if (fw->ut)
+					tls_conn_shutdown(fw->ut);
 				shutdown(dst, SHUT_WR);
-			else
+			} else {
 				conn_shutdown_write(c);
+			}
 		}
 		f->shut = true;
 	}
@@ -384,7 +434,9 @@ fwd_arm(struct conn *c, struct fwd *f)
 
 	if (f->uc.pending || (c->armed & EPOLLOUT))
 		cev |= EPOLLOUT;
-	if (f->cu.pending || f->hdr_off < f->hdr_len || (f->up.armed & EPOLLOUT))
+	/* A TLS upstream may need to write to read on (and the reverse):
+	 * edge-triggered, EPOLLOUT costs nothing while it stays writable. */
+	if (f->cu.pending || f->hdr_off < f->hdr_len || (f->up.armed & EPOLLOUT) || f->ut)
 		uev |= EPOLLOUT;
 	conn_want(c, cev);
 	if (c->closed)
@@ -447,6 +499,62 @@ fwd_relay(struct conn *c)
 		conn_close(c);
 }
 
+/* Connected to the upstream, and its TLS, if any, is up: relay. */
+static void
+relay_start(struct conn *c)
+{
+	struct fwd *f = c->svc_state;
+
+	f->connected = true;
+	conn_set_timer(c, 0);
+	/* What the client sent while we connected goes first (its socket
+	 * joins epoll only after this read, so it reports only what is
+	 * newer); the upstream has hardly had time to say anything, but a
+	 * TLS upstream may have sent its session tickets already. */
+	f->cs.rd = f->cs.wr = true;
+	f->us.wr = true;
+	f->us.rd = f->ut != NULL;
+	fwd_relay(c);
+}
+
+/* upstream_tls: the PROXY header goes first, in the clear (as HAProxy's
+ * send-proxy does before its TLS), then the handshake runs as far as the
+ * socket lets it. Edge-triggered for both ways since the connect, the
+ * upstream's next event brings us back. connect_timeout covers it too. */
+static void
+up_handshake(struct conn *c)
+{
+	struct fwd *f = c->svc_state;
+	int r;
+
+	while (f->hdr_off < f->hdr_len) {
+		ssize_t n = send(f->up.fd, f->hdr + f->hdr_off, f->hdr_len - f->hdr_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n == -1) {
+			f->last_err = errno;
+			try_next(c);
+			return;
+		}
+		f->hdr_off += (size_t)n;
+	}
+	r = tls_conn_handshake(f->ut);
+	if (r == 0)
+		return;
+	if (r < 0) {
+		snprintf(f->tls_err, sizeof(f->tls_err), "%s", tls_conn_error(f->ut));
+		f->last_err = EPROTO;
+		try_next(c);
+		return;
+	}
+	f->handshaking = false;
+	relay_start(c);
+}
+
 static void
 connected(struct conn *c)
 {
@@ -454,8 +562,6 @@ connected(struct conn *c)
 	struct endpoint *ep = c->ep;
 	struct forward_options *fo = forward_options(ep);
 
-	f->connected = true;
-	conn_set_timer(c, 0);
 	if (fo->send_proxy) {
 		socklen_t len = sizeof(c->local);
 
@@ -473,12 +579,17 @@ connected(struct conn *c)
 		}
 		f->hdr_len = (size_t)n;
 	}
-	/* What the client sent while we connected goes first (its socket
-	 * joins epoll only after this read, so it reports only what is
-	 * newer); the upstream has hardly had time to say anything. */
-	f->cs.rd = f->cs.wr = true;
-	f->us.wr = true;
-	fwd_relay(c);
+	if (fo->upstream_tls) {
+		f->ut = tls_conn_client(fo->upstream_tls->ctx, f->up.fd, fo->upstream_tls->server_name);
+		if (!f->ut) {
+			conn_close(c);
+			return;
+		}
+		f->handshaking = true;
+		up_handshake(c);
+		return;
+	}
+	relay_start(c);
 }
 
 static void
@@ -489,9 +600,10 @@ give_up(struct conn *c)
 	char text[ADDR_STRLEN];
 
 	atomic_fetch_add_explicit(&ep->stats.failed, 1, memory_order_relaxed);
-	log_warn("endpoint %s: no upstream reachable (last: %s: %s), closing the client",
+	log_warn("endpoint %s: no upstream reachable (last: %s: %s%s), closing the client",
 		 ep->name, addr_format(&f->ups[(f->first + f->tried - 1) % f->n_ups], text, sizeof(text)),
-		 f->last_err ? strerror(f->last_err) : "timed out");
+		 f->last_err == EPROTO ? "TLS handshake failed: " : "",
+		 f->last_err == EPROTO ? f->tls_err : f->last_err ? strerror(f->last_err) : "timed out");
 	conn_close(c);
 }
 
@@ -503,6 +615,10 @@ try_next(struct conn *c)
 	struct endpoint *ep = c->ep;
 	struct forward_options *fo = forward_options(ep);
 
+	tls_conn_free(f->ut);
+	f->ut = NULL;
+	f->handshaking = false;
+	f->hdr_off = 0;
 	conn_aux_close(&f->up);
 	while (f->tried < f->n_ups) {
 		const struct addr *a = &f->ups[(f->first + f->tried) % f->n_ups];
@@ -536,7 +652,7 @@ try_next(struct conn *c)
 		 * splice it; reading a control record (a TLS 1.3 ticket, an
 		 * alert) from it fails with EIO, though, so it is not done. */
 		f->seqpacket = c->socktype == SOCK_SEQPACKET || addr_socktype(a) == SOCK_SEQPACKET ||
-			       conn_tls(c);
+			       conn_tls(c) || fo->upstream_tls;
 		if (r == 0) {
 			connected(c);   /* Unix sockets connect at once */
 			return;
@@ -725,6 +841,10 @@ fwd_aux_io(struct conn *c, struct conn_aux *aux, uint32_t events)
 {
 	struct fwd *f = c->svc_state;
 
+	if (f->handshaking) {
+		up_handshake(c);
+		return;
+	}
 	if (!f->connected) {
 		int err = 0;
 		socklen_t len = sizeof(err);
@@ -744,6 +864,8 @@ fwd_aux_io(struct conn *c, struct conn_aux *aux, uint32_t events)
 	if (events & (EPOLLHUP | EPOLLERR))
 		f->upstream_gone = true;
 	side_note(&f->us, events);
+	if (f->ut)
+		f->us.rd = f->us.wr = true;     /* a record may need the other way */
 	fwd_relay(c);
 }
 
@@ -875,6 +997,10 @@ static const struct key forward_keys[] = {
 	{ .name = "send_proxy", .type = KEY_CHOICE, .set = key_set_choice, .print = key_print_choice,
 	  .offset = F(send_proxy), .choices = send_proxy_choices, .doc_def = "none",
 	  .addrs = KEY_ADDRS_STREAM, .doc = "send the upstream a PROXY header of this version" },
+	{ .name = "upstream_tls", .type = KEY_GROUP, .set = upstream_tls_set,
+	  .print = upstream_tls_print, .offset = F(upstream_tls), .doc_def = "none",
+	  .addrs = KEY_ADDRS_STREAM, .release = upstream_tls_release,
+	  .doc = "speak TLS to the upstream: { ca; server_name; certificate; key; verify; min_version; }" },
 	{ .name = "upstream_user", .type = KEY_ID, .set = set_upstream_user,
 	  .print = print_upstream_user, .offset = F(upstream_user),
 	  .doc_def = "the user sockd serves as", .release = release_upstream_user,
