@@ -222,6 +222,11 @@ check_routes(struct loader *l, const struct ep_state *st, const struct kinds *h)
 	}
 	if (h->has_dgram)
 		return;         /* check_rest() says routes are for streams */
+	if (loader_seen(l, ep, "tls")) {
+		key_error(&l->kc, v, "'routes' does not go with 'tls': routes read the client's "
+		    "own ClientHello and leave TLS to the upstream");
+		return;
+	}
 	for (size_t i = 0; i < ep->n_listen; i++) {
 		if (ep->listen[i].type == ADDR_UNIX_SEQPACKET) {
 			key_error(&l->kc, v, "'routes' needs tcp or unix stream addresses: TLS does "

@@ -1135,6 +1135,18 @@ static const struct error_case error_cases[] = {
 	  "    routes = ( { server_name = \"a.example\"; upstream = \"tcp:127.0.0.1:1\"; } ); }\n);\n", 3,
 	  "'routes' needs tcp or unix stream addresses: TLS does not run over unix-seqpacket" },
 	{ FWD_EP("    sni_timeout = 1;\n"), 6, "'sni_timeout' requires 'routes'" },
+	{ FWD_EP("    upstream_tls = { server_name = \"up.example\"; verify = false; };\n"
+	  "    routes = ( { server_name = \"a.example\"; upstream = \"tcp:127.0.0.1:1\"; } );\n"), 6,
+	  "'upstream_tls' does not go with 'routes': routed clients speak TLS to the upstream themselves" },
+	{ FWD_EP("    upstream_tls = { ca = \"/nonexistent-ca.pem\"; server_name = \"up.example\"; };\n"), 6,
+	  "upstream_tls: ca '/nonexistent-ca.pem': No such file or directory" },
+	{ FWD_EP("    upstream_tls = { verify = true; };\n"), 6,
+	  "upstream_tls: needs 'server_name' to check the upstream's certificate against (or verify = false)" },
+	{ FWD_EP("    upstream_tls = { verify = false; certificate = \"/c.pem\"; };\n"), 6,
+	  "upstream_tls: 'certificate' and 'key' go together" },
+	{ FWD_EP("    upstream_tls = { server_name = \"10.0.0.1\"; };\n"), 6,
+	  "'server_name' must be a DNS name ('10.0.0.1' is not)" },
+	{ FWD_EP("    upstream_tls = { port = 1; };\n"), 6, "unknown key 'port' in upstream_tls" },
 	{ ROUTES("( { server_name = \"a.example\"; upstream = \"tcp:127.0.0.1:1\"; } );\n    sni_timeout = 0"), 4,
 	  "'sni_timeout' must be between 0.1 and 3600" },
 };
