@@ -8,7 +8,7 @@
  *   tlsgen bulk     -a ADDR [-c CONNS] [-d SECS] [-w SECS]
  *            MB/s echoed back, each connection keeping 256 KiB in flight
  *   tlsgen idle     -a ADDR -n N [-h SECS]
- *            N connections, each handshaken with one echo; prints
+ *            N connections, each with its handshake done; prints
  *            "held N" and holds them SECS (or until stdin closes)
  *
  * One thread, one epoll loop, non-blocking OpenSSL; certificates are not
@@ -185,6 +185,14 @@ step(struct tconn *c)
 					ERR_print_errors_fp(stderr);
 					exit(1);
 				}
+				return;
+			}
+			if (mode == M_IDLE) {
+				/* Held from here: an HTTP front (HAProxy's idle
+				 * one) would not echo. */
+				c->st = S_HELD;
+				count++;
+				watch(c, 0, EPOLL_CTL_MOD);
 				return;
 			}
 			c->st = S_SEND;
