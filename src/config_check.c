@@ -17,6 +17,7 @@
 #include "tls.h"
 #include "exec_options.h"
 #include "forward_options.h"
+#include "upstream_tls.h"
 
 /* What the listen addresses of an endpoint are, as far as they parsed. */
 struct kinds {
@@ -173,56 +174,24 @@ check_proxy(struct loader *l, const struct ep_state *st, const struct kinds *h)
 	check_addrs(l, st, &endpoint_keys, "proxy_from", h);
 }
 
-/* forward: a stream client is relayed to a stream upstream, a datagram one
- * to a datagram upstream; one endpoint cannot be both. */
+/* The upstreams of one list (upstream, or a route's): of the listen
+ * addresses' kind, and none of them the endpoint itself. Only the
+ * addresses that parsed are in ups, each checked against its own line. */
 static void
-check_forward(struct loader *l, const struct ep_state *st, const struct kinds *h)
+check_upstreams(struct loader *l, const struct ep_state *st, const struct kinds *h,
+    const struct cval *up, const struct addr *ups, size_t n_ups)
 {
 	const struct endpoint *ep = st->ep;
-	const struct forward_options *fo = forward_options(ep);
-	const struct cval *up = loader_seen(l, ep, "upstream"), *e;
+	const struct cval *e;
 	char buf[ADDR_STRLEN];
-	size_t n = 0, j = 0;
+	size_t n, j = 0;
 	struct addr a;
 	const char *why;
 
-	if (!h->listen_ok)
-		return;
-	/* Only said when the service serves both kinds: otherwise the
-	 * address is wrong anyway. */
-	if (h->has_stream && h->has_dgram) {
-		if ((ep->service->flags & SERVICE_STREAM) && (ep->service->flags & SERVICE_DGRAM))
-			key_error(&l->kc, loader_seen(l, ep, "listen"), "service 'forward' needs 'listen' "
-			    "addresses of one kind: all stream (tcp, unix, unix-seqpacket) or all "
-			    "datagram (udp, unix-dgram)");
-		return;
-	}
-	check_addrs(l, st, ep->service->keys, "send_proxy", h);
-	if ((e = loader_seen(l, ep, "upstream_user"))) {
-		bool unix_up = false;
-
-		for (size_t i = 0; i < fo->n_upstream; i++)
-			unix_up |= addr_family(&fo->upstream[i]) == AF_UNIX;
-		if (h->has_dgram || !unix_up)
-			key_error(&l->kc, e, "'upstream_user' applies to Unix stream upstreams "
-			    "(unix, unix-seqpacket), and endpoint %s has none", st->label);
-	}
-	if ((e = loader_seen(l, ep, "upstream_source"))) {
-		bool match = false;
-
-		for (size_t i = 0; i < fo->n_upstream; i++)
-			match |= addr_is_tcp(&fo->upstream[i]) &&
-			    addr_family(&fo->upstream[i]) == addr_family(&fo->up_so.source);
-		if (!match)
-			key_error(&l->kc, e, "'upstream_source' is an %s address, and endpoint %s has "
-			    "no tcp upstream of that family", addr_family(&fo->up_so.source) == AF_INET ?
-			    "IPv4" : "IPv6", st->label);
-	}
-	/* Only the upstreams that parsed, each with its own line. */
 	e = up->type == CVAL_STRING ? up : cval_is_seq(up) ? up->elems : NULL;
 	n = up->type == CVAL_STRING ? 1 : cval_is_seq(up) ? up->n : 0;
-	for (size_t i = 0; i < n && j < fo->n_upstream; i++) {
-		const struct addr *u = &fo->upstream[j];
+	for (size_t i = 0; i < n && j < n_ups; i++) {
+		const struct addr *u = &ups[j];
 
 		why = "?";
 		if (e[i].type != CVAL_STRING || addr_parse(e[i].s, &a, &why) < 0)
@@ -316,6 +285,126 @@ check_exec(struct loader *l, const struct ep_state *st, const struct kinds *h)
 			key_error(&l->kc, v, "'%s' does not apply with handoff = \"%s\": "
 			    "the program takes the clients off the socket, not sockd",
 			    per_client[i], mode);
+}
+
+/* routes: a TLS byte stream, peeked at before it is relayed. */
+static void
+check_routes(struct loader *l, const struct ep_state *st, const struct kinds *h)
+{
+	const struct endpoint *ep = st->ep;
+	const struct forward_options *fo = forward_options(ep);
+	const struct cval *v = loader_seen(l, ep, "routes");
+	size_t r = 0;
+
+	if (!v) {
+		if ((v = loader_seen(l, ep, "sni_timeout")))
+			key_error(&l->kc, v, "'sni_timeout' requires 'routes'");
+		return;
+	}
+	if (h->has_dgram)
+		return;         /* check_rest() says routes are for streams */
+	if (loader_seen(l, ep, "tls")) {
+		key_error(&l->kc, v, "'routes' does not go with 'tls': routes read the client's "
+		    "own ClientHello and leave TLS to the upstream");
+		return;
+	}
+	for (size_t i = 0; i < ep->n_listen; i++) {
+		if (ep->listen[i].type == ADDR_UNIX_SEQPACKET) {
+			key_error(&l->kc, v, "'routes' needs tcp or unix stream addresses: TLS does "
+			    "not run over unix-seqpacket");
+			break;
+		}
+	}
+	/* The routes that were groups, in order, with their cvals. */
+	for (size_t i = 0; i < v->n && r < fo->n_routes; i++) {
+		const struct cval *g = &v->elems[i], *up;
+
+		if (g->type != CVAL_GROUP)
+			continue;
+		if ((up = cval_member(g, "upstream")))
+			check_upstreams(l, st, h, up, fo->routes[r].upstream, fo->routes[r].n_upstream);
+		r++;
+	}
+}
+
+/* upstream_tls: the files are read here, at every load, so that a reload
+ * picks up a new CA or client certificate and a bad one refuses it. */
+static void
+check_upstream_tls(struct loader *l, const struct ep_state *st, const struct kinds *h)
+{
+	struct forward_options *fo = forward_options(st->ep);
+	const struct cval *v = loader_seen(l, st->ep, "upstream_tls");
+	char err[512];
+
+	if (!v || !fo->upstream_tls || h->has_dgram)
+		return;         /* check_rest() says it is for streams */
+	if (loader_seen(l, st->ep, "routes")) {
+		key_error(&l->kc, v, "'upstream_tls' does not go with 'routes': routed clients "
+		    "speak TLS to the upstream themselves");
+		return;
+	}
+	if (!upstream_tls_build(fo->upstream_tls, err, sizeof(err)))
+		key_error(&l->kc, v, "upstream_tls: %s", err);
+}
+
+/* forward: a stream client is relayed to a stream upstream, a datagram one
+ * to a datagram upstream; one endpoint cannot be both. */
+static void
+check_forward(struct loader *l, const struct ep_state *st, const struct kinds *h)
+{
+	const struct endpoint *ep = st->ep;
+	const struct forward_options *fo = forward_options(ep);
+	const struct cval *up = loader_seen(l, ep, "upstream"), *e;
+
+	if (!up && !loader_seen(l, ep, "routes")) {
+		key_error(&l->kc, st->group, "endpoint %s has no 'upstream' (service '%s' requires it)",
+		    st->label, ep->service->name);
+		return;
+	}
+	if (!h->listen_ok)
+		return;
+	/* Only said when the service serves both kinds: otherwise the
+	 * address is wrong anyway. */
+	if (h->has_stream && h->has_dgram) {
+		if ((ep->service->flags & SERVICE_STREAM) && (ep->service->flags & SERVICE_DGRAM))
+			key_error(&l->kc, loader_seen(l, ep, "listen"), "service 'forward' needs 'listen' "
+			    "addresses of one kind: all stream (tcp, unix, unix-seqpacket) or all "
+			    "datagram (udp, unix-dgram)");
+		return;
+	}
+	check_addrs(l, st, ep->service->keys, "send_proxy", h);
+	if ((e = loader_seen(l, ep, "upstream_user"))) {
+		bool unix_up = false;
+
+		for (size_t i = 0; i < fo->n_upstream; i++)
+			unix_up |= addr_family(&fo->upstream[i]) == AF_UNIX;
+		for (size_t r = 0; r < fo->n_routes; r++)
+			for (size_t i = 0; i < fo->routes[r].n_upstream; i++)
+				unix_up |= addr_family(&fo->routes[r].upstream[i]) == AF_UNIX;
+		if (h->has_dgram || !unix_up)
+			key_error(&l->kc, e, "'upstream_user' applies to Unix stream upstreams "
+			    "(unix, unix-seqpacket), and endpoint %s has none", st->label);
+	}
+	if ((e = loader_seen(l, ep, "upstream_source"))) {
+		bool match = false;
+
+		for (size_t i = 0; i < fo->n_upstream; i++)
+			match |= addr_is_tcp(&fo->upstream[i]) &&
+			    addr_family(&fo->upstream[i]) == addr_family(&fo->up_so.source);
+		for (size_t r = 0; r < fo->n_routes; r++)
+			for (size_t i = 0; i < fo->routes[r].n_upstream; i++)
+				match |= addr_is_tcp(&fo->routes[r].upstream[i]) &&
+				    addr_family(&fo->routes[r].upstream[i]) ==
+				    addr_family(&fo->up_so.source);
+		if (!match)
+			key_error(&l->kc, e, "'upstream_source' is an %s address, and endpoint %s has "
+			    "no tcp upstream of that family", addr_family(&fo->up_so.source) == AF_INET ?
+			    "IPv4" : "IPv6", st->label);
+	}
+	if (up)
+		check_upstreams(l, st, h, up, fo->upstream, fo->n_upstream);
+	check_routes(l, st, h);
+	check_upstream_tls(l, st, h);
 }
 
 /* Keys whose address rule runs at a place of its own above, so that a

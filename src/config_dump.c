@@ -27,6 +27,7 @@
 #include "config.h"
 #include "config_source.h"
 #include "tls_config.h"
+#include "upstream_tls.h"
 #include "service.h"
 
 static void
@@ -74,6 +75,7 @@ config_list_keys(FILE *f)
 	key_set_list(f, &daemon_keys, "-");
 	key_set_list(f, &endpoint_keys, "all");
 	key_set_list(f, &tls_keys, "all");
+	key_set_list(f, &upstream_tls_keys, "forward");
 	for (const struct service *const *s = service_table; *s; s++) {
 		char names[256] = "";
 		bool first = true;

@@ -226,15 +226,17 @@ conn_close(struct conn *c)
 	if (ep->service->conn_free)
 		ep->service->conn_free(c);
 	if (log_max_level >= level) {
-		char peer[ADDR_STRLEN], counts[64];
+		char peer[ADDR_STRLEN], counts[320];
 
 		/* The bytes of an opaque service (exec) never pass through
-		 * sockd: what it knows instead is the service's to say. */
+		 * sockd: what it knows instead is the service's to say. Others
+		 * may add their own fields (forward: the SNI name). */
 		if (ep->service->flags & SERVICE_OPAQUE)
 			snprintf(counts, sizeof(counts), "%s", c->detail ? c->detail : "");
 		else
-			snprintf(counts, sizeof(counts), "in=%llu out=%llu",
-				 (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
+			snprintf(counts, sizeof(counts), "in=%llu out=%llu%s%s",
+				 (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
+				 c->detail ? " " : "", c->detail ? c->detail : "");
 		log_msg(level, "conn endpoint=%s proto=%s peer=%s%s %s%sduration=%.3fs outcome=%s",
 			ep->name, conn_proto(c),
 			c->peer_len ? addr_format_peer(&c->peer.sa, c->peer_len, peer, sizeof(peer)) : "unix",

@@ -927,7 +927,8 @@ log_summary(struct sockd *d)
 			   atomic_load_explicit(&st->refused_acl, memory_order_relaxed) +
 			   atomic_load_explicit(&st->refused_limit, memory_order_relaxed) +
 			   atomic_load_explicit(&st->refused_rate, memory_order_relaxed) +
-			   atomic_load_explicit(&st->refused_proxy, memory_order_relaxed),
+			   atomic_load_explicit(&st->refused_proxy, memory_order_relaxed) +
+			   atomic_load_explicit(&st->refused_sni, memory_order_relaxed),
 			   atomic_load_explicit(&st->failed, memory_order_relaxed),
 			   atomic_load_explicit(&st->datagrams_in, memory_order_relaxed));
 	}

@@ -14,9 +14,23 @@ enum balance {
 	BALANCE_ROUNDROBIN,
 };
 
-struct forward_options {
+/* One route of SNI routing (key routes): clients whose ClientHello names
+ * one of server_names go to upstream. */
+struct fwd_route {
+	char **server_names;            /* patterns, lower-cased: "a.example", "*.b.example" */
+	size_t n_names;
 	struct addr *upstream;
 	size_t n_upstream;
+	atomic_uint rr_next;            /* roundrobin position */
+};
+
+struct forward_options {
+	struct addr *upstream;          /* with routes: the default route, or none */
+	size_t n_upstream;
+	struct fwd_route *routes;       /* SNI routing when n_routes > 0 */
+	size_t n_routes;
+	double sni_timeout;             /* seconds for the whole ClientHello */
+	struct upstream_tls_options *upstream_tls;      /* TLS to the upstream, or NULL */
 	double connect_timeout;         /* seconds per upstream attempt */
 	int balance;                    /* enum balance */
 	int send_proxy;                 /* 0 = none, else PROXY_V1 or PROXY_V2 */

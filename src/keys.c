@@ -174,7 +174,7 @@ key_type_name(enum key_type t)
 		[KEY_INTEGER] = "integer", [KEY_NUMBER] = "number", [KEY_BOOLEAN] = "boolean",
 		[KEY_STRING] = "string", [KEY_CHOICE] = "choice", [KEY_LIST] = "list",
 		[KEY_ADDRESSES] = "address list", [KEY_ID] = "id", [KEY_OCTAL] = "octal",
-		[KEY_GROUP] = "group",
+		[KEY_GROUP] = "group", [KEY_GROUPS] = "list of groups",
 	};
 
 	return t < sizeof(names) / sizeof(names[0]) && names[t] ? names[t] : "?";

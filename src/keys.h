@@ -90,6 +90,7 @@ enum key_type {
 	KEY_ID,                         /* a user or group: a name or a number */
 	KEY_OCTAL,                      /* a file mode: "0660" */
 	KEY_GROUP,                      /* a group of its own keys */
+	KEY_GROUPS,                     /* a list of such groups: ( { ... }, ... ) */
 };
 
 /* Which listen addresses a key makes sense with; config_check.c says so

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -29,7 +30,11 @@
 #include "service.h"
 #include "sockopt.h"
 #include "forward_options.h"
+#include "forward_route.h"
 #include "sockd.h"
+#include "tls.h"
+#include "tls_hello.h"
+#include "upstream_tls.h"
 
 #define CHUNK (64 * 1024)               /* a read; a default pipe holds this much */
 #define BULK_END (CHUNK / 4)            /* a splice read shorter than this ends bulk mode */
@@ -63,6 +68,14 @@ struct side {
 
 struct fwd {
 	struct conn_aux up;             /* the upstream socket */
+	const struct addr *ups;         /* the upstreams of this client: the route's */
+	size_t n_ups;
+	bool routing;                   /* SNI routing: waiting for the ClientHello */
+	struct tls_conn *ut;            /* upstream_tls: the upstream's TLS */
+	bool handshaking;               /* ... connected, its handshake runs */
+	char tls_err[192];              /* why the last upstream handshake failed */
+	size_t hello_need;              /* peek again once this many bytes are in */
+	char detail[TLS_HELLO_NAME_MAX + 8];    /* "sni=NAME" for the log line */
 	struct side cs;                 /* the client */
 	struct side us;                 /* the upstream */
 	unsigned tried;                 /* upstreams tried so far */
@@ -80,6 +93,7 @@ struct fwd {
 };
 
 static void try_next(struct conn *c);
+static void fwd_relay(struct conn *c);
 
 /* connect() as upstream_user. A Unix server learns who connected
  * from SO_PEERCRED (and SO_PEERGROUPS), which record the connecting
@@ -166,6 +180,8 @@ fwd_free(struct conn *c)
 		return;
 	flow_release(c, &f->cu);
 	flow_release(c, &f->uc);
+	tls_conn_free(f->ut);
+	f->ut = NULL;
 	conn_aux_close(&f->up);
 }
 
@@ -196,6 +212,38 @@ client_send(struct conn *c, const void *buf, size_t len)
 	return n;
 }
 
+/* The upstream's bytes, through its TLS with upstream_tls; like recv and
+ * send otherwise. */
+static ssize_t
+up_recv(struct fwd *fw, int fd, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (!fw->ut)
+		return recv(fd, buf, len, MSG_DONTWAIT);
+	n = tls_conn_read(fw->ut, buf, len);
+	if (n < 0) {
+		errno = (int)-n;
+		return -1;
+	}
+	return n;
+}
+
+static ssize_t
+up_send(struct fwd *fw, int fd, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (!fw->ut)
+		return send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	n = tls_conn_write(fw->ut, buf, len);
+	if (n < 0) {
+		errno = (int)-n;
+		return -1;
+	}
+	return n;
+}
+
 /* Send what f holds. 1 when all of it went, 0 when dst is full, -errno. */
 static int
 flow_flush(struct conn *c, struct flow *f, int dst, bool to_upstream)
@@ -206,7 +254,8 @@ flow_flush(struct conn *c, struct flow *f, int dst, bool to_upstream)
 		if (!to_upstream && conn_tls(c))
 			n = client_send(c, f->buf + f->off, f->pending);
 		else if (f->buf)
-			n = send(dst, f->buf + f->off, f->pending, MSG_NOSIGNAL | MSG_DONTWAIT);
+			n = to_upstream ? up_send(c->svc_state, dst, f->buf + f->off, f->pending)
+					: send(dst, f->buf + f->off, f->pending, MSG_NOSIGNAL | MSG_DONTWAIT);
 		else
 			n = splice(f->p[0], NULL, dst, NULL, f->pending, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n == -1) {
@@ -262,6 +311,8 @@ flow_copy(struct conn *c, struct flow *f, int src, int dst, bool to_upstream, bo
 
 	if (to_upstream && conn_tls(c))
 		n = client_recv(c, scratch, CHUNK);
+	else if (!to_upstream)
+		n = up_recv(c->svc_state, src, scratch, record ? size : CHUNK);
 	else
 		n = recv(src, scratch, record ? size : CHUNK, MSG_DONTWAIT);
 	if (n <= 0)
@@ -270,7 +321,8 @@ flow_copy(struct conn *c, struct flow *f, int src, int dst, bool to_upstream, bo
 		conn_count(c, (size_t)n, 0);
 	do
 		m = !to_upstream && conn_tls(c) ? client_send(c, scratch, (size_t)n)
-						: send(dst, scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		    : to_upstream ? up_send(c->svc_state, dst, scratch, (size_t)n)
+		    : send(dst, scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (m == -1 && errno == EINTR);
 	if (m == -1) {
 		if (errno != EAGAIN)
@@ -358,10 +410,16 @@ flow_run(struct conn *c, struct fwd *fw, struct flow *f, struct flow *back, int 
 		/* Closing both sockets says the rest: a shutdown is needed
 		 * only while the other direction still runs. */
 		if (!(back->eof && back->pending == 0)) {
-			if (to_upstream)
+			if (to_upstream) {
+				/* close_notify first: TLS 1.3 reads it as a
+				 * half-close; a full send buffer loses it, and
+				 * the FIN says the same. */
+				if (fw->ut)
+					tls_conn_shutdown(fw->ut);
 				shutdown(dst, SHUT_WR);
-			else
+			} else {
 				conn_shutdown_write(c);
+			}
 		}
 		f->shut = true;
 	}
@@ -377,7 +435,9 @@ fwd_arm(struct conn *c, struct fwd *f)
 
 	if (f->uc.pending || (c->armed & EPOLLOUT))
 		cev |= EPOLLOUT;
-	if (f->cu.pending || f->hdr_off < f->hdr_len || (f->up.armed & EPOLLOUT))
+	/* A TLS upstream may need to write to read on (and the reverse):
+	 * edge-triggered, EPOLLOUT costs nothing while it stays writable. */
+	if (f->cu.pending || f->hdr_off < f->hdr_len || (f->up.armed & EPOLLOUT) || f->ut)
 		uev |= EPOLLOUT;
 	conn_want(c, cev);
 	if (c->closed)
@@ -440,6 +500,62 @@ fwd_relay(struct conn *c)
 		conn_close(c);
 }
 
+/* Connected to the upstream, and its TLS, if any, is up: relay. */
+static void
+relay_start(struct conn *c)
+{
+	struct fwd *f = c->svc_state;
+
+	f->connected = true;
+	conn_set_timer(c, 0);
+	/* What the client sent while we connected goes first (its socket
+	 * joins epoll only after this read, so it reports only what is
+	 * newer); the upstream has hardly had time to say anything, but a
+	 * TLS upstream may have sent its session tickets already. */
+	f->cs.rd = f->cs.wr = true;
+	f->us.wr = true;
+	f->us.rd = f->ut != NULL;
+	fwd_relay(c);
+}
+
+/* upstream_tls: the PROXY header goes first, in the clear (as HAProxy's
+ * send-proxy does before its TLS), then the handshake runs as far as the
+ * socket lets it. Edge-triggered for both ways since the connect, the
+ * upstream's next event brings us back. connect_timeout covers it too. */
+static void
+up_handshake(struct conn *c)
+{
+	struct fwd *f = c->svc_state;
+	int r;
+
+	while (f->hdr_off < f->hdr_len) {
+		ssize_t n = send(f->up.fd, f->hdr + f->hdr_off, f->hdr_len - f->hdr_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n == -1) {
+			f->last_err = errno;
+			try_next(c);
+			return;
+		}
+		f->hdr_off += (size_t)n;
+	}
+	r = tls_conn_handshake(f->ut);
+	if (r == 0)
+		return;
+	if (r < 0) {
+		snprintf(f->tls_err, sizeof(f->tls_err), "%s", tls_conn_error(f->ut));
+		f->last_err = EPROTO;
+		try_next(c);
+		return;
+	}
+	f->handshaking = false;
+	relay_start(c);
+}
+
 static void
 connected(struct conn *c)
 {
@@ -447,8 +563,6 @@ connected(struct conn *c)
 	struct endpoint *ep = c->ep;
 	struct forward_options *fo = forward_options(ep);
 
-	f->connected = true;
-	conn_set_timer(c, 0);
 	if (fo->send_proxy) {
 		socklen_t len = sizeof(c->local);
 
@@ -466,12 +580,17 @@ connected(struct conn *c)
 		}
 		f->hdr_len = (size_t)n;
 	}
-	/* What the client sent while we connected goes first (its socket
-	 * joins epoll only after this read, so it reports only what is
-	 * newer); the upstream has hardly had time to say anything. */
-	f->cs.rd = f->cs.wr = true;
-	f->us.wr = true;
-	fwd_relay(c);
+	if (fo->upstream_tls) {
+		f->ut = tls_conn_client(fo->upstream_tls->ctx, f->up.fd, fo->upstream_tls->server_name);
+		if (!f->ut) {
+			conn_close(c);
+			return;
+		}
+		f->handshaking = true;
+		up_handshake(c);
+		return;
+	}
+	relay_start(c);
 }
 
 static void
@@ -479,13 +598,13 @@ give_up(struct conn *c)
 {
 	struct fwd *f = c->svc_state;
 	struct endpoint *ep = c->ep;
-	struct forward_options *fo = forward_options(ep);
 	char text[ADDR_STRLEN];
 
 	atomic_fetch_add_explicit(&ep->stats.failed, 1, memory_order_relaxed);
-	log_warn("endpoint %s: no upstream reachable (last: %s: %s), closing the client",
-		 ep->name, addr_format(&fo->upstream[(f->first + f->tried - 1) % fo->n_upstream], text, sizeof(text)),
-		 f->last_err ? strerror(f->last_err) : "timed out");
+	log_warn("endpoint %s: no upstream reachable (last: %s: %s%s), closing the client",
+		 ep->name, addr_format(&f->ups[(f->first + f->tried - 1) % f->n_ups], text, sizeof(text)),
+		 f->last_err == EPROTO ? "TLS handshake failed: " : "",
+		 f->last_err == EPROTO ? f->tls_err : f->last_err ? strerror(f->last_err) : "timed out");
 	conn_close(c);
 }
 
@@ -497,9 +616,13 @@ try_next(struct conn *c)
 	struct endpoint *ep = c->ep;
 	struct forward_options *fo = forward_options(ep);
 
+	tls_conn_free(f->ut);
+	f->ut = NULL;
+	f->handshaking = false;
+	f->hdr_off = 0;
 	conn_aux_close(&f->up);
-	while (f->tried < fo->n_upstream) {
-		const struct addr *a = &fo->upstream[(f->first + f->tried) % fo->n_upstream];
+	while (f->tried < f->n_ups) {
+		const struct addr *a = &f->ups[(f->first + f->tried) % f->n_ups];
 		int fd, r;
 
 		f->tried++;
@@ -537,7 +660,7 @@ try_next(struct conn *c)
 		 * splice it; reading a control record (a TLS 1.3 ticket, an
 		 * alert) from it fails with EIO, though, so it is not done. */
 		f->seqpacket = c->socktype == SOCK_SEQPACKET || addr_socktype(a) == SOCK_SEQPACKET ||
-			       conn_tls(c);
+			       conn_tls(c) || fo->upstream_tls;
 		if (r == 0) {
 			connected(c);   /* Unix sockets connect at once */
 			return;
@@ -554,6 +677,128 @@ try_next(struct conn *c)
 	give_up(c);
 }
 
+/* Connect this client to the upstreams ups[0..n), starting where balance
+ * says. */
+static void
+begin(struct conn *c, const struct addr *ups, size_t n, atomic_uint *rr_next)
+{
+	struct fwd *f = c->svc_state;
+
+	f->ups = ups;
+	f->n_ups = n;
+	if (forward_options(c->ep)->balance == BALANCE_ROUNDROBIN)
+		f->first = atomic_fetch_add_explicit(rr_next, 1, memory_order_relaxed) % n;
+	conn_want(c, 0);        /* nothing to read the client for until connected */
+	if (!c->closed)
+		try_next(c);
+}
+
+/* ------------------------------------------------------------ SNI routing */
+
+/* Refused by routes: no route for the name, or no usable ClientHello. The
+ * connection's log line says which (detail); the reason in full is for
+ * debugging only, as every client can make one. */
+static void
+sni_refuse(struct conn *c, const char *detail, const char *why, bool alert)
+{
+	/* A fatal unrecognized_name alert (RFC 6066 §3) in a TLS 1.2-style
+	 * record, which TLS 1.3 clients read too (RFC 8446 §5.1): the client
+	 * learns why instead of seeing a reset. */
+	static const uint8_t unrecognized_name[] = { 21, 3, 3, 0, 2, 2, 112 };
+	struct fwd *f = c->svc_state;
+	char peer[ADDR_STRLEN];
+
+	atomic_fetch_add_explicit(&c->ep->stats.refused_sni, 1, memory_order_relaxed);
+	if (detail != f->detail)
+		snprintf(f->detail, sizeof(f->detail), "%s", detail);
+	c->detail = f->detail;
+	c->outcome = "refused-sni";
+	log_debug("endpoint %s: %s: %s", c->ep->name,
+		  c->peer_len ? addr_format_peer(&c->peer.sa, c->peer_len, peer, sizeof(peer)) : "unix", why);
+	if (!alert) {
+		conn_close(c);
+		return;
+	}
+	/* The hello is still unread: finishing reads it away, so that the
+	 * close does not turn into a reset that could beat the alert. */
+	if (conn_send(c, unrecognized_name, sizeof(unrecognized_name)) == 0)
+		conn_finish(c);
+}
+
+/* The whole ClientHello is in (and still unread): pick the upstreams. */
+static void
+sni_route(struct conn *c, const struct tls_hello *h)
+{
+	struct fwd *f = c->svc_state;
+	struct forward_options *fo = forward_options(c->ep);
+	struct fwd_route *r = NULL;
+
+	snprintf(f->detail, sizeof(f->detail), "sni=%s", h->has_server_name ? h->server_name : "none");
+	c->detail = f->detail;
+	if (h->has_server_name)
+		r = (struct fwd_route *)forward_route_find(fo, h->server_name);
+	f->routing = false;
+	conn_set_timer(c, 0);
+	if (c->closed)
+		return;
+	if (r) {
+		begin(c, r->upstream, r->n_upstream, &r->rr_next);
+		return;
+	}
+	if (fo->n_upstream) {
+		begin(c, fo->upstream, fo->n_upstream, &fo->rr_next);
+		return;
+	}
+	sni_refuse(c, f->detail, h->has_server_name ? "no route for the server name"
+						    : "no server name, and no default upstream", true);
+}
+
+/* Look at what the client sent so far, without taking it: the upstream
+ * gets every byte. Edge-triggered, epoll reports each arrival once, so
+ * a hello that trickles in costs one wakeup per segment and no spinning;
+ * FIONREAD spares the peek until the parser's ->need is there. */
+static void
+sni_peek(struct conn *c, uint32_t events)
+{
+	struct fwd *f = c->svc_state;
+	bool eof = events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+	struct tls_hello h;
+	size_t size;
+	uint8_t *buf = conn_scratch(c, &size);
+	int avail = 0;
+	ssize_t n;
+
+	if (!eof && ioctl(c->fd, FIONREAD, &avail) == 0 && (size_t)avail < f->hello_need)
+		return;
+	do
+		n = recv(c->fd, buf, TLS_HELLO_INPUT_MAX, MSG_PEEK | MSG_DONTWAIT);
+	while (n == -1 && errno == EINTR);
+	if (n == -1 && errno == EAGAIN && !eof)
+		return;
+	if (n <= 0) {
+		sni_refuse(c, "hello=incomplete", "closed before its ClientHello was complete", false);
+		return;
+	}
+	switch (tls_hello_parse(buf, (size_t)n, &h)) {
+	case TLS_HELLO_OK:
+		sni_route(c, &h);
+		return;
+	case TLS_HELLO_NEED_MORE:
+		if (eof) {
+			sni_refuse(c, "hello=incomplete", "closed before its ClientHello was complete", false);
+			return;
+		}
+		f->hello_need = h.need;
+		return;
+	case TLS_HELLO_NOT_TLS:
+		sni_refuse(c, "hello=not-tls", "not a TLS ClientHello", false);
+		return;
+	case TLS_HELLO_MALFORMED:
+		sni_refuse(c, "hello=malformed", tls_hello_strerror(h.error), false);
+		return;
+	}
+}
+
 static void
 fwd_start(struct conn *c)
 {
@@ -568,13 +813,21 @@ fwd_start(struct conn *c)
 	f->up.fd = -1;
 	f->cu.p[0] = f->cu.p[1] = f->uc.p[0] = f->uc.p[1] = -1;
 	c->svc_state = f;
-	if (fo->balance == BALANCE_ROUNDROBIN)
-		f->first = atomic_fetch_add_explicit(&fo->rr_next, 1, memory_order_relaxed) % fo->n_upstream;
-	conn_want(c, 0);        /* nothing to read the client for until connected */
 	if (conn_tls_kernel(c))
 		log_debug("endpoint %s: kTLS both ways: the client's plaintext could be spliced, "
 			  "but is relayed through OpenSSL (a control record fails a plain read)", ep->name);
-	try_next(c);
+	if (fo->n_routes == 0) {
+		begin(c, fo->upstream, fo->n_upstream, &fo->rr_next);
+		return;
+	}
+	f->routing = true;
+	f->hello_need = 1;
+	conn_set_timer(c, conn_now_ms(c) + (uint64_t)(fo->sni_timeout * 1000.0));
+	if (c->closed)
+		return;
+	conn_want(c, EPOLLIN | EPOLLRDHUP | EPOLLET);
+	if (!c->closed)
+		sni_peek(c, 0);
 }
 
 static void
@@ -582,6 +835,10 @@ fwd_io(struct conn *c, uint32_t events)
 {
 	struct fwd *f = c->svc_state;
 
+	if (f->routing) {
+		sni_peek(c, events);
+		return;
+	}
 	if (!f->connected)
 		return;         /* not watched until then (fwd_start) */
 	if (events & (EPOLLHUP | EPOLLERR))
@@ -595,6 +852,10 @@ fwd_aux_io(struct conn *c, struct conn_aux *aux, uint32_t events)
 {
 	struct fwd *f = c->svc_state;
 
+	if (f->handshaking) {
+		up_handshake(c);
+		return;
+	}
 	if (!f->connected) {
 		int err = 0;
 		socklen_t len = sizeof(err);
@@ -614,15 +875,22 @@ fwd_aux_io(struct conn *c, struct conn_aux *aux, uint32_t events)
 	if (events & (EPOLLHUP | EPOLLERR))
 		f->upstream_gone = true;
 	side_note(&f->us, events);
+	if (f->ut)
+		f->us.rd = f->us.wr = true;     /* a record may need the other way */
 	fwd_relay(c);
 }
 
-/* connect_timeout passed for the current upstream. */
+/* connect_timeout passed for the current upstream, or sni_timeout for
+ * the ClientHello. */
 static void
 fwd_timeout(struct conn *c)
 {
 	struct fwd *f = c->svc_state;
 
+	if (f->routing) {
+		sni_refuse(c, "hello=timeout", "no complete ClientHello in time", false);
+		return;
+	}
 	f->last_err = 0;
 	try_next(c);
 }
@@ -637,47 +905,25 @@ static bool
 set_upstream(struct key_ctx *c, const struct key *k, const struct cval *v, void *field)
 {
 	struct forward_options *fo = (struct forward_options *)((char *)field - k->offset);
-	const struct cval *e;
-	const char *why;
-	size_t n;
 
-	if (!(e = key_seq(c, v, "address", &n)))
-		return false;
 	free(fo->upstream);
-	fo->n_upstream = 0;
-	fo->upstream = calloc(n, sizeof(*fo->upstream));
-	if (!fo->upstream) {
-		c->nomem = true;
-		return false;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (e[i].type != CVAL_STRING) {
-			key_error(c, &e[i], "'upstream' must contain only strings");
-			continue;
-		}
-		why = "?";
-		if (addr_parse(e[i].s, &fo->upstream[fo->n_upstream], &why) < 0) {
-			key_error(c, &e[i], "invalid address '%s' in 'upstream': %s", e[i].s, why);
-			continue;
-		}
-		fo->n_upstream++;
-	}
-	return true;
+	return forward_parse_addrs(c, v, "upstream", &fo->upstream, &fo->n_upstream);
 }
 
 static void
 print_upstream(FILE *f, const char *indent, const struct key *k, const void *base, const void *outer)
 {
 	const struct forward_options *fo = base;
-	char buf[ADDR_STRLEN];
 
-	fprintf(f, "%supstream = [ ", indent);
-	for (size_t i = 0; i < fo->n_upstream; i++) {
-		if (i > 0)
-			fputs(", ", f);
-		key_dump_string(f, addr_format(&fo->upstream[i], buf, sizeof(buf)));
-	}
-	fputs(" ];\n", f);
+	(void)outer;
+	if (fo->n_upstream)
+		forward_print_addrs(f, indent, k->name, fo->upstream, fo->n_upstream);
+}
+
+static bool
+has_routes(const void *base)
+{
+	return ((const struct forward_options *)base)->n_routes > 0;
 }
 
 /* upstream_user: connect to Unix upstreams as that user (and group). */
@@ -767,8 +1013,18 @@ static const struct key_choice send_proxy_choices[] = {
 
 static const struct key forward_keys[] = {
 	{ .name = "upstream", .type = KEY_ADDRESSES, .set = set_upstream, .print = print_upstream,
-	  .offset = F(upstream), .required = true, .doc_def = "required",
-	  .release = key_release_ptr, .doc = "where to connect, tried in order" },
+	  .offset = F(upstream), .doc_def = "required without routes",
+	  .release = key_release_ptr,
+	  .doc = "where to connect, tried in order; with routes: for names no route has" },
+	{ .name = "routes", .type = KEY_GROUPS, .set = forward_set_routes,
+	  .print = forward_print_routes, .offset = F(routes), .doc_def = "none",
+	  .addrs = KEY_ADDRS_STREAM, .release = forward_release_routes,
+	  .doc = "route TLS clients by the server name in their ClientHello: "
+	  "( { server_name = [ ... ]; upstream = [ ... ]; }, ... )" },
+	{ .name = "sni_timeout", .type = KEY_NUMBER, .set = key_set_double,
+	  .print = key_print_double, .offset = F(sni_timeout), .min = CONNECT_TIMEOUT_MIN,
+	  .max = CONNECT_TIMEOUT_MAX, .def = "5", .shown = has_routes,
+	  .doc = "seconds a client of routes has to send its whole ClientHello" },
 	{ .name = "connect_timeout", .type = KEY_NUMBER, .set = key_set_double,
 	  .print = key_print_double, .offset = F(connect_timeout), .min = CONNECT_TIMEOUT_MIN,
 	  .max = CONNECT_TIMEOUT_MAX, .def = "5", .doc = "seconds per upstream attempt" },
@@ -778,6 +1034,10 @@ static const struct key forward_keys[] = {
 	{ .name = "send_proxy", .type = KEY_CHOICE, .set = key_set_choice, .print = key_print_choice,
 	  .offset = F(send_proxy), .choices = send_proxy_choices, .doc_def = "none",
 	  .addrs = KEY_ADDRS_STREAM, .doc = "send the upstream a PROXY header of this version" },
+	{ .name = "upstream_tls", .type = KEY_GROUP, .set = upstream_tls_set,
+	  .print = upstream_tls_print, .offset = F(upstream_tls), .doc_def = "none",
+	  .addrs = KEY_ADDRS_STREAM, .release = upstream_tls_release,
+	  .doc = "speak TLS to the upstream: { ca; server_name; certificate; key; verify; min_version; }" },
 	{ .name = "upstream_user", .type = KEY_ID, .set = set_upstream_user,
 	  .print = print_upstream_user, .offset = F(upstream_user),
 	  .doc_def = "the user sockd serves as", .release = release_upstream_user,

@@ -33,6 +33,7 @@ struct endpoint_stats {
 	atomic_ulong closed_idle;       /* idle_timeout or lifetime reached */
 	atomic_ulong dropped_rate;      /* datagrams over udp_rate */
 	atomic_ulong refused_proxy;     /* untrusted sender, bad or late PROXY header */
+	atomic_ulong refused_sni;       /* routes: no route for the name, no usable ClientHello */
 	atomic_ulong failed;            /* exec could not start, forward found no upstream */
 	atomic_ulong active;            /* stream connections open now */
 	atomic_ulong datagrams_in;

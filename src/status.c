@@ -31,7 +31,8 @@ static const struct counter_info {
 	  "sockd_endpoint_refused_total", "counter", "acl",
 	  "Connections refused, by reason: acl (allow/deny, allow_uid/allow_gid), limit "
 	  "(max_connections, max_per_source), rate, overload (overload = \"reject\"), "
-	  "proxy (missing or bad PROXY header), sessions (a new datagram forward client ignored: "
+	  "proxy (missing or bad PROXY header), sni (routes: no route for the server name, or no "
+	  "usable TLS ClientHello), sessions (a new datagram forward client ignored: "
 	  "the session budget was held by other endpoints)." },
 	{ offsetof(struct status_counters, refused_limit), "refused", "limit",
 	  "sockd_endpoint_refused_total", "counter", "limit", NULL },
@@ -41,6 +42,8 @@ static const struct counter_info {
 	  "sockd_endpoint_refused_total", "counter", "overload", NULL },
 	{ offsetof(struct status_counters, refused_proxy), "refused", "proxy",
 	  "sockd_endpoint_refused_total", "counter", "proxy", NULL },
+	{ offsetof(struct status_counters, refused_sni), "refused", "sni",
+	  "sockd_endpoint_refused_total", "counter", "sni", NULL },
 	{ offsetof(struct status_counters, refused_sessions), "refused", "sessions",
 	  "sockd_endpoint_refused_total", "counter", "sessions", NULL },
 	{ offsetof(struct status_counters, closed_idle), NULL, "closed_idle",
@@ -129,7 +132,7 @@ unsigned long long
 status_refused(const struct status_counters *c)
 {
 	return c->refused_acl + c->refused_limit + c->refused_rate + c->refused_overload + c->refused_proxy +
-	       c->refused_sessions;
+	       c->refused_sni + c->refused_sessions;
 }
 
 static unsigned long long

@@ -40,6 +40,7 @@ struct status_counters {
 	unsigned long long tls_failed_timeout;
 	unsigned long long tls_failed_closed;
 	unsigned long long tls_failed_other;
+	unsigned long long refused_sni;
 };
 
 struct status_address {

@@ -1,15 +1,13 @@
 /* The TLS ClientHello a client sends first, read without terminating TLS:
  * which server name (SNI, RFC 6066 §3) and which ALPN protocols (RFC 7301)
  * it asks for, so that forward can pick an upstream and then relay the
- * bytes untouched. Used by forward's SNI routing (issue 18); nothing in the
- * daemon calls it yet.
+ * bytes untouched: forward's routes (service_forward.c).
  *
  * Pure: no I/O, no logging, no allocation (about 8.5 KiB of stack);
  * thread-safe. The caller peeks (recv MSG_PEEK) at the start of a new
  * connection and calls tls_hello_parse() again with more bytes each time
- * it answers TLS_HELLO_NEED_MORE, until the input holds ->need bytes (a
- * SO_RCVLOWAT of ->need makes epoll wait for them on TCP); it never needs more
- * than TLS_HELLO_INPUT_MAX. */
+ * it answers TLS_HELLO_NEED_MORE, once the input holds ->need bytes
+ * (FIONREAD tells); it never needs more than TLS_HELLO_INPUT_MAX. */
 #pragma once
 
 #include <stdbool.h>

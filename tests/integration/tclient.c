@@ -117,7 +117,11 @@ static const char usage_text[] =
 	"  dgram-keep -a ADDR -n N [-h INTERVAL] [-p STOPFILE] [-B BINDADDR] [-t SECS]\n"
 	"            (echo: up to N datagrams from one socket, one per INTERVAL, 5 more once\n"
 	"            STOPFILE exists; ok when the last 5 were answered)\n"
-	"ADDR: tcp:HOST:PORT, mptcp:HOST:PORT (echo prints \"mptcp 1\" when MPTCP was\n"
+	"  tls-hello -a ADDR [-m SNI] [-s PAD] [-n RECSIZE] [-c CHUNK] [-h PAUSE] [-t SECS]\n"
+	"            (a TLS 1.2 ClientHello, padded by PAD bytes, in records of RECSIZE,\n"
+	"            written CHUNK bytes at a time PAUSE s apart; prints what came back:\n"
+	"            \"reply type=T\" [\"alert=A\"], \"eof\", \"reset\" or \"timeout\")\n"
+		"ADDR: tcp:HOST:PORT, mptcp:HOST:PORT (echo prints \"mptcp 1\" when MPTCP was\n"
 	"      spoken end to end), udp:HOST:PORT (HOST IPv4 or [IPv6]), unix:/path,\n"
 	"      unix:@abstract, unix-dgram:..., unix-seqpacket:...\n";
 
@@ -1811,6 +1815,139 @@ mode_connect_rst(int argc, char **argv)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- TLS ClientHello */
+
+static size_t
+put_be(uint8_t *p, uint32_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++)
+		p[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
+	return (size_t)bytes;
+}
+
+/* A TLS 1.2 ClientHello that OpenSSL's s_server answers with an ECDSA or
+ * RSA certificate (ECDHE, AES-GCM), written from RFC 5246 and RFC 6066,
+ * not from src/tls_hello.c. Returns the handshake message's length. */
+static size_t
+build_hello(uint8_t *m, size_t cap, const char *sni, size_t pad)
+{
+	static const uint8_t fixed_ext[] = {
+		0x00, 0x0a, 0x00, 0x06, 0x00, 0x04, 0x00, 0x1d, 0x00, 0x17,     /* groups x25519, P-256 */
+		0x00, 0x0b, 0x00, 0x02, 0x01, 0x00,                             /* point formats */
+		0x00, 0x0d, 0x00, 0x08, 0x00, 0x06, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01, /* sigalgs */
+		0xff, 0x01, 0x00, 0x01, 0x00,                                   /* renegotiation_info */
+	};
+	static const uint8_t suites[] = { 0x00, 0x06, 0xc0, 0x2b, 0xc0, 0x2f, 0x00, 0x9c };
+	size_t n = 4, ext_at, nlen = sni ? strlen(sni) : 0;
+
+	if (cap < 4 + 2 + 32 + 1 + sizeof(suites) + 2 + 2 + 9 + nlen + sizeof(fixed_ext) + 4 + pad)
+		fail("hello of %zu bytes padding does not fit", pad);
+	n += put_be(m + n, 0x0303, 2);
+	random_fill(m + n, 32);
+	n += 32;
+	m[n++] = 0;                             /* no session id */
+	memcpy(m + n, suites, sizeof(suites));
+	n += sizeof(suites);
+	m[n++] = 1;                             /* compression: null */
+	m[n++] = 0;
+	ext_at = n;
+	n += 2;
+	if (sni) {
+		n += put_be(m + n, 0, 2);
+		n += put_be(m + n, (uint32_t)(nlen + 5), 2);
+		n += put_be(m + n, (uint32_t)(nlen + 3), 2);
+		m[n++] = 0;                     /* host_name */
+		n += put_be(m + n, (uint32_t)nlen, 2);
+		memcpy(m + n, sni, nlen);
+		n += nlen;
+	}
+	memcpy(m + n, fixed_ext, sizeof(fixed_ext));
+	n += sizeof(fixed_ext);
+	if (pad > 0) {
+		n += put_be(m + n, 0x0015, 2);  /* padding (RFC 7685) */
+		n += put_be(m + n, (uint32_t)pad, 2);
+		memset(m + n, 0, pad);
+		n += pad;
+	}
+	put_be(m + ext_at, (uint32_t)(n - ext_at - 2), 2);
+	m[0] = 1;                               /* client_hello */
+	put_be(m + 1, (uint32_t)(n - 4), 3);
+	return n;
+}
+
+static int
+mode_tls_hello(int argc, char **argv)
+{
+	struct opts o = { .n = 16384, .chunk = 1 << 30, .timeout = 10 };
+	static uint8_t msg[70000], wire[80000];
+	size_t len, wlen = 0, off = 0;
+	uint8_t reply[7];
+	size_t got = 0;
+	double deadline;
+	int fd, one = 1;
+
+	parse_opts(argc, argv, "amsncht", &o);
+	need_addr(&o, true);
+	if (o.n > 16384)
+		usage("-n: a record holds at most 16384 bytes");
+	deadline = now() + o.timeout;
+	len = build_hello(msg, sizeof(msg), o.message, (size_t)o.size);
+	while (off < len) {
+		size_t r = len - off < (size_t)o.n ? len - off : (size_t)o.n;
+
+		wire[wlen++] = 22;
+		wlen += put_be(wire + wlen, 0x0301, 2);
+		wlen += put_be(wire + wlen, (uint32_t)r, 2);
+		memcpy(wire + wlen, msg + off, r);
+		wlen += r;
+		off += r;
+	}
+	fd = connect_one(&o.addr, deadline);
+	if (o.addr.family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	for (off = 0; off < wlen;) {
+		size_t c = wlen - off < (size_t)o.chunk ? wlen - off : (size_t)o.chunk;
+
+		if (off > 0 && o.hold > 0)
+			usleep((useconds_t)(o.hold * 1e6));
+		send_all(fd, wire + off, c, deadline, "ClientHello");
+		off += c;
+	}
+	while (got < sizeof(reply)) {
+		ssize_t r;
+
+		if (!wait_fd(fd, POLLIN, deadline)) {
+			if (got == 0) {
+				printf("timeout\n");
+				close(fd);
+				return 0;
+			}
+			break;
+		}
+		r = recv(fd, reply + got, sizeof(reply) - got, 0);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1 && errno == ECONNRESET && got == 0) {
+			printf("reset\n");
+			close(fd);
+			return 0;
+		}
+		if (r == -1)
+			fail("recv: %s", strerror(errno));
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	if (got == 0)
+		printf("eof\n");
+	else if (reply[0] == 21 && got >= 7)
+		printf("reply type=21 alert=%u\n", reply[6]);
+	else
+		printf("reply type=%u\n", reply[0]);
+	close(fd);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- main */
 
 int
@@ -1834,6 +1971,7 @@ main(int argc, char **argv)
 		{ "bulk-tail", mode_bulk_tail },
 		{ "dgram-flood", mode_dgram_flood },
 		{ "dgram-keep", mode_dgram_keep },
+		{ "tls-hello", mode_tls_hello },
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -19,6 +19,7 @@
 #include "keys.h"
 #include "proxy_proto.h"
 #include "daytime_options.h"
+#include "forward_route.h"
 
 static char tmp_dir[256];
 static char conf_path[sizeof(tmp_dir) + 16];    /* tmp_dir/t.conf */
@@ -139,6 +140,8 @@ assert_line(const struct diag *d, size_t i, int line, const char *msg)
 /* command (upstream) on line 3 */
 #define CMD(c) "endpoints = (\n  { name = \"x\"; listen = \"tcp:127.0.0.1:7\"; service = \"exec\";\n    command = " c "; }\n);\n"
 #define UP(u) "endpoints = (\n  { name = \"f\"; listen = \"tcp:127.0.0.1:3307\"; service = \"forward\";\n    upstream = " u "; }\n);\n"
+/* routes on line 3 */
+#define ROUTES(r) "endpoints = (\n  { name = \"f\"; listen = \"tcp:127.0.0.1:3307\"; service = \"forward\";\n    routes = " r "; }\n);\n"
 #define ENV_MSG "(NAME=value, NAME of letters, digits and '_', not starting with a digit)"
 #define USER_MSG "(\"user\" or \"user:group\" expected)"
 
@@ -708,6 +711,62 @@ START_TEST(test_forward_keys)
 }
 END_TEST
 
+START_TEST(test_forward_routes)
+{
+	struct sockd_config *cfg = load_ok(
+	    "endpoints = (\n"
+	    "  { name = \"sni\"; listen = \"tcp:127.0.0.1:3443\"; service = \"forward\";\n"
+	    "    upstream = \"tcp:127.0.0.1:4000\"; sni_timeout = 0.5;\n"
+	    "    routes = (\n"
+	    "      { server_name = [ \"A.Example\", \"*.b.example\" ]; upstream = \"tcp:127.0.0.1:4001\"; },\n"
+	    "      { server_name = \"x.b.example\"; upstream = [ \"unix:/tmp/x.sock\", \"tcp:127.0.0.1:4002\" ]; },\n"
+	    "      { server_name = \"*.example\"; upstream = \"tcp:127.0.0.1:4003\"; }\n"
+	    "    ); },\n"
+	    "  { name = \"plain\"; listen = \"tcp:127.0.0.1:3444\"; service = \"forward\";\n"
+	    "    upstream = \"tcp:127.0.0.1:4000\"; }\n"
+	    ");\n");
+	const struct forward_options *fo = forward_options(cfg->endpoints[0]);
+	char *dump;
+
+	ck_assert_uint_eq(fo->n_routes, 3);
+	ck_assert_double_eq(fo->sni_timeout, 0.5);
+	ck_assert_uint_eq(fo->n_upstream, 1);
+	ck_assert_str_eq(fo->routes[0].server_names[0], "a.example");        /* lower-cased */
+	ck_assert_uint_eq(fo->routes[1].n_upstream, 2);
+	/* exact names first, then the one wildcard that covers the name */
+	ck_assert_ptr_eq(forward_route_find(fo, "a.example"), &fo->routes[0]);
+	ck_assert_ptr_eq(forward_route_find(fo, "www.b.example"), &fo->routes[0]);
+	ck_assert_ptr_eq(forward_route_find(fo, "x.b.example"), &fo->routes[1]);
+	ck_assert_ptr_eq(forward_route_find(fo, "b.example"), &fo->routes[2]);
+	ck_assert_ptr_eq(forward_route_find(fo, "z.example"), &fo->routes[2]);
+	ck_assert_ptr_null(forward_route_find(fo, "a.b.c.example"));
+	ck_assert_ptr_null(forward_route_find(fo, "example"));
+	ck_assert_ptr_null(forward_route_find(fo, "a.example.org"));
+	ck_assert_uint_eq(forward_options(cfg->endpoints[1])->n_routes, 0);
+
+	dump = dump_to_string(cfg);
+	ck_assert_msg(strstr(dump,
+	    "    upstream = [ \"tcp:127.0.0.1:4000\" ];\n"
+	    "    routes = (\n"
+	    "      { server_name = [ \"a.example\", \"*.b.example\" ]; upstream = [ \"tcp:127.0.0.1:4001\" ]; },\n"
+	    "      { server_name = [ \"x.b.example\" ]; upstream = [ \"unix:/tmp/x.sock\", \"tcp:127.0.0.1:4002\" ]; },\n"
+	    "      { server_name = [ \"*.example\" ]; upstream = [ \"tcp:127.0.0.1:4003\" ]; }\n"
+	    "    );\n"
+	    "    sni_timeout = 0.5;\n"), "%s", dump);
+	/* sni_timeout only where routes are */
+	ck_assert_ptr_null(strstr(strstr(dump, "name = \"plain\""), "sni_timeout"));
+	free(dump);
+	config_free(cfg);
+
+	/* routes alone: no default */
+	cfg = load_ok("endpoints = (\n  { name = \"f\"; listen = \"unix:/tmp/check-sni.sock\"; service = \"forward\";\n"
+	    "    routes = ( { server_name = \"a.example\"; upstream = \"tcp:127.0.0.1:1\"; } ); }\n);\n");
+	ck_assert_uint_eq(forward_options(cfg->endpoints[0])->n_upstream, 0);
+	ck_assert_double_eq(forward_options(cfg->endpoints[0])->sni_timeout, 5);
+	config_free(cfg);
+}
+END_TEST
+
 START_TEST(test_proxy_keys)
 {
 	struct sockd_config *cfg = load_ok(
@@ -1041,6 +1100,55 @@ static const struct error_case error_cases[] = {
 	{ FWD_EP("    send_proxy = true;\n"), 6, "'send_proxy' must be a string" },
 	{ "endpoints = (\n  { name = \"f\"; listen = \"udp:127.0.0.1:5353\"; service = \"forward\"; upstream = \"udp:127.0.0.1:53\";\n"
 	  "    send_proxy = \"v2\"; }\n);\n", 3, "'send_proxy' is only allowed on stream endpoints " STREAM_ONLY },
+	/* routes, sni_timeout */
+	{ ROUTES("{ server_name = \"a.example\"; upstream = \"tcp:127.0.0.1:1\"; }"), 3,
+	  "'routes' must be a list of groups: ( { server_name = [ ... ]; upstream = [ ... ]; }, ... )" },
+	{ ROUTES("7"), 3, "'routes' must be a list of groups: ( { server_name = [ ... ]; upstream = [ ... ]; }, ... )" },
+	{ "endpoints = (\n  { name = \"f\"; listen = \"tcp:127.0.0.1:3307\"; service = \"forward\";\n"
+	  "    routes = ( ); }\n);\n", 3, "'routes' must have at least one route" },
+	{ ROUTES("( 7 )"), 3, "route #1 must be a group: { server_name = [ ... ]; upstream = [ ... ]; }" },
+	{ ROUTES("( { upstream = \"tcp:127.0.0.1:1\"; } )"), 3, "route #1 has no 'server_name'" },
+	{ ROUTES("( { server_name = \"a.example\"; } )"), 3, "route #1 has no 'upstream'" },
+	{ ROUTES("( { server_name = \"a.example\"; upstream = \"tcp:127.0.0.1:1\"; port = 1; } )"), 3,
+	  "unknown key 'port' in route #1 (a route has server_name and upstream)" },
+	{ ROUTES("( { server_name = [ ]; upstream = \"tcp:127.0.0.1:1\"; } )"), 3,
+	  "'server_name' must have at least one server name" },
+	{ ROUTES("( { server_name = ( \"a.example\", 7 ); upstream = \"tcp:127.0.0.1:1\"; } )"), 3,
+	  "'server_name' must contain only strings" },
+	{ ROUTES("( { server_name = \"w*.example\"; upstream = \"tcp:127.0.0.1:1\"; } )"), 3,
+	  "invalid server name 'w*.example' in 'server_name': a DNS name (\"www.example.com\") or \"*.\" and one (\"*.example.com\", one label)" },
+	{ ROUTES("( { server_name = \"10.0.0.1\"; upstream = \"tcp:127.0.0.1:1\"; } )"), 3,
+	  "invalid server name '10.0.0.1' in 'server_name': a DNS name (\"www.example.com\") or \"*.\" and one (\"*.example.com\", one label)" },
+	{ ROUTES("( { server_name = \"*.b.example\"; upstream = \"tcp:127.0.0.1:1\"; },\n"
+	  "      { server_name = [ \"x.example\", \"*.B.example\" ]; upstream = \"tcp:127.0.0.1:2\"; } )"), 4,
+	  "server name '*.B.example' is routed twice (also at line 3)" },
+	{ ROUTES("( { server_name = \"a.example\"; upstream = \"udp:127.0.0.1:1\"; } )"), 3,
+	  "upstream 'udp:127.0.0.1:1' is a datagram address, but endpoint 'f' listens on stream addresses (tcp, unix, unix-seqpacket)" },
+	{ ROUTES("( { server_name = \"a.example\"; upstream = \"tcp:127.0.0.1:3307\"; } )"), 3,
+	  "upstream 'tcp:127.0.0.1:3307' is a listen address of endpoint 'f' itself" },
+	{ ROUTES("( { server_name = \"a.example\"; upstream = \"bogus\"; } )"), 3,
+	  "invalid address 'bogus' in 'upstream': unknown address type (tcp, udp, unix, unix-dgram, unix-seqpacket)" },
+	{ "endpoints = (\n  { name = \"f\"; listen = \"udp:127.0.0.1:5353\"; service = \"forward\";\n"
+	  "    routes = ( { server_name = \"a.example\"; upstream = \"udp:127.0.0.1:1\"; } ); }\n);\n", 3,
+	  "'routes' is only allowed on stream endpoints " STREAM_ONLY },
+	{ "endpoints = (\n  { name = \"f\"; listen = \"unix-seqpacket:@f\"; service = \"forward\";\n"
+	  "    routes = ( { server_name = \"a.example\"; upstream = \"tcp:127.0.0.1:1\"; } ); }\n);\n", 3,
+	  "'routes' needs tcp or unix stream addresses: TLS does not run over unix-seqpacket" },
+	{ FWD_EP("    sni_timeout = 1;\n"), 6, "'sni_timeout' requires 'routes'" },
+	{ FWD_EP("    upstream_tls = { server_name = \"up.example\"; verify = false; };\n"
+	  "    routes = ( { server_name = \"a.example\"; upstream = \"tcp:127.0.0.1:1\"; } );\n"), 6,
+	  "'upstream_tls' does not go with 'routes': routed clients speak TLS to the upstream themselves" },
+	{ FWD_EP("    upstream_tls = { ca = \"/nonexistent-ca.pem\"; server_name = \"up.example\"; };\n"), 6,
+	  "upstream_tls: ca '/nonexistent-ca.pem': No such file or directory" },
+	{ FWD_EP("    upstream_tls = { verify = true; };\n"), 6,
+	  "upstream_tls: needs 'server_name' to check the upstream's certificate against (or verify = false)" },
+	{ FWD_EP("    upstream_tls = { verify = false; certificate = \"/c.pem\"; };\n"), 6,
+	  "upstream_tls: 'certificate' and 'key' go together" },
+	{ FWD_EP("    upstream_tls = { server_name = \"10.0.0.1\"; };\n"), 6,
+	  "'server_name' must be a DNS name ('10.0.0.1' is not)" },
+	{ FWD_EP("    upstream_tls = { port = 1; };\n"), 6, "unknown key 'port' in upstream_tls" },
+	{ ROUTES("( { server_name = \"a.example\"; upstream = \"tcp:127.0.0.1:1\"; } );\n    sni_timeout = 0"), 4,
+	  "'sni_timeout' must be between 0.1 and 3600" },
 };
 
 START_TEST(test_error)
@@ -1821,6 +1929,7 @@ config_suite(void)
 	tcase_add_test(tc, test_exec_user_forms);
 	tcase_add_test(tc, test_exec_user_daemon_user);
 	tcase_add_test(tc, test_forward_keys);
+	tcase_add_test(tc, test_forward_routes);
 	tcase_add_test(tc, test_proxy_keys);
 	suite_add_tcase(s, tc);
 

@@ -57,7 +57,7 @@ sample(struct status *s)
 	e->listen[0].address = dup("tcp:127.0.0.1:7");
 	e->listen[1].address = dup("unix:/run/sockd/echo.sock");
 	e->listen[1].from_systemd = true;
-	for (unsigned long long *p = &e->c.active; p <= &e->c.evicted_budget; p++)
+	for (unsigned long long *p = &e->c.active; p <= &e->c.refused_sni; p++)
 		*p = v++;
 	e = &s->endpoints[1];
 	e->name = dup("metrics");
@@ -65,7 +65,7 @@ sample(struct status *s)
 	e->n_listen = 1;
 	e->listen = calloc(1, sizeof(*e->listen));
 	e->listen[0].address = dup("tcp:[::1]:9100");
-	for (unsigned long long *p = &e->c.active; p <= &e->c.evicted_budget; p++)
+	for (unsigned long long *p = &e->c.active; p <= &e->c.refused_sni; p++)
 		*p = 1000 + v++;
 	e->c.bytes_in = 18446744073709551615ULL;
 }
@@ -187,6 +187,7 @@ START_TEST(test_prometheus)
 	ck_assert(has_line(b.data, "sockd_endpoint_refused_total{endpoint=\"echo\",reason=\"acl\"} 3"));
 	ck_assert(has_line(b.data, "sockd_endpoint_refused_total{endpoint=\"echo\",reason=\"proxy\"} 7"));
 	ck_assert(has_line(b.data, "sockd_endpoint_refused_total{endpoint=\"echo\",reason=\"sessions\"} 16"));
+	ck_assert(has_line(b.data, "sockd_endpoint_refused_total{endpoint=\"echo\",reason=\"sni\"} 30"));
 	ck_assert(has_line(b.data, "sockd_endpoint_udp_sessions{endpoint=\"echo\"} 17"));
 	ck_assert(has_line(b.data, "sockd_endpoint_udp_sessions_evicted_total{endpoint=\"echo\",reason=\"source\"} 18"));
 	ck_assert(has_line(b.data, "sockd_endpoint_udp_sessions_evicted_total{endpoint=\"echo\",reason=\"full\"} 19"));
@@ -284,17 +285,17 @@ START_TEST(test_table)
 	ck_assert_ptr_nonnull(l3);
 	*l2 = *l3 = '\0';
 	ck_assert_msg(strstr(l1, " tcp:127.0.0.1:7 ") && strstr(l1, " bound "), "%s", l1 + 1);
-	/* active 1, accepted 2, refused 3+4+5+6+7+16, bytes 10/11, datagrams 12/13, failed 9 */
-	ck_assert_msg(strstr(l1, " 1  ") && strstr(l1, " 41 ") && strstr(l1, " 12/13 ") &&
+	/* active 1, accepted 2, refused 3+4+5+6+7+16+30, bytes 10/11, datagrams 12/13, failed 9 */
+	ck_assert_msg(strstr(l1, " 1  ") && strstr(l1, " 71 ") && strstr(l1, " 12/13 ") &&
 		      strcmp(l1 + strlen(l1) - 2, " 9") == 0, "%s", l1 + 1);
 	ck_assert_msg(strstr(l2 + 1, "unix:/run/sockd/echo.sock  systemd") &&
 		      strlen(l2 + 1) == strspn(l2 + 1, " ") + strlen("unix:/run/sockd/echo.sock  systemd"),
 		      "'%s'", l2 + 1);
 	*l2 = *l3 = '\n';
 	ck_assert_msg(strstr(b.data, "\nmetrics   metrics  tcp:[::1]:9100 "), "%s", b.data);
-	ck_assert_msg(strstr(b.data, "\necho: refused acl 3, limit 4, rate 5, overload 6, proxy 7, sessions 16; "
+	ck_assert_msg(strstr(b.data, "\necho: refused acl 3, limit 4, rate 5, overload 6, proxy 7, sni 30, sessions 16; "
 			     "closed idle 8; dropped datagrams rate 14, guard 15; "
-			     "sessions ended for new clients: source 18, full 19, budget 20\n"), "%s", b.data);
+			     "sessions ended for new clients: source 18, full 19, budget 20"), "%s", b.data);
 	status_free(&s);
 	buf_free(&b);
 }
