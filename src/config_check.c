@@ -294,7 +294,6 @@ check_routes(struct loader *l, const struct ep_state *st, const struct kinds *h)
 	const struct endpoint *ep = st->ep;
 	const struct forward_options *fo = forward_options(ep);
 	const struct cval *v = loader_seen(l, ep, "routes");
-	size_t r = 0;
 
 	if (!v) {
 		if ((v = loader_seen(l, ep, "sni_timeout")))
@@ -315,15 +314,13 @@ check_routes(struct loader *l, const struct ep_state *st, const struct kinds *h)
 			break;
 		}
 	}
-	/* The routes that were groups, in order, with their cvals. */
-	for (size_t i = 0; i < v->n && r < fo->n_routes; i++) {
+	/* routes[i] was read from elems[i] (an element that is no group
+	 * leaves its slot empty). */
+	for (size_t i = 0; i < v->n && i < fo->n_routes; i++) {
 		const struct cval *g = &v->elems[i], *up;
 
-		if (g->type != CVAL_GROUP)
-			continue;
-		if ((up = cval_member(g, "upstream")))
-			check_upstreams(l, st, h, up, fo->routes[r].upstream, fo->routes[r].n_upstream);
-		r++;
+		if (g->type == CVAL_GROUP && (up = cval_member(g, "upstream")))
+			check_upstreams(l, st, h, up, fo->routes[i].upstream, fo->routes[i].n_upstream);
 	}
 }
 
