@@ -1127,7 +1127,7 @@ static const struct error_case error_cases[] = {
 	{ ROUTES("( { server_name = \"a.example\"; upstream = \"tcp:127.0.0.1:3307\"; } )"), 3,
 	  "upstream 'tcp:127.0.0.1:3307' is a listen address of endpoint 'f' itself" },
 	{ ROUTES("( { server_name = \"a.example\"; upstream = \"bogus\"; } )"), 3,
-	  "invalid address 'bogus' in 'upstream': unknown address type (tcp, udp, unix, unix-dgram, unix-seqpacket)" },
+	  "invalid address 'bogus' in 'upstream': unknown address type (tcp, udp, mptcp, unix, unix-dgram, unix-seqpacket)" },
 	{ "endpoints = (\n  { name = \"f\"; listen = \"udp:127.0.0.1:5353\"; service = \"forward\";\n"
 	  "    routes = ( { server_name = \"a.example\"; upstream = \"udp:127.0.0.1:1\"; } ); }\n);\n", 3,
 	  "'routes' is only allowed on stream endpoints " STREAM_ONLY },
