@@ -330,9 +330,9 @@ inetd_endpoint_make(const struct inetd_rec *r, const char *name,
 		member_int(&b, "rcvbuf", r->rcvbuf);
 #else
 	if (r->sndbuf)
-		note(&b, "sndbuf=%d is not supported by this sockd, ignored", r->sndbuf);
+		note(&b, "sndbuf=%d is not supported by this sockd", r->sndbuf);
 	if (r->rcvbuf)
-		note(&b, "rcvbuf=%d is not supported by this sockd, ignored", r->rcvbuf);
+		note(&b, "rcvbuf=%d is not supported by this sockd", r->rcvbuf);
 #endif
 
 	if (b.nomem || b.reason) {

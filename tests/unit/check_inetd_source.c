@@ -141,15 +141,14 @@ static const char *const want[] = {
 	"not supported by this sockd",
 	"10 name='2000/tcp6' listen=['tcp:[::1]:2000'] v6only=true service='exec' "
 	"command=['/bin/cat','-u'] user='nobody:nogroup' rate=0.1667 burst=10 (note: "
-	"sndbuf=65536 is not supported by this sockd, ignored) (note: rcvbuf=1048576 is not "
-	"supported by this sockd, ignored)",
+	"sndbuf=65536 is not supported by this sockd) (note: rcvbuf=1048576 is not "
+	"supported by this sockd)",
 	"12 skip: wait services are not supported by this sockd",
 	"13 skip: wait services are not supported by this sockd",
 	"15 name='echo.sock/unix' listen=['unix:/run/sockd-test/echo.sock'] service='exec' "
 	"command=['/bin/cat'] user='root'",
 	"16 name='x_y.sock/unix' listen=['unix-seqpacket:/run/x:y.sock'] service='exec' "
-	"command=['/bin/cat'] user='root' (note: rcvbuf=4096 is not supported by this sockd, "
-	"ignored)",
+	"command=['/bin/cat'] user='root' (note: rcvbuf=4096 is not supported by this sockd)",
 	"17 skip: wait services are not supported by this sockd",
 	"18 name='7000/tcp' "
 	"listen=['tcp:127.0.0.1:7000','tcp:[::1]:7000','tcp:localhost:7000'] v6only=true "
