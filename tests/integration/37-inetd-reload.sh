@@ -15,6 +15,7 @@ P_BAD=$(port 5)         # a broken line
 CONF=$T/sockd.conf
 INETD=$T/inetd.conf
 DIR=$T/inetd.d
+ME=$(id -un)            # the lines' user: sockd switches to no other when not root
 
 cat >"$CONF" <<EOF
 daemon = { workers = 1; shutdown_timeout = 2.0; inetd_conf = "$INETD"; inetd_dir = "$DIR"; };
@@ -24,7 +25,7 @@ endpoints = (
 EOF
 mkdir "$DIR"
 line() {
-	printf '127.0.0.1:%s\tstream\ttcp\tnowait\troot\t/bin/echo\techo\t%s\n' "$1" "$2"
+	printf '127.0.0.1:%s\tstream\ttcp\tnowait\t%s\t/bin/echo\techo\t%s\n' "$1" "$ME" "$2"
 }
 line "$P_A" one >"$INETD"
 
@@ -62,7 +63,7 @@ expect_says "$P_B" bee "the line added by rename"
 expect_says "$P_A" two "the line left alone"
 
 # A broken line: a warning; the other lines stay.
-printf '127.0.0.1:%s\tstream\ttcp\tnowait\troot\trelative/prog\n' "$P_BAD" >>"$T/add"
+printf '127.0.0.1:%s\tstream\ttcp\tnowait\t%s\trelative/prog\n' "$P_BAD" "$ME" >>"$T/add"
 after_reload sh -c "cat '$INETD' '$T/add' >'$T/new' && mv '$T/new' '$INETD'"
 wait_for_log "^sockd: warning: $INETD:3: server program 'relative/prog' is not an absolute path, ignoring\$"
 expect_says "$P_A" two "beside a broken line"

@@ -14,6 +14,7 @@ P_CAT=$(port 2)         # inetd.conf's /bin/cat, there all along
 P_NEW=$(port 3)         # added, disabled, enabled and removed by update-inetd
 CONF=$T/sockd.conf
 INETD=$T/inetd.conf
+ME=$(id -un)            # the lines' user: sockd switches to no other when not root
 
 # Only the file: never signal or restart an inetd or xinetd of this host.
 UPDATE_INETD_FAKE_IT=1
@@ -26,7 +27,7 @@ endpoints = (
   { name = "echo"; listen = "tcp:127.0.0.1:$P_ECHO"; service = "echo"; }
 );
 EOF
-printf '127.0.0.1:\n%s\tstream\ttcp\tnowait\troot\t/bin/cat\tcat\n' "$P_CAT" >"$INETD"
+printf '127.0.0.1:\n%s\tstream\ttcp\tnowait\t%s\t/bin/cat\tcat\n' "$P_CAT" "$ME" >"$INETD"
 
 # held DIR CMD...: CMD's stdin gets "ping 0", then "ping N" once DIR/N
 # exists (N = 1, 2, ...), then EOF once DIR/end exists; 120 s at most.
@@ -87,8 +88,8 @@ wait_for_file_match "$T/held_echo.out" '^ping 0$' 20
 wait_for_file_match "$T/held_cat.out" '^ping 0$' 20
 refused || fail "port $P_NEW answers before --add"
 
-update_inetd --add "$P_NEW	stream	tcp	nowait	root	/bin/echo	echo	added"
-expect_file_match "$INETD" "^$P_NEW	stream	tcp	nowait	root	/bin/echo	echo	added\$"
+update_inetd --add "$P_NEW	stream	tcp	nowait	$ME	/bin/echo	echo	added"
+expect_file_match "$INETD" "^$P_NEW	stream	tcp	nowait	$ME	/bin/echo	echo	added\$"
 wait_until 10 answers || fail "--add: port $P_NEW does not answer"
 ping
 
