@@ -13,6 +13,7 @@
 #include "sockd.h"
 #include "udp_relay.h"
 
+struct activator;
 struct conf_watch;
 struct control;
 struct listener;
@@ -35,6 +36,7 @@ struct sockd {
 	char *dropped_to;               /* the user we switched to at start, or NULL */
 	struct control *control;        /* the control socket, or NULL */
 	struct conf_watch *watch;       /* inotify on the inetd.conf source, or NULL */
+	struct activator *activator;    /* exec "wait" and "listen-fds" programs */
 	double started_at;              /* unix time, for status */
 	uint64_t started_usec;          /* CLOCK_MONOTONIC, for the uptime */
 	double reload_at;               /* unix time of the last reload, 0 = none yet */
