@@ -22,6 +22,7 @@
 #define MAX_CONNECTIONS_MAX     10000000
 #define SHUTDOWN_TIMEOUT_MAX    3600
 #define BACKLOG_MAX             65535
+#define SOCKBUF_MAX             1073741824      /* the kernel doubles it into an int */
 #define EP_MAX_CONNECTIONS_MAX  10000000
 #define MAX_PER_SOURCE_MAX      1000000
 #define RATE_MAX                1000000
@@ -597,6 +598,19 @@ proxy_set(const void *base)
 	return ((const struct endpoint *)base)->proxy_protocol != 0;
 }
 
+/* Keys of tcp and udp sockets: -nv prints them only for endpoints that
+ * have such an address, since the printed file must load again. */
+static bool
+has_ip(const void *base)
+{
+	const struct endpoint *ep = base;
+
+	for (size_t i = 0; i < ep->n_listen; i++)
+		if (addr_family(&ep->listen[i]) != AF_UNIX)
+			return true;
+	return false;
+}
+
 static const struct key_choice overload_choices[] = {
 	{ "wait", OVERLOAD_WAIT }, { "reject", OVERLOAD_REJECT }, { NULL, 0 },
 };
@@ -630,6 +644,15 @@ static const struct key endpoint_key_table[] = {
 	{ .name = "v6only", .type = KEY_BOOLEAN, .set = key_set_bool, .print = key_print_bool,
 	  .offset = E(v6only), .def = "false",
 	  .doc = "IPV6_V6ONLY on IPv6 sockets" },
+	{ .name = "reuseport", .type = KEY_BOOLEAN, .set = key_set_bool, .print = key_print_bool,
+	  .offset = E(so.reuseport), .def = "false", .addrs = KEY_ADDRS_IP, .shown = has_ip,
+	  .doc = "SO_REUSEPORT: other sockets (other sockd) may bind the same tcp/udp address" },
+	{ .name = "rcvbuf", .type = KEY_INTEGER, .set = key_set_int, .print = key_print_int,
+	  .offset = E(so.rcvbuf), .min = 0, .max = SOCKBUF_MAX, .def = "0",
+	  .doc = "SO_RCVBUF bytes; 0 = the kernel's, autotuned" },
+	{ .name = "sndbuf", .type = KEY_INTEGER, .set = key_set_int, .print = key_print_int,
+	  .offset = E(so.sndbuf), .min = 0, .max = SOCKBUF_MAX, .def = "0",
+	  .doc = "SO_SNDBUF bytes; 0 = the kernel's, autotuned" },
 	{ .name = "overload", .type = KEY_CHOICE, .set = key_set_choice, .print = key_print_choice,
 	  .offset = E(overload), .choices = overload_choices, .def = "wait",
 	  .doc = "at a limit: leave clients in the backlog, or accept and close" },

@@ -18,6 +18,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "listener.h"
+#include "sockopt.h"
 #include "log.h"
 #include "monitor.h"
 #include "queue.h"
@@ -446,9 +447,13 @@ reload(struct sockd *d)
 	for (unsigned i = 0; i < d->n_retired; i++)
 		worker_release_dgrams(d->retired[i]);   /* they only answer */
 	for (size_t i = 0; i < nn; i++) {
+		char text[ADDR_STRLEN];
+
 		if (!from[i])
 			continue;
 		nl[i]->fd = from[i]->fd;
+		sockopt_apply(nl[i]->fd, &nl[i]->addr, &nl[i]->ep->so, &from[i]->ep->so, SOCKOPT_KEPT,
+			      addr_format(&nl[i]->addr, text, sizeof(text)));
 		nl[i]->from_systemd = from[i]->from_systemd;
 		nl[i]->unlink_on_close = from[i]->unlink_on_close;
 		from[i]->fd = -1;

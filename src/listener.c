@@ -21,6 +21,7 @@
 #include "queue.h"
 #include "runtime.h"
 #include "service.h"
+#include "sockopt.h"
 #include "systemd.h"
 #include "udp_guard.h"
 
@@ -132,6 +133,9 @@ listener_bind(struct endpoint *ep, const struct addr *a, struct listener **out)
 			goto out_close;
 		}
 	}
+	r = sockopt_apply(fd, a, &ep->so, NULL, SOCKOPT_NEW, text);
+	if (r < 0)
+		goto out_close;
 	if (bind(fd, (const struct sockaddr *)&a->sa, a->len) == -1) {
 		r = log_errno(errno, "%s: bind", text);
 		goto out_close;
@@ -301,6 +305,7 @@ listeners_open(const struct sockd_config *cfg, struct listener ***out, size_t *n
 		}
 		if (covered[n_covered])
 			n_covered++;
+		sockopt_apply(p->fd, &a, &ep->so, NULL, SOCKOPT_ADOPTED, text);
 		l = listener_new(ep, &a, p->fd);
 		if (!l || listeners_push(&v, &n, l) < 0) {
 			listener_free(l);

@@ -9,6 +9,7 @@
 #include "acl.h"
 #include "addr.h"
 #include "admit.h"
+#include "sockopt.h"
 
 struct acl;
 struct service;
@@ -62,6 +63,7 @@ struct endpoint {
 
 	int backlog;
 	bool v6only;
+	struct sockopts so;             /* reuseport, rcvbuf, ... (sockopt.c) */
 	enum overload overload;
 	bool udp_guard;
 	int mode;                       /* Unix socket file mode, -1 = leave it */

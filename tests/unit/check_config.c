@@ -1219,6 +1219,11 @@ END_TEST
 
 /* ------------------------------------------------------------ dump */
 
+/* The socket options -nv prints after v6only: those of tcp and udp
+ * sockets only on endpoints that have such an address. */
+#define DUMP_SO_IP      "    reuseport = false;\n"
+#define DUMP_SO_ANY     "    rcvbuf = 0;\n    sndbuf = 0;\n"
+
 START_TEST(test_dump_exact)
 {
 	struct sockd_config *cfg = load_ok(
@@ -1247,6 +1252,7 @@ START_TEST(test_dump_exact)
 	    "    service = \"echo\";\n"
 	    "    backlog = 1024;\n"
 	    "    v6only = false;\n"
+	    DUMP_SO_IP DUMP_SO_ANY
 	    "    overload = \"wait\";\n"
 	    "    udp_guard = true;\n"
 	    "    max_connections = 0;\n"
@@ -1269,6 +1275,7 @@ START_TEST(test_dump_exact)
 	    "    service = \"daytime\";\n"
 	    "    backlog = 1024;\n"
 	    "    v6only = false;\n"
+	    DUMP_SO_IP DUMP_SO_ANY
 	    "    overload = \"wait\";\n"
 	    "    udp_guard = true;\n"
 	    "    max_connections = 0;\n"
@@ -1288,6 +1295,7 @@ START_TEST(test_dump_exact)
 	    "    service = \"echo\";\n"
 	    "    backlog = 1024;\n"
 	    "    v6only = false;\n"
+	    DUMP_SO_ANY
 	    "    overload = \"wait\";\n"
 	    "    udp_guard = true;\n"
 	    "    max_connections = 0;\n"
@@ -1336,9 +1344,12 @@ START_TEST(test_dump_services)
 {
 	struct sockd_config *cfg = load_ok(services_conf);
 	char *s = dump_to_string(cfg);
-	const char *common =
+	const char *unix_so = DUMP_SO_ANY, *tcp_so = DUMP_SO_IP DUMP_SO_ANY,
+	    *udp_so = DUMP_SO_IP DUMP_SO_ANY;
+	const char *head =
 	    "    backlog = 1024;\n"
-	    "    v6only = false;\n"
+	    "    v6only = false;\n";
+	const char *common =
 	    "    overload = \"wait\";\n"
 	    "    udp_guard = true;\n"
 	    "    max_connections = 0;\n"
@@ -1351,14 +1362,14 @@ START_TEST(test_dump_services)
 	    "    udp_sessions_per_source = 256;\n"
 	    "    idle_timeout = 300.0;\n"
 	    "    lifetime = 0.0;\n";
-	char want[4096];
+	char want[8192];
 
 	snprintf(want, sizeof(want),
 	    "endpoints = (\n"
 	    "  { name = \"prog\";\n"
 	    "    listen = [ \"unix-seqpacket:@prog\" ];\n"
 	    "    service = \"exec\";\n"
-	    "%s"
+	    "%s%s%s"
 	    "    proxy_protocol = \"v1\";\n"
 	    "    proxy_timeout = 3.0;\n"
 	    "    command = [ \"/bin/sh\", \"-c\", \"echo \\\"$X\\\"\" ];\n"
@@ -1372,7 +1383,7 @@ START_TEST(test_dump_services)
 	    "  { name = \"fw\";\n"
 	    "    listen = [ \"tcp:127.0.0.1:3307\" ];\n"
 	    "    service = \"forward\";\n"
-	    "%s"
+	    "%s%s%s"
 	    "    proxy_protocol = \"any\";\n"
 	    "    proxy_timeout = 10.0;\n"
 	    "    proxy_from = [ \"10.0.0.0/8\", \"192.0.2.1/32\" ];\n"
@@ -1384,19 +1395,20 @@ START_TEST(test_dump_services)
 	    "  { name = \"cat\";\n"
 	    "    listen = [ \"tcp:127.0.0.1:7009\" ];\n"
 	    "    service = \"exec\";\n"
-	    "%s"
+	    "%s%s%s"
 	    "    command = [ \"/bin/cat\" ];\n"
 	    "    instances = 0;\n"
 	    "  },\n"
 	    "  { name = \"dns\";\n"
 	    "    listen = [ \"udp:127.0.0.1:5353\" ];\n"
 	    "    service = \"forward\";\n"
-	    "%s"
+	    "%s%s%s"
 	    "    upstream = [ \"udp:127.0.0.1:53\" ];\n"
 	    "    connect_timeout = 0.1;\n"
 	    "    balance = \"first\";\n"
 	    "  }\n"
-	    ");\n", common, common, common, common);
+	    ");\n", head, unix_so, common, head, tcp_so, common, head, tcp_so, common,
+	    head, udp_so, common);
 	ck_assert_ptr_nonnull(strstr(s, "endpoints = ("));
 	ck_assert_str_eq(strstr(s, "endpoints = ("), want);
 	free(s);
