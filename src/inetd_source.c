@@ -35,8 +35,8 @@
 
 /* The exec keys argv0 and handoff (exec modes), and the endpoint keys
  * sndbuf and rcvbuf (socket options). */
-#define HAVE_EXEC_MODES 0
-#define HAVE_SOCKBUF 0
+#define HAVE_EXEC_MODES 1
+#define HAVE_SOCKBUF 1
 
 #define MAX_MEMBERS 16
 #define BURST_LIMIT 1000000     /* config_keys.c's BURST_MAX */

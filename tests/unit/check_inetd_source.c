@@ -128,8 +128,6 @@ load(struct inetd_conf *c, const char *name, char **text)
 	ck_assert_int_eq(inetd_resolve(c, fake_lookup, NULL), 0);
 }
 
-/* Without the exec-modes and socket-option keys in this build: see
- * HAVE_EXEC_MODES and HAVE_SOCKBUF in inetd_source.c. */
 static const char *const want[] = {
 	"3 name='echo/tcp' listen=['tcp:0.0.0.0:7','tcp:[::]:7'] v6only=true service='echo'",
 	"4 name='echo/udp' listen=['udp:0.0.0.0:7','udp:[::]:7'] v6only=true service='echo'",
@@ -137,29 +135,37 @@ static const char *const want[] = {
 	"6 name='daytime/tcp4' listen=['tcp:0.0.0.0:13'] service='daytime'",
 	"7 name='time/udp46' listen=['udp:[::]:37'] service='time'",
 	"8 name='chargen/tcp46' listen=['tcp:[::]:19'] service='chargen' rate=0.8333 burst=50",
-	"9 skip: argv[0] '/usr/sbin/in.fingerd' apart from the program '/usr/sbin/tcpd' is "
-	"not supported by this sockd",
+	"9 name='finger/tcp' listen=['tcp:127.0.0.1:79'] service='exec' "
+	"command=['/usr/sbin/tcpd'] argv0='/usr/sbin/in.fingerd' handoff='nowait' "
+	"user='nobody'",
 	"10 name='2000/tcp6' listen=['tcp:[::1]:2000'] v6only=true service='exec' "
-	"command=['/bin/cat','-u'] user='nobody:nogroup' rate=0.1667 burst=10 (note: "
-	"sndbuf=65536 is not supported by this sockd) (note: rcvbuf=1048576 is not "
-	"supported by this sockd)",
-	"12 skip: wait services are not supported by this sockd",
-	"13 skip: wait services are not supported by this sockd",
+	"command=['/bin/cat','-u'] argv0='cat' handoff='nowait' user='nobody:nogroup' "
+	"rate=0.1667 burst=10 sndbuf=65536 rcvbuf=1048576",
+	"12 name='5000/tcp' listen=['tcp:127.0.0.2:5000'] service='exec' "
+	"command=['/usr/bin/srv'] argv0='srv' handoff='wait' user='daemon:daemon'",
+	"13 name='ident/udp' listen=['udp:127.0.0.2:113'] service='exec' "
+	"command=['/usr/sbin/identd','-i'] argv0='identd' handoff='wait' user='nobody' "
+	"rcvbuf=65536",
 	"15 name='echo.sock/unix' listen=['unix:/run/sockd-test/echo.sock'] service='exec' "
-	"command=['/bin/cat'] user='root'",
+	"command=['/bin/cat'] argv0='cat' handoff='nowait' user='root'",
 	"16 name='x_y.sock/unix' listen=['unix-seqpacket:/run/x:y.sock'] service='exec' "
-	"command=['/bin/cat'] user='root' (note: rcvbuf=4096 is not supported by this sockd)",
-	"17 skip: wait services are not supported by this sockd",
+	"command=['/bin/cat'] argv0='cat' handoff='nowait' user='root' rcvbuf=4096",
+	"17 name='dg.sock/unix' listen=['unix-dgram:/run/dg.sock'] service='exec' "
+	"command=['/usr/sbin/dgsrv','-v'] argv0='dgsrv' handoff='wait' user='root'",
 	"18 name='7000/tcp' "
 	"listen=['tcp:127.0.0.1:7000','tcp:[::1]:7000','tcp:localhost:7000'] v6only=true "
-	"service='exec' command=['/bin/true'] user='root'",
+	"service='exec' command=['/bin/true'] argv0='true' handoff='nowait' user='root'",
 	"19 name='7001/tcp' listen=['tcp:127.0.0.1:7001'] service='exec' "
-	"command=['/bin/true'] user='root'",
-	"20 skip: wait services are not supported by this sockd",
+	"command=['/bin/true'] argv0='true' handoff='nowait' user='root'",
+	"20 name='tftp/udp4' listen=['udp:0.0.0.0:69'] service='exec' "
+	"command=['/usr/sbin/in.tftpd','-s','/srv/tftp'] argv0='in.tftpd' handoff='wait' "
+	"user='root'",
 	"21 name='continued/tcp' listen=['tcp:0.0.0.0:4000','tcp:[::]:4000'] v6only=true "
-	"service='exec' command=['/usr/bin/prog','-a','-b'] user='root'",
-	"24 skip: argv[0] '/usr/sbin/in.telnetd' apart from the program '/usr/sbin/tcpd' is "
-	"not supported by this sockd",
+	"service='exec' command=['/usr/bin/prog','-a','-b'] argv0='prog' handoff='nowait' "
+	"user='root'",
+	"24 name='telnet/tcp' listen=['tcp:0.0.0.0:23','tcp:[::]:23'] v6only=true "
+	"service='exec' command=['/usr/sbin/tcpd'] argv0='/usr/sbin/in.telnetd' "
+	"handoff='nowait' user='root'",
 	"30 skip: RPC services are not supported ('rstatd/1-3' 'rpc/udp')",
 	"31 skip: tcpmux services are not supported ('tcpmux/+scanner')",
 	"32 skip: tcpmux services are not supported ('tcpmux')",
@@ -190,7 +196,8 @@ static const char *const want[] = {
 	"55 skip: unknown service 'no-such-service/tcp' (not in /etc/services)",
 	"56 skip: more than 64 arguments",
 	"57 name='7002/tcp' listen=['tcp:0.0.0.0:7002','tcp:[::]:7002'] v6only=true "
-	"service='exec' command=['/bin/true'] user='first.last:staff'",
+	"service='exec' command=['/bin/true'] argv0='true' handoff='nowait' "
+	"user='first.last:staff'",
 };
 
 START_TEST(every_line_form)
