@@ -28,6 +28,8 @@ struct inetd_files {
 	struct inetd_endpoint *eps;     /* the groups handed to the loader */
 	size_t n_eps;
 	size_t cap_eps;
+	struct strv bases;              /* names given so far, without suffix ... */
+	unsigned *next;                 /* ... and the suffix to try next for each */
 };
 
 /* An endpoint name not in use yet: "finger/tcp", else "finger/tcp-2"... */
@@ -40,19 +42,48 @@ name_taken(const struct loader *l, const char *name)
 	return false;
 }
 
+/* Many lines of one service (on several addresses) must not make this
+ * quadratic in the lines: each base name remembers where its suffixes
+ * stopped. */
 static void
-unique_name(const struct loader *l, const struct inetd_rec *r, char *buf, size_t len)
+unique_name(struct loader *l, struct inetd_files *f, const struct inetd_rec *r, char *buf,
+    size_t len)
 {
 	char base[NAME_MAX_LEN + 1];
+	unsigned k = 2, *next = NULL;
+	size_t i;
 
 	inetd_endpoint_name(r, base, sizeof(base));
+	for (i = 0; i < f->bases.n; i++)
+		if (strcmp(f->bases.v[i], base) == 0)
+			break;
+	if (i < f->bases.n) {
+		next = &f->next[i];
+	} else {
+		unsigned *nn = realloc(f->next, (f->bases.n + 1) * sizeof(*nn));
+
+		if (nn)
+			f->next = nn;
+		if (!nn || strv_push(&f->bases, base) < 0) {
+			l->kc.nomem = true;
+			snprintf(buf, len, "%s", base);
+			return;
+		}
+		next = &f->next[i];
+		*next = 2;
+	}
 	snprintf(buf, len, "%s", base);
-	for (unsigned k = 2; name_taken(l, buf) && k < 100000; k++) {
+	if (*next == 2 && !name_taken(l, buf))
+		return;
+	for (k = *next; k < 1000000; k++) {
 		char suffix[16];
 		int n = snprintf(suffix, sizeof(suffix), "-%u", k);
 
 		snprintf(buf, len, "%.*s%s", (int)(NAME_MAX_LEN - (size_t)n), base, suffix);
+		if (!name_taken(l, buf))
+			break;
 	}
+	*next = k + 1;
 }
 
 static void
@@ -79,7 +110,7 @@ serve_conf(struct loader *l, struct inetd_files *f, struct inetd_conf *c,
 			f->cap_eps = cap;
 		}
 		e = &f->eps[f->n_eps];
-		unique_name(l, r, name, sizeof(name));
+		unique_name(l, f, r, name, sizeof(name));
 		rc = inetd_endpoint_make(r, name, e, &reason);
 		if (rc < 0) {
 			l->kc.nomem = true;
@@ -244,6 +275,8 @@ config_inetd_free(struct inetd_files *f)
 	for (size_t i = 0; i < f->n_eps; i++)
 		inetd_endpoint_free(&f->eps[i]);
 	free(f->eps);
+	strv_free(&f->bases);
+	free(f->next);
 	free(f->confs);
 	free(f->texts);
 	free(f);
