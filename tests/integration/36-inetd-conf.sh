@@ -27,6 +27,7 @@ P_OFF=$(port 8)         # disabled by update-inetd
 P_IGN=$(port 9)         # in inetd_dir files that are not read
 P_MAX=$(port 10)        # nowait.2 on an exec line
 P_BAD=$(port 11)        # in broken lines only
+P_TAKEN=$(port 12)      # another program listens there
 CONF=$T/sockd.conf
 INETD=$T/inetd.conf
 DIR=$T/inetd.d
@@ -76,6 +77,7 @@ no-such-service-36	stream	tcp	nowait	root	/bin/cat
 127.0.0.1:$P_BAD	stream	tcp	nowiat	root	/bin/cat
 127.0.0.1:$P_BAD	stream	tcp	nowait	no-such-user-36	/bin/cat
 $A:echo	stream	tcp4	nowait	root	internal
+127.0.0.1:$P_TAKEN	stream	tcp	nowait	root	/bin/cat	cat
 EOF
 if have_ipv6; then
 	printf '[::1]:daytime\tstream\ttcp6\tnowait\troot\tinternal\n' >>"$INETD"
@@ -157,8 +159,13 @@ expect_rc 0 "$SOCKD" -nv -f "$T/nv1.out"
 grep -v '^  #' "$T/out" >"$T/nv2.out"
 grep -v '^  #' "$T/nv1.out" | diff -u - "$T/nv2.out" >&2 || fail "-nv of -nv differs"
 
-# ---- served.
+# ---- served. A line whose address another program holds is left out
+# with a warning, and sockd starts all the same.
+start_bg taken socat "TCP-LISTEN:$P_TAKEN,bind=127.0.0.1,reuseaddr" EXEC:/bin/true
+wait_until 10 eval "ss -Htln '( sport = :$P_TAKEN )' | grep -q ." || fail "socat did not listen on $P_TAKEN"
 start_sockd "$CONF"
+expect_file_match "$SOCKD_LOG" "^sockd: warning: $INETD:28: endpoint $P_TAKEN/tcp is not served on tcp:127.0.0.1:$P_TAKEN: Address already in use, ignoring\$" \
+	"start-up log"
 expect_file_match "$SOCKD_LOG" "^sockd: warning: $INETD:19: RPC services are not supported" "start-up log"
 
 expect_rc 0 "$TCLIENT" echo -a "tcp:$A:7" -s 65536 -t 20

@@ -12,6 +12,7 @@ P_A=$(port 2)           # inetd.conf, its text changes
 P_B=$(port 3)           # inetd.conf, added by a rename
 P_D=$(port 4)           # an inetd_dir fragment, added then removed
 P_BAD=$(port 5)         # a broken line
+P_TAKEN=$(port 6)       # a line on an address another program holds
 CONF=$T/sockd.conf
 INETD=$T/inetd.conf
 DIR=$T/inetd.d
@@ -69,6 +70,15 @@ wait_for_log "^sockd: warning: $INETD:3: server program 'relative/prog' is not a
 expect_says "$P_A" two "beside a broken line"
 expect_says "$P_B" bee "beside a broken line"
 
+# A line whose address another program holds: the reload does not fail,
+# the socket is left out with a warning, the rest is served.
+start_bg taken socat "TCP-LISTEN:$P_TAKEN,bind=127.0.0.1,reuseaddr" EXEC:/bin/true
+wait_until 10 eval "ss -Htln '( sport = :$P_TAKEN )' | grep -q ." || fail "socat did not listen on $P_TAKEN"
+after_reload sh -c "$(printf 'printf %%s "%s" >"%s"' "$(line "$P_TAKEN" taken)" "$DIR/taken")"
+wait_for_log "^sockd: warning: $DIR/taken:1: endpoint $P_TAKEN/tcp is not served on tcp:127.0.0.1:$P_TAKEN: Address already in use, ignoring\$"
+expect_says "$P_A" two "beside a line that cannot bind"
+after_reload rm "$DIR/taken"
+
 # inetd_dir: a fragment comes and goes.
 after_reload sh -c "$(printf 'printf %%s "%s" >"%s"' "$(line "$P_D" dee)" "$DIR/frag")"
 expect_says "$P_D" dee "the inetd_dir fragment"
@@ -97,4 +107,4 @@ expect_eq "$(reloads)" "$_before" "reloads after an unrelated file changed"
 
 grep -q '^sockd: error: reload failed' "$SOCKD_LOG" && fail "a reload failed"
 expect_stop_ok
-expect_clean_log "server program 'relative/prog'|cannot read: No such file"
+expect_clean_log "server program 'relative/prog'|cannot read: No such file|$P_TAKEN"
