@@ -45,7 +45,7 @@ deb=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 # The inetd test's packages: the container has no network, so they are
 # fetched here, on the host, from its Debian mirror.
 inetd_debs=$(mktemp -d /tmp/sockd-inetd-debs.XXXXXX)
-if (cd "$inetd_debs" && apt-get download fingerd nullidentd) >"$inetd_debs/download.log" 2>&1; then
+if (cd "$inetd_debs" && apt-get download fingerd finger nullidentd) >"$inetd_debs/download.log" 2>&1; then
 	inetd_debs_ok=1
 else
 	inetd_debs_ok=0
@@ -451,8 +451,8 @@ if [ "$inetd_debs_ok" = 1 ]; then
 	# openbsd-inetd with).
 	mark=$(jmark)
 	if out=$(cx sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y --no-download \
-	    /mnt/inetd-debs/fingerd_*.deb /mnt/inetd-debs/nullidentd_*.deb 2>&1'); then
-		ok "apt-get install fingerd nullidentd (from the Debian mirror, via the host)"
+	    /mnt/inetd-debs/fingerd_*.deb /mnt/inetd-debs/finger_*.deb /mnt/inetd-debs/nullidentd_*.deb 2>&1'); then
+		ok "apt-get install fingerd finger nullidentd (from the Debian mirror, via the host)"
 	else
 		ko "apt-get install fingerd nullidentd:"
 		echo "$out" | sed 's/^/    /' | tail -n 20
