@@ -450,7 +450,7 @@ if [ "$inetd_debs_ok" = 1 ]; then
 	# inet-superserver" in sockd, or fail (there is no network to fetch
 	# openbsd-inetd with).
 	mark=$(jmark)
-	if out=$(cx sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y --no-download \
+	if out=$(cx sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y \
 	    /mnt/inetd-debs/fingerd_*.deb /mnt/inetd-debs/finger_*.deb /mnt/inetd-debs/nullidentd_*.deb 2>&1'); then
 		ok "apt-get install fingerd finger nullidentd (from the Debian mirror, via the host)"
 	else
