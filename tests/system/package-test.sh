@@ -45,6 +45,7 @@ deb=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 # The inetd test's packages: the container has no network, so they are
 # fetched here, on the host, from its Debian mirror.
 inetd_debs=$(mktemp -d /tmp/sockd-inetd-debs.XXXXXX)
+chmod 755 "$inetd_debs"         # apt reads them as its user _apt
 if (cd "$inetd_debs" && apt-get download fingerd finger nullidentd) >"$inetd_debs/download.log" 2>&1; then
 	inetd_debs_ok=1
 else
