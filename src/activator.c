@@ -18,7 +18,13 @@
  * next program at once.
  *
  * A program that leaves at once without taking what is queued would be
- * restarted in a loop. After THROTTLE_AFTER such quick exits in a row the
+ * restarted in a loop. A quick exit is a run shorter than FAST_RUN_MS
+ * after which input is still queued and, on a datagram socket, the
+ * datagram at the head of the queue is the one that was there when the
+ * program started (same sender, length and first bytes: what MSG_PEEK
+ * shows). A listening socket tells nothing of what was accepted, so there
+ * any short run that leaves connections queued counts. After
+ * THROTTLE_AFTER such quick exits in a row the
  * unit is armed again only after a delay that doubles up to BACKOFF_MAX_MS,
  * logged once per episode; the first run that lasts, or that took what was
  * queued, ends the episode. Nothing ever disables the unit for good.
@@ -45,6 +51,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/pidfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,6 +82,8 @@ struct act_unit {
 	struct endpoint *ep;            /* a reference */
 	int fds[EXEC_FDS_MAX];
 	size_t n_fds;
+	uint64_t head[EXEC_FDS_MAX];    /* datagram sockets: the queue's head when the
+	                                 * program started (head_of), 0 = none */
 	struct act_child *child;        /* running now, or NULL */
 	uint64_t arm_at_ms;             /* not armed before (back-off); 0 = at once */
 	unsigned quick;                 /* quick exits in a row */
@@ -171,6 +180,47 @@ child_term(struct act_child *ch, uint64_t kill_after_ms)
 		ch->kill_at_ms = 1;
 }
 
+/* What identifies the datagram at the head of fd's queue (its sender,
+ * length and first bytes, hashed); 0 when nothing is queued or fd is not
+ * a datagram socket. */
+static uint64_t
+head_of(int fd)
+{
+	union {
+		struct sockaddr sa;
+		struct sockaddr_storage ss;
+	} from;
+	socklen_t flen = sizeof(from);
+	unsigned char data[64];
+	int type = 0;
+	socklen_t tlen = sizeof(type);
+	uint64_t h = 1469598103934665603ULL;       /* FNV-1a */
+	ssize_t n;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == -1 || type != SOCK_DGRAM)
+		return 0;
+	memset(&from, 0, sizeof(from));
+	n = recvfrom(fd, data, sizeof(data), MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC, &from.sa, &flen);
+	if (n < 0)
+		return 0;
+	for (socklen_t i = 0; i < flen && i < sizeof(from); i++)
+		h = (h ^ ((unsigned char *)&from)[i]) * 1099511628211ULL;
+	for (size_t i = 0; i < (size_t)n && i < sizeof(data); i++)
+		h = (h ^ data[i]) * 1099511628211ULL;
+	h = (h ^ (uint64_t)n) * 1099511628211ULL;
+	return h ? h : 1;
+}
+
+/* The program took something: a datagram socket's head has changed. */
+static bool
+unit_progressed(const struct act_unit *u)
+{
+	for (size_t i = 0; i < u->n_fds; i++)
+		if (u->head[i] && head_of(u->fds[i]) != u->head[i])
+			return true;
+	return false;
+}
+
 /* Is anything queued on the unit's sockets? */
 static bool
 unit_pending(const struct act_unit *u)
@@ -221,6 +271,8 @@ unit_start(struct activator *a, struct act_unit *u)
 		return;
 	}
 	ch->pidfd = -1;
+	for (size_t i = 0; i < u->n_fds; i++)
+		u->head[i] = head_of(u->fds[i]);
 	r = exec_spawn_held(u->ep, u->fds, u->n_fds, &ch->pid, &ch->pidfd);
 	if (r < 0) {
 		/* Counted as a quick exit: the same back-off, so that a
@@ -266,7 +318,7 @@ unit_exited(struct activator *a, struct act_unit *u)
 	atomic_fetch_sub_explicit(&u->ep->stats.active, 1, memory_order_relaxed);
 	set_nonblock(u->fds, u->n_fds);
 	child_free(ch);
-	if (ran < FAST_RUN_MS && unit_pending(u)) {
+	if (ran < FAST_RUN_MS && unit_pending(u) && !unit_progressed(u)) {
 		u->quick++;
 	} else {
 		if (u->throttled)

@@ -225,17 +225,41 @@ check_forward(struct loader *l, const struct ep_state *st, const struct kinds *h
 	}
 }
 
+/* v is what k's default says (as `sockd -nv` prints every key): such a
+ * value changes nothing, wherever it is written. */
+static bool
+written_as_default(const struct key *k, const struct cval *v)
+{
+	if (!k || !k->def)
+		return false;
+	switch (v->type) {
+	case CVAL_INT:
+		return strtod(k->def, NULL) == (double)v->i;
+	case CVAL_FLOAT:
+		return strtod(k->def, NULL) == v->f;
+	case CVAL_BOOL:
+		return strcmp(k->def, v->b ? "true" : "false") == 0;
+	case CVAL_STRING:
+		return strcmp(k->def, v->s) == 0;
+	default:
+		return false;
+	}
+}
+
 /* exec's handoff modes. With "wait" and "listen-fds" sockd never sees a
  * connection or a datagram (the program takes them off the socket), so
- * the keys about admitting clients cannot work, and one program holds the
- * socket at a time. "nowait" and "accept-fds" hand over connections, which
+ * the keys about admitting clients cannot work (unless written with their
+ * default, as -nv prints them), and one program holds the socket at a
+ * time. "nowait" and "accept-fds" hand over connections, which
  * datagram sockets do not have. */
 static void
 check_exec(struct loader *l, const struct ep_state *st, const struct kinds *h)
 {
+	/* burst only shapes rate, refused by itself. */
 	static const char *const per_client[] = {
-		"overload", "max_connections", "max_per_source", "rate", "burst", "udp_rate",
-		"udp_burst", "udp_rate_loopback", "idle_timeout", "lifetime", "allow", "deny",
+		"overload", "max_connections", "max_per_source", "rate", "udp_rate",
+		"udp_burst", "udp_rate_loopback", "udp_guard", "udp_sessions_per_source",
+		"idle_timeout", "lifetime", "allow", "deny",
 		"allow_uid", "allow_gid", "proxy_protocol",
 	};
 	const struct endpoint *ep = st->ep;
@@ -245,7 +269,8 @@ check_exec(struct loader *l, const struct ep_state *st, const struct kinds *h)
 	bool holds_socket = eo->handoff == HANDOFF_WAIT || eo->handoff == HANDOFF_LISTEN_FDS;
 	char buf[ADDR_STRLEN];
 
-	if ((v = loader_seen(l, ep, "start_at_launch")) && eo->handoff != HANDOFF_LISTEN_FDS)
+	if ((v = loader_seen(l, ep, "start_at_launch")) && eo->handoff != HANDOFF_LISTEN_FDS &&
+	    !written_as_default(key_find(ep->service->keys, "start_at_launch"), v))
 		key_error(&l->kc, v, "'start_at_launch' requires handoff = \"listen-fds\"");
 	if (!holds_socket) {
 		for (size_t i = 0; i < ep->n_listen && h->listen_ok; i++) {
@@ -266,7 +291,8 @@ check_exec(struct loader *l, const struct ep_state *st, const struct kinds *h)
 		key_error(&l->kc, v, "'instances' must be 0 or 1 with handoff = \"%s\": "
 		    "one program holds the socket at a time", mode);
 	for (size_t i = 0; i < sizeof(per_client) / sizeof(per_client[0]); i++)
-		if ((v = loader_seen(l, ep, per_client[i])))
+		if ((v = loader_seen(l, ep, per_client[i])) &&
+		    !written_as_default(key_find(&endpoint_keys, per_client[i]), v))
 			key_error(&l->kc, v, "'%s' does not apply with handoff = \"%s\": "
 			    "the program takes the clients off the socket, not sockd",
 			    per_client[i], mode);

@@ -9,11 +9,12 @@
 # (b) listen-fds on udp: two datagrams, one program.
 # (c) start_at_launch: the program runs before any client comes.
 # (d) handoff = "accept-fds" (Accept=yes): each connection is fd 3 of a
-#     program of its own.
+#     program of its own, with the client in TCPREMOTEIP as for nowait.
 # (e) sockctl status shows the pid of a running listen-fds program.
 # (f) reload: an unchanged endpoint keeps its running program, which goes
 #     on serving; a removed one's program gets SIGTERM.
-# (g) stop: the running program gets SIGTERM.
+# (g) stop: the running program gets SIGTERM; one that ignores it gets
+#     SIGKILL at daemon.shutdown_timeout.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -41,7 +42,10 @@ endpoints = (
 	{ name = "acc"; listen = [ "tcp:127.0.0.1:$P_ACC" ]; service = "exec";
 	  handoff = "accept-fds"; command = [ "$ACTPROG", "accept" ]; },
 	{ name = "keep"; listen = [ "tcp:127.0.0.1:$P_KEEP" ]; service = "exec";
-	  handoff = "listen-fds"; command = [ "$ACTPROG", "listen", "2" ]; }
+	  handoff = "listen-fds"; command = [ "$ACTPROG", "listen", "2" ]; },
+	{ name = "stubborn"; listen = [ "unix:$T/stubborn.sock" ]; service = "exec";
+	  handoff = "listen-fds"; start_at_launch = true;
+	  command = [ "/bin/sh", "-c", "trap '' TERM; echo \$\$ >$T/stubborn.pid; exec sleep 600" ]; }
 );
 EOF
 
@@ -104,8 +108,8 @@ note "(c) start_at_launch: pid $eager ran before its first client"
 # ---- (d)
 d1=$(tcp "$P_ACC" first)
 d2=$(tcp "$P_ACC" second)
-expect_match "$d1" '^pid=[0-9]+ n=1 fds=1 names=acc first$' "accept-fds: first answer"
-expect_match "$d2" '^pid=[0-9]+ n=1 fds=1 names=acc second$' "accept-fds: second answer"
+expect_match "$d1" '^pid=[0-9]+ n=1 fds=1 names=acc remote=127\.0\.0\.1 first$' "accept-fds: first answer"
+expect_match "$d2" '^pid=[0-9]+ n=1 fds=1 names=acc remote=127\.0\.0\.1 second$' "accept-fds: second answer"
 [ "$(pid_of "$d1")" != "$(pid_of "$d2")" ] || fail "accept-fds: one program for two connections"
 note "(d) accept-fds: a program per connection"
 
@@ -132,8 +136,13 @@ note "(f) reload: pid $kp kept serving; pid $ap of the removed endpoint got SIGT
 u3=$(printf y1 | timeout 10 socat -t 3 - "UDP:127.0.0.1:$P_UDP" 2>/dev/null || :)
 expect_match "$u3" '^pid=[0-9]+ n=1 fds=1 names=actudp y1$' "listen-fds on udp: a new program"
 gp=$(echo "$u3" | sed 's/^pid=\([0-9]*\) .*/\1/')
+wait_for_file_match "$T/stubborn.pid" '^[0-9]+$' 10
+sp=$(cat "$T/stubborn.pid")
 expect_stop_ok
 expect_file_match "$SOCKD_LOG" "endpoint actudp: pid $gp killed by SIGTERM" "the stop"
+expect_file_match "$SOCKD_LOG" "endpoint stubborn: pid $sp still running at the stop deadline, killing it \\(SIGKILL\\)" "the stop"
+expect_file_match "$SOCKD_LOG" "endpoint stubborn: pid $sp killed by SIGKILL" "the stop"
+! kill -0 "$sp" 2>/dev/null || fail "pid $sp survived sockd's stop"
 ! kill -0 "$gp" 2>/dev/null || fail "pid $gp survived sockd's stop"
 expect_clean_log
 exit 0

@@ -8,10 +8,14 @@
 #     endpoint answers throughout. Once the program behaves (the flag),
 #     the next datagram is answered, and sockd logs that restarts are no
 #     longer delayed: the endpoint never stays failed.
+# (c) A udp wait program that answers one datagram and exits, with more
+#     queued, has taken its datagram: not throttled (each datagram is
+#     answered, by a program of its own, with no line about quick exits).
 # (b) `sockd -n` refuses keys that make no sense for the mode, each with
 #     its file:line: instances > 1 with wait, accept-fds and nowait on udp,
 #     start_at_launch without listen-fds, per-client keys with wait and
-#     listen-fds, an unknown mode; argv0 of the wrong type.
+#     listen-fds, an unknown mode; argv0 of the wrong type. What -nv prints
+#     of endpoints in each mode (every key, with its default) loads again.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -21,6 +25,7 @@ command -v socat >/dev/null || skip "no socat"
 
 P_FLAKY=$(port 1)
 P_ECHO=$(port 2)
+P_ONE=$(port 3)
 P_B1=$(port 11)
 P_B2=$(port 12)
 P_B3=$(port 13)
@@ -72,6 +77,26 @@ if ! diff -u "$T/bad.want" "$T/err" >&2; then
 fi
 note "(b) $(wc -l <"$T/err") errors with their file:line"
 
+# `sockd -nv` prints every endpoint key with its default: that output of
+# wait, listen-fds and accept-fds endpoints loads again and prints the same.
+cat >"$T/good.conf" <<EOF
+endpoints = (
+	{ name = "w"; listen = [ "udp:127.0.0.1:$P_B1", "tcp:127.0.0.1:$P_B1" ]; service = "exec";
+	  handoff = "wait"; instances = 1; command = [ "/bin/cat" ]; argv0 = "kat"; },
+	{ name = "l"; listen = [ "udp:127.0.0.1:$P_B2", "unix:$T/l.sock" ]; service = "exec";
+	  handoff = "listen-fds"; start_at_launch = true; command = [ "/bin/cat" ]; },
+	{ name = "a"; listen = [ "tcp:127.0.0.1:$P_B3" ]; service = "exec";
+	  handoff = "accept-fds"; instances = 5; max_per_source = 2; command = [ "/bin/cat" ]; }
+);
+EOF
+expect_rc 0 "$SOCKD" -n -v -f "$T/good.conf"
+mv "$T/out" "$T/good.out"
+grep -q 'handoff = "listen-fds";' "$T/good.out" || fail "-nv does not print handoff"
+grep -q 'start_at_launch = true;' "$T/good.out" || fail "-nv does not print start_at_launch"
+grep -q 'argv0 = "kat";' "$T/good.out" || fail "-nv does not print argv0"
+expect_rc 0 "$SOCKD" -n -v -f "$T/good.out"
+cmp -s "$T/out" "$T/good.out" || fail "-nv of its own output differs"
+
 # ---- (a)
 cat >"$T/flaky.sh" <<EOF
 #!/bin/sh
@@ -86,10 +111,33 @@ daemon = { workers = 2; shutdown_timeout = 2.0; };
 endpoints = (
 	{ name = "flaky"; listen = [ "udp:127.0.0.1:$P_FLAKY" ]; service = "exec";
 	  handoff = "wait"; command = [ "$T/flaky.sh" ]; },
+	{ name = "one"; listen = [ "udp:127.0.0.1:$P_ONE" ]; service = "exec";
+	  handoff = "wait"; command = [ "$ACTPROG", "udp-one" ]; },
 	{ name = "echo"; listen = [ "tcp:127.0.0.1:$P_ECHO" ]; service = "echo"; }
 );
 EOF
 start_sockd "$T/sockd.conf"
+
+# ---- (c) ten clients, one datagram each, sent at once: most of them
+# queue while a program runs, and each program takes one.
+pids=
+i=1
+while [ $i -le 10 ]; do
+	start_bg "one$i" sh -c "printf d$i | timeout 30 socat -t 10 - UDP:127.0.0.1:$P_ONE"
+	pids="$pids $BG_PID"
+	i=$((i + 1))
+done
+for p in $pids; do
+	wait_bg "$p" 40 || :
+done
+cat "$T"/one*.out >"$T/one.all"
+expect_eq "$(sed -n 's/^pid=[0-9]* //p' "$T/one.all" | sort -V | tr '\n' ' ')" \
+	"d1 d2 d3 d4 d5 d6 d7 d8 d9 d10 " "one-shot program: the datagrams answered"
+expect_eq "$(cut -d' ' -f1 "$T/one.all" | sort -u | wc -l)" 10 "one-shot program: programs"
+if grep -q 'endpoint one: .* in a row' "$SOCKD_LOG"; then
+	fail "a program that took its datagram was throttled"
+fi
+note "(c) ten one-shot programs answered ten datagrams, unthrottled"
 
 # A flood of datagrams for 5 s (each line one datagram), bounded by time.
 start_bg flood timeout 5 sh -c "yes x | socat -u -b 2 - UDP:127.0.0.1:$P_FLAKY"

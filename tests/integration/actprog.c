@@ -16,6 +16,7 @@
  *                           answer each datagram with "pid=P " and the
  *                           datagram and a newline, until none came for
  *                           two seconds.
+ *   actprog udp-one         the same for one datagram, then exit.
  *
  * Anything wrong goes to stderr (sockd's log) with exit status 2.
  */
@@ -75,8 +76,13 @@ answer(int c, long n, int nfds)
 		used++;
 	}
 	in[used] = '\0';
-	len = snprintf(out, sizeof(out), "pid=%ld n=%ld fds=%d names=%s %s\n", (long)getpid(), n, nfds,
-		       getenv("LISTEN_FDNAMES") ? getenv("LISTEN_FDNAMES") : "", in);
+	/* accept-fds: the client, as tcpserver describes it */
+	if (getenv("TCPREMOTEIP"))
+		len = snprintf(out, sizeof(out), "pid=%ld n=%ld fds=%d names=%s remote=%s %s\n", (long)getpid(),
+			       n, nfds, getenv("LISTEN_FDNAMES"), getenv("TCPREMOTEIP"), in);
+	else
+		len = snprintf(out, sizeof(out), "pid=%ld n=%ld fds=%d names=%s %s\n", (long)getpid(), n, nfds,
+			       getenv("LISTEN_FDNAMES") ? getenv("LISTEN_FDNAMES") : "", in);
 	return write(c, out, (size_t)len) == len ? 0 : -1;
 }
 
@@ -141,7 +147,7 @@ serve_accept(void)
 }
 
 static int
-serve_udp_wait(void)
+serve_udp_wait(int once)
 {
 	struct pollfd p = { .fd = 0, .events = POLLIN };
 
@@ -159,6 +165,8 @@ serve_udp_wait(void)
 		in[r] = '\0';
 		len = snprintf(out, sizeof(out), "pid=%ld %s\n", (long)getpid(), in);
 		sendto(0, out, (size_t)len, 0, (struct sockaddr *)&from, flen);
+		if (once)
+			break;
 	}
 	return 0;
 }
@@ -173,7 +181,9 @@ main(int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "accept") == 0)
 		return serve_accept();
 	if (argc == 2 && strcmp(argv[1], "udp-wait") == 0)
-		return serve_udp_wait();
-	fprintf(stderr, "usage: actprog listen N | wait N | accept | udp-wait\n");
+		return serve_udp_wait(0);
+	if (argc == 2 && strcmp(argv[1], "udp-one") == 0)
+		return serve_udp_wait(1);
+	fprintf(stderr, "usage: actprog listen N | wait N | accept | udp-wait | udp-one\n");
 	return 64;
 }

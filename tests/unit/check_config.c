@@ -947,10 +947,10 @@ static const struct error_case error_cases[] = {
 	  "endpoint 'x' has no 'command' (service 'exec' requires it)" },
 	{ "endpoints = (\n  { name = \"x\"; service = \"exec\"; command = [ \"/bin/cat\" ];\n"
 	  "    listen = [ \"tcp:127.0.0.1:7\",\n      \"udp:127.0.0.1:7\" ]; }\n);\n", 4,
-	  "service 'exec' does not serve datagram addresses like 'udp:127.0.0.1:7'" },
+	  "service 'exec' serves datagram addresses like 'udp:127.0.0.1:7' only with handoff = \"wait\" or \"listen-fds\" (handoff = \"nowait\" hands over connections)" },
 	{ "endpoints = (\n  { name = \"x\"; service = \"exec\"; command = [ \"/bin/cat\" ];\n"
 	  "    listen = \"unix-dgram:/tmp/x.sock\"; }\n);\n", 3,
-	  "service 'exec' does not serve datagram addresses like 'unix-dgram:/tmp/x.sock'" },
+	  "service 'exec' serves datagram addresses like 'unix-dgram:/tmp/x.sock' only with handoff = \"wait\" or \"listen-fds\" (handoff = \"nowait\" hands over connections)" },
 	/* command */
 	{ CMD("\"/bin/cat\""), 3, "'command' must be a list of strings, like [ \"/usr/bin/prog\", \"arg\" ]" },
 	{ CMD("[]"), 3, "'command' must have at least the program's path" },
@@ -1373,6 +1373,7 @@ START_TEST(test_dump_services)
 	    "    proxy_protocol = \"v1\";\n"
 	    "    proxy_timeout = 3.0;\n"
 	    "    command = [ \"/bin/sh\", \"-c\", \"echo \\\"$X\\\"\" ];\n"
+	    "    handoff = \"nowait\";\n"
 	    "    env = [ \"X=a\\\\b\" ];\n"
 	    "    user = \"root:0\";\n"
 	    "    instances = 3;\n"
@@ -1397,6 +1398,7 @@ START_TEST(test_dump_services)
 	    "    service = \"exec\";\n"
 	    "%s%s%s"
 	    "    command = [ \"/bin/cat\" ];\n"
+	    "    handoff = \"nowait\";\n"
 	    "    instances = 0;\n"
 	    "  },\n"
 	    "  { name = \"dns\";\n"
