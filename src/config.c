@@ -1,8 +1,9 @@
 /*
  * The sockd.conf source: libconfig syntax -> struct cval groups, handed to
  * config_build.c; then every *.conf file of daemon.include_dir, the same
- * way. config_load() is the whole load: this source, and the rules across
- * endpoints at the end.
+ * way. config_load() is the whole load: this source, then the inetd.conf
+ * source (config_inetd.c) when daemon.inetd_conf or inetd_dir is set, and
+ * the rules across endpoints at the end.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -376,6 +377,7 @@ int
 config_load(const char *path, struct sockd_config **out, struct diag *d)
 {
 	struct lc_source src = { 0 };
+	struct inetd_files *inetd = NULL;
 	struct loader l;
 	const struct cval *root;
 	size_t start = d->n;
@@ -404,7 +406,14 @@ config_load(const char *path, struct sockd_config **out, struct diag *d)
 		read_include_dir(&src, l.cfg->daemon.include_dir);
 		l.cfg->n_included = l.cfg->n_endpoints - n;
 	}
+	if (!l.kc.nomem) {
+		size_t n = l.cfg->n_endpoints;
+
+		inetd = config_inetd_read(&l, &src.warnings);
+		l.cfg->n_inetd = l.cfg->n_endpoints - n;
+	}
 	r = loader_end(&l, out);
+	config_inetd_free(inetd);
 	if (*out && (*out)->n_warnings == 0) {
 		free((*out)->warnings);
 		(*out)->warnings = src.warnings.lines;

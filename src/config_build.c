@@ -5,6 +5,7 @@
  * syntax: config.c (sockd.conf) and any other reader hand their groups in.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,6 +65,7 @@ loader_begin(struct loader *l, const char *path, struct diag *d)
 	memset(l, 0, sizeof(*l));
 	l->kc.path = path;
 	l->kc.d = d;
+	l->optional_from = SIZE_MAX;
 	l->diag_start = d->n;
 	l->cfg = calloc(1, sizeof(*l->cfg));
 	if (!l->cfg)
@@ -292,6 +294,44 @@ loader_endpoint(struct loader *l, const struct cval *g, unsigned idx)
 	for (size_t i = 0; i < 3; i++)
 		free(st.rules[i]);
 	free(st.listen_at);
+}
+
+bool
+loader_endpoint_optional(struct loader *l, const struct cval *g, unsigned idx,
+    struct diag *skipped)
+{
+	struct sockd_config *cfg = l->cfg;
+	struct diag *d = l->kc.d;
+	size_t errors = l->kc.errors, dn = d->n, n_addrs = l->n_addrs, n_seen = l->n_seen;
+	size_t n_ep = cfg->n_endpoints;
+
+	if (l->optional_from == SIZE_MAX)
+		l->optional_from = n_ep;
+	loader_endpoint(l, g, idx);
+	if (!l->kc.nomem && cfg->n_endpoints > n_ep && l->kc.errors == errors)
+		check_across_endpoint(l, cfg->endpoints[n_ep]);
+	if (l->kc.nomem)
+		return false;
+	if (l->kc.errors == errors) {
+		cfg->endpoints[n_ep]->optional = true;
+		return true;
+	}
+
+	/* Take it back: its messages, its addresses and keys (which later
+	 * endpoints must not collide with), and the endpoint itself. */
+	for (size_t i = dn; i < d->n; i++) {
+		diag_add(skipped, NULL, 0, "%s", d->lines[i]);
+		free(d->lines[i]);
+	}
+	if (d->n == dn)
+		l->kc.nomem = true;     /* an error whose line was lost */
+	d->n = dn;
+	l->kc.errors = errors;
+	l->n_addrs = n_addrs;
+	l->n_seen = n_seen;
+	while (cfg->n_endpoints > n_ep)
+		endpoint_unref(cfg->endpoints[--cfg->n_endpoints]);
+	return false;
 }
 
 int

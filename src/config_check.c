@@ -7,6 +7,7 @@
  * several mistakes gets the same lines every time.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -600,14 +601,18 @@ check_upstream_user(struct loader *l, struct endpoint *ep)
 }
 
 void
+check_across_endpoint(struct loader *l, struct endpoint *ep)
+{
+	if (ep->service == &service_exec && ep->svc_opts)
+		check_exec_user(l, ep);
+	else if (ep->service == &service_forward && ep->svc_opts)
+		check_upstream_user(l, ep);
+}
+
+void
 check_across(struct loader *l)
 {
-	for (size_t i = 0; i < l->cfg->n_endpoints && !l->kc.nomem; i++) {
-		struct endpoint *ep = l->cfg->endpoints[i];
-
-		if (ep->service == &service_exec && ep->svc_opts)
-			check_exec_user(l, ep);
-		else if (ep->service == &service_forward && ep->svc_opts)
-			check_upstream_user(l, ep);
-	}
+	/* Optional endpoints had theirs when they were added. */
+	for (size_t i = 0; i < l->cfg->n_endpoints && i < l->optional_from && !l->kc.nomem; i++)
+		check_across_endpoint(l, l->cfg->endpoints[i]);
 }

@@ -18,8 +18,8 @@
  *
  * A key that is unset and has no default value (mode, owner, allow, ...)
  * is left out. No endpoints at all is "endpoints = ();", and endpoints
- * from include_dir files are printed with the others, in the order they
- * were read, each file's behind a "# from" comment. config_list_keys()
+ * from include_dir files and inetd.conf files are printed with the others,
+ * in the order they were read, each file's behind a "# from" comment. config_list_keys()
  * prints the tables themselves (sockd --list-keys).
  */
 #include <string.h>
@@ -56,7 +56,7 @@ config_dump(const struct sockd_config *cfg, FILE *f)
 	for (size_t i = 0; i < cfg->n_endpoints; i++) {
 		const struct endpoint *ep = cfg->endpoints[i];
 
-		if (i >= cfg->n_endpoints - cfg->n_included &&
+		if (i >= cfg->n_endpoints - cfg->n_included - cfg->n_inetd &&
 		    (i == 0 || strcmp(ep->file, cfg->endpoints[i - 1]->file) != 0)) {
 			fputs("  # from ", f);
 			key_dump_string(f, ep->file);

@@ -98,6 +98,40 @@ print_include_dir(FILE *f, const char *indent, const struct key *k, const void *
 	}
 }
 
+/* inetd_conf, inetd_dir: absolute paths. */
+static bool
+set_inetd_path(struct key_ctx *c, const struct key *k, const struct cval *v, void *field)
+{
+	if (v->type != CVAL_STRING) {
+		key_type_error(c, v, "a string");
+		return false;
+	}
+	if (v->s[0] != '/') {
+		key_error(c, v, "'%s' must be an absolute path", k->name);
+		return false;
+	}
+	return key_set_string(c, k, v, field);
+}
+
+/* As include_dir: once its endpoints are printed, the key is a comment. */
+static void
+print_inetd_path(FILE *f, const char *indent, const struct key *k, const void *base,
+    const void *outer)
+{
+	const struct sockd_config *cfg = outer;
+	const char *path = *(char *const *)key_cfield(k, base);
+
+	if (!path)
+		return;
+	if (cfg->n_inetd > 0) {
+		fprintf(f, "%s# ", indent);
+		key_dump_key_string(f, "", k->name, path);
+		fprintf(f, "%s# (already read: its services are printed below)\n", indent);
+	} else {
+		key_dump_key_string(f, indent, k->name, path);
+	}
+}
+
 /* Three decimals, as always: goldens and scripts read it so. */
 static void
 print_shutdown_timeout(FILE *f, const char *indent, const struct key *k, const void *base,
@@ -142,6 +176,14 @@ static const struct key daemon_key_table[] = {
 	  .print = print_include_dir, .offset = D(include_dir), .doc_def = "none",
 	  .release = key_release_string,
 	  .doc = "a directory of *.conf files that add endpoints" },
+	{ .name = "inetd_conf", .type = KEY_STRING, .set = set_inetd_path,
+	  .print = print_inetd_path, .offset = D(inetd_conf), .doc_def = "none",
+	  .release = key_release_string,
+	  .doc = "an inetd.conf whose services sockd serves too (/etc/inetd.conf)" },
+	{ .name = "inetd_dir", .type = KEY_STRING, .set = set_inetd_path,
+	  .print = print_inetd_path, .offset = D(inetd_dir), .doc_def = "none",
+	  .release = key_release_string,
+	  .doc = "a directory of inetd.conf files whose services sockd serves too" },
 	{ .name = "control", .type = KEY_STRING, .set = set_control, .print = key_print_string,
 	  .offset = D(control), .doc_def = "none", .release = key_release_string,
 	  .doc = "the control socket of sockctl: /path or @name" },
@@ -172,7 +214,7 @@ config_name_valid(const char *s)
 		return false;
 	for (; *s; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == '-'))
+		    (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == '-' || *s == '/'))
 			return false;
 	return true;
 }
@@ -189,7 +231,7 @@ set_name(struct key_ctx *c, const struct key *k, const struct cval *v, void *fie
 		return false;
 	}
 	if (!config_name_valid(v->s)) {
-		key_error(c, v, "invalid endpoint name '%s' (1 to %d letters, digits, '_', '.' or '-')",
+		key_error(c, v, "invalid endpoint name '%s' (1 to %d letters, digits, '_', '.', '-' or '/')",
 		    v->s, NAME_MAX_LEN);
 		return false;
 	}

@@ -76,6 +76,8 @@ struct loader {
 	size_t cap_seen;
 	struct ep_state *ep;            /* the endpoint being read, or NULL */
 	const struct cval *include_dir; /* daemon.include_dir, once valid */
+	size_t optional_from;           /* endpoints from here on came through
+	                                 * loader_endpoint_optional(); SIZE_MAX: none */
 };
 
 static inline struct loader *
@@ -89,6 +91,14 @@ int loader_begin(struct loader *l, const char *path, struct diag *d);
 void loader_daemon(struct loader *l, const struct cval *g);
 /* idx numbers the endpoint in its list (from 1), for messages. */
 void loader_endpoint(struct loader *l, const struct cval *g, unsigned idx);
+/* The same for an endpoint that may be left out, as a line of inetd.conf:
+ * when anything about it is wrong (its keys, an address or name already
+ * taken, the rules across endpoints that concern it alone), it is not
+ * added, nothing of it counts as an error, and its messages are appended
+ * to skipped instead. Returns true when it was added. Call it after every
+ * loader_endpoint() of the load. */
+bool loader_endpoint_optional(struct loader *l, const struct cval *g, unsigned idx,
+    struct diag *skipped);
 /* Runs the rules across endpoints; frees l's own state. Returns 0 and
  * *out, -EINVAL (errors in d) or -ENOMEM. */
 int loader_end(struct loader *l, struct sockd_config **out);
@@ -108,3 +118,14 @@ bool config_name_valid(const char *s);          /* an endpoint name */
 void check_daemon(struct loader *l);            /* after the daemon group */
 void check_endpoint(struct loader *l, struct ep_state *st);
 void check_across(struct loader *l);            /* after every source */
+void check_across_endpoint(struct loader *l, struct endpoint *ep);      /* its share of that */
+
+/* ---- the inetd.conf source (config_inetd.c): daemon.inetd_conf and the
+ * files of daemon.inetd_dir, each line an optional endpoint. Lines that
+ * are not served, and why, go to warnings as "file:line: reason". What it
+ * returns holds the values the loader points at: free it after
+ * loader_end(). NULL when there is nothing to read (or out of memory:
+ * then l->kc.nomem). */
+struct inetd_files;
+struct inetd_files *config_inetd_read(struct loader *l, struct diag *warnings);
+void config_inetd_free(struct inetd_files *f);          /* accepts NULL */

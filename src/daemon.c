@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "activator.h"
+#include "conf_watch.h"
 #include "config.h"
 #include "control.h"
 #include "daemon.h"
@@ -34,6 +35,11 @@
  * thread waits (the acceptor and the workers serve on); below sockctl's
  * default timeout of 10 s, so that its client hears the outcome. */
 #define UPGRADE_READY_MS 8000
+
+/* update-inetd and editors write a file in several steps (and a package
+ * may call update-inetd several times in a row): reload once things have
+ * been quiet this long. */
+#define WATCH_SETTLE_MS 300
 
 static uint64_t
 monotonic_usec(void)
@@ -451,6 +457,14 @@ daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path)
 	r = drop_privileges(d, &cfg->daemon);
 	if (r < 0)
 		return r;
+	if (cfg->daemon.inetd_conf || cfg->daemon.inetd_dir) {
+		r = conf_watch_new(&d->watch);
+		if (r < 0)
+			log_warn("inotify: %s: changes to inetd.conf need a reload, ignoring",
+				 strerror(-r));
+		else
+			conf_watch_set(d->watch, cfg);
+	}
 
 	r = queue_new(cfg->daemon.queue, &d->queue);
 	if (r < 0)
@@ -567,6 +581,15 @@ reload(struct sockd *d)
 				continue;
 			}
 			r = listener_bind(ep, &ep->listen[j], &nl[nn]);
+			if (r < 0 && r != -ENOMEM && ep->optional) {
+				char text[ADDR_STRLEN];
+
+				log_warn("%s:%d: endpoint %s is not served on %s: %s, ignoring",
+					 ep->file, ep->line, ep->name,
+					 addr_format(&ep->listen[j], text, sizeof(text)), strerror(-r));
+				nl[nn] = NULL;
+				continue;
+			}
 			if (r < 0) {
 				char text[ADDR_STRLEN];
 
@@ -714,6 +737,11 @@ daemon_reload(struct sockd *d)
 
 	d->reload_at = realtime_now();
 	r = reload(d);
+	if (r == 0 && (d->cfg->daemon.inetd_conf || d->cfg->daemon.inetd_dir) && !d->watch &&
+	    conf_watch_new(&d->watch) < 0)
+		log_warn("inotify: changes to inetd.conf need a reload, ignoring");
+	if (r == 0 && d->watch)
+		conf_watch_set(d->watch, d->cfg);
 	monitor_publish(d);
 	return r;
 }
@@ -938,9 +966,9 @@ int
 daemon_run(struct sockd *d)
 {
 	struct itimerspec its = { .it_interval.tv_sec = STATUS_INTERVAL_S, .it_value.tv_sec = STATUS_INTERVAL_S };
-	struct pollfd p[5];
+	struct pollfd p[7];
 	sigset_t mask;
-	int sfd, tfd, wfd = -1, code = 0;
+	int sfd, tfd, wfd = -1, settle = -1, code = 0;
 
 	/* Signals that came during start-up are pending: read now, in order
 	 * (a SIGHUP then reloads, a SIGTERM stops). */
@@ -949,7 +977,8 @@ daemon_run(struct sockd *d)
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	if (d->watchdog_usec)
 		wfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-	if (sfd == -1 || tfd == -1 || (d->watchdog_usec && wfd == -1)) {
+	settle = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (sfd == -1 || tfd == -1 || settle == -1 || (d->watchdog_usec && wfd == -1)) {
 		log_errno(errno, "signalfd/timerfd");
 		code = 1;
 		goto out;
@@ -970,13 +999,16 @@ daemon_run(struct sockd *d)
 	p[2] = (struct pollfd){ .fd = d->exitfd, .events = POLLIN };
 	p[3] = (struct pollfd){ .fd = wfd, .events = POLLIN };
 	p[4] = (struct pollfd){ .fd = d->control ? control_fd(d->control) : -1, .events = POLLIN };
+	p[6] = (struct pollfd){ .fd = settle, .events = POLLIN };
 
 	for (;;) {
 		struct signalfd_siginfo si;
 		uint64_t v;
 
+		/* A reload may have started watching. */
+		p[5] = (struct pollfd){ .fd = d->watch ? conf_watch_fd(d->watch) : -1, .events = POLLIN };
 		/* poll() skips the negative fds: no watchdog, no control socket. */
-		if (poll(p, 5, -1) == -1) {
+		if (poll(p, 7, -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_errno(errno, "poll");
@@ -1009,6 +1041,19 @@ daemon_run(struct sockd *d)
 			}
 			if (cr == CONTROL_HANDED_OVER)
 				goto handed_over;
+		}
+		if (d->watch && (p[5].revents & POLLIN) && conf_watch_changed(d->watch)) {
+			struct itimerspec once = { .it_value.tv_nsec = WATCH_SETTLE_MS * 1000000L };
+
+			timerfd_settime(settle, 0, &once, NULL);
+		}
+		if ((p[6].revents & POLLIN) && read(settle, &v, sizeof(v)) == sizeof(v)) {
+			log_info("inetd.conf changed");
+			if (daemon_reload(d) < 0 && !d->acceptor_running) {
+				log_err("cannot serve after the reload, exiting");
+				code = 1;
+				goto stop;
+			}
 		}
 		if (!(p[0].revents & POLLIN) || read(sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
@@ -1064,6 +1109,8 @@ out:
 		close(tfd);
 	if (wfd != -1)
 		close(wfd);
+	if (settle != -1)
+		close(settle);
 	return code;
 }
 
@@ -1085,6 +1132,7 @@ daemon_free(struct sockd *d)
 	free(d->retired);
 	monitor_clear();
 	control_close(d->control);
+	conf_watch_free(d->watch);
 	for (size_t i = 0; i < d->n_listeners; i++)
 		listener_free(d->listeners[i]);
 	free(d->listeners);

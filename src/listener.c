@@ -419,6 +419,15 @@ listeners_open(const struct sockd_config *cfg, struct listener ***out, size_t *n
 			if (done)
 				continue;
 			r = listener_bind(ep, &ep->listen[j], &l);
+			if (r < 0 && r != -ENOMEM && ep->optional) {
+				char text[ADDR_STRLEN];
+
+				log_warn("%s:%d: endpoint %s is not served on %s: %s, ignoring",
+					 ep->file, ep->line, ep->name,
+					 addr_format(&ep->listen[j], text, sizeof(text)), strerror(-r));
+				r = 0;
+				continue;
+			}
 			if (r < 0)
 				goto out;
 			if (listeners_push(&v, &n, l) < 0) {

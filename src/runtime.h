@@ -14,6 +14,7 @@
 #include "udp_relay.h"
 
 struct activator;
+struct conf_watch;
 struct control;
 struct listener;
 struct queue;
@@ -34,6 +35,7 @@ struct sockd {
 	uint64_t watchdog_usec;         /* 0 = no watchdog */
 	char *dropped_to;               /* the user we switched to at start, or NULL */
 	struct control *control;        /* the control socket, or NULL */
+	struct conf_watch *watch;       /* inotify on the inetd.conf source, or NULL */
 	struct activator *activator;    /* exec "wait" and "listen-fds" programs */
 	double started_at;              /* unix time, for status */
 	uint64_t started_usec;          /* CLOCK_MONOTONIC, for the uptime */

@@ -63,6 +63,10 @@ struct endpoint {
 	struct addr *listen;
 	size_t n_listen;
 
+	/* From inetd.conf: an address it cannot bind is left out with a
+	 * warning instead of stopping the start or the reload. */
+	bool optional;
+
 	int backlog;
 	bool v6only;
 	struct sockopts so;             /* reuseport, rcvbuf, ... (sockopt.c) */
@@ -131,6 +135,8 @@ struct daemon_config {
 	char *user;                     /* drop to this user after binding, or NULL */
 	char *group;                    /* and this group (default: the user's), or NULL */
 	char *include_dir;              /* *.conf fragments adding endpoints, or NULL */
+	char *inetd_conf;               /* an inetd.conf to serve, or NULL */
+	char *inetd_dir;                /* a directory of inetd.conf fragments, or NULL */
 	char *control;                  /* control socket: "/path" or "@abstract", or NULL */
 	uid_t uid;                      /* resolved at load; (uid_t)-1 without user */
 	gid_t gid;                      /* resolved at load; (gid_t)-1 without user/group */
@@ -141,7 +147,8 @@ struct sockd_config {
 	struct daemon_config daemon;
 	struct endpoint **endpoints;    /* one reference each */
 	size_t n_endpoints;
-	size_t n_included;              /* the last n_included came from include_dir files */
+	size_t n_included;              /* then n_included from include_dir files */
+	size_t n_inetd;                 /* and the last n_inetd from inetd_conf, inetd_dir */
 	char **warnings;                /* "file: message": skipped, not refused; to log */
 	size_t n_warnings;
 };

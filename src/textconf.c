@@ -151,7 +151,8 @@ textconf_read(const char *path, char **text, size_t *len)
 	char *buf;
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO in its place must not hold the load up. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd == -1)
 		return -errno;
 	if (fstat(fd, &st) == -1) {

@@ -123,8 +123,9 @@ done
 
 # The shipped files, normalised: conf-NAME.out is `sockd -n -v` of
 # conf/NAME.conf with user and group root (sockd need not exist here) and
-# an include_dir that does not exist (whatever this host has in
-# /etc/sockd/conf.d is not part of the file), and it prints itself again.
+# an include_dir and inetd_conf that do not exist (whatever this host has
+# in /etc/sockd/conf.d and /etc/inetd.conf is not part of the file), and
+# it prints itself again.
 for conf in "$top_srcdir"/conf/*.conf; do
 	[ -e "$conf" ] || continue
 	name=$(basename "$conf")
@@ -132,6 +133,7 @@ for conf in "$top_srcdir"/conf/*.conf; do
 	sed -e 's/^\([[:space:]]*user[[:space:]]*=[[:space:]]*\)"[^"]*";/\1"root";/' \
 	    -e 's/^\([[:space:]]*group[[:space:]]*=[[:space:]]*\)"[^"]*";/\1"root";/' \
 	    -e 's|^\([[:space:]]*include_dir[[:space:]]*=[[:space:]]*\)"[^"]*";|\1"/nonexistent/sockd-golden/conf.d";|' \
+	    -e 's|^\([[:space:]]*inetd_conf[[:space:]]*=[[:space:]]*\)"[^"]*";|\1"/nonexistent/sockd-golden/inetd.conf";|' \
 	    "$conf" >"$tmp/$name"
 	run -n -v -f "$tmp/$name"
 	if [ "$rc" -ne 0 ]; then

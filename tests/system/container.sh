@@ -26,8 +26,10 @@
 
 CT_SUITE=bookworm
 # What the tests run inside a booted container, plus the runtime libraries
-# of the sockd package (dpkg -i cannot fetch them: there is no network).
-CT_PACKAGES=systemd,systemd-sysv,dbus,libconfig9,libsystemd0,iproute2,procps,socat,netcat-openbsd,rdate
+# of the sockd package (dpkg -i cannot fetch them: there is no network),
+# and what the inet-superserver test's packages need besides sockd
+# (update-inetd, netbase; tcpd, which sockd recommends).
+CT_PACKAGES=systemd,systemd-sysv,dbus,libconfig9,libsystemd0,iproute2,procps,socat,netcat-openbsd,rdate,update-inetd,netbase,tcpd
 CT_CACHE=${CT_CACHE:-/var/tmp/sockd-system-test}
 CT_NAME=${CT_NAME:-sockd-test-$$}
 CT_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin

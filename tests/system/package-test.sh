@@ -4,7 +4,9 @@
 # checks what an operator relies on:
 #
 #   install     the sockd user, the service enabled and active, active only
-#               once sockd sent READY=1, serving as sockd without capabilities
+#               once sockd sent READY=1, serving as root with only the unit's
+#               capabilities (as inetd: inetd.conf lines name their users);
+#               an empty /etc/inetd.conf
 #   endpoints   echo over TCP (IPv4, IPv6) and the Unix socket, discard,
 #               daytime, chargen, time; the autopkgtest smoke test
 #   reload      a new endpoint in sockd.conf and one in conf.d answer, a
@@ -18,7 +20,13 @@
 #               serves on the sockets it was given, by address; a socket
 #               unit of one endpoint hands its socket over by name
 #   stop        clean: exit 0, no SIGKILL, open connections drained
-#   purge       dpkg --purge removes the service
+#   inetd       packages from the Debian mirror that use update-inetd
+#               (fingerd, and nullidentd, which depends on inet-superserver)
+#               install with sockd as the provider, not openbsd-inetd; their
+#               services answer; update-inetd --disable and --enable take
+#               effect at once, and an echo connection held open through it
+#               all still echoes
+#   purge       dpkg --purge removes the service, and the empty inetd.conf
 #
 #   tests/system/package-test.sh DEB
 #
@@ -34,12 +42,21 @@ top=$(cd "$here/../.." && pwd)
 [ $# -eq 1 ] && [ -f "$1" ] || { echo "usage: $0 DEB" >&2; exit 64; }
 deb=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 
-CT_BIND_RO="$(dirname "$deb"):/mnt/debs $top/debian/tests:/mnt/autopkgtest"
+# The inetd test's packages: the container has no network, so they are
+# fetched here, on the host, from its Debian mirror.
+inetd_debs=$(mktemp -d /tmp/sockd-inetd-debs.XXXXXX)
+chmod 755 "$inetd_debs"         # apt reads them as its user _apt
+if (cd "$inetd_debs" && apt-get download fingerd finger nullidentd) >"$inetd_debs/download.log" 2>&1; then
+	inetd_debs_ok=1
+else
+	inetd_debs_ok=0
+fi
+CT_BIND_RO="$(dirname "$deb"):/mnt/debs $top/debian/tests:/mnt/autopkgtest $inetd_debs:/mnt/inetd-debs"
 # SOCKD_TEST_KEEP=1 leaves the container running for a look inside.
 if [ "${SOCKD_TEST_KEEP:-0}" = 1 ]; then
 	trap 'ct_log "kept running: CT_NAME=$CT_NAME; source tests/system/container.sh; ct_exec ...; ct_down"' EXIT
 else
-	trap 'ct_down' EXIT
+	trap 'ct_down; rm -rf "$inetd_debs"' EXIT
 fi
 trap 'exit 1' HUP INT TERM
 ct_up || exit 99
@@ -114,8 +131,14 @@ status=$(unit_prop sockd.service StatusText)
 [[ $status == *endpoints* ]] && ok "STATUS= reaches systemd: '$status'" || ko "StatusText is '$status'"
 
 pid=$(unit_prop sockd.service MainPID)
-check "sockd serves as user sockd" sh -c "[ \"\$(ps -o user= -p $pid)\" = sockd ]"
-check "sockd has no capabilities left" sh -c "grep -q '^CapEff:[[:space:]]*0*\$' /proc/$pid/status"
+check "sockd serves as root, as inetd" sh -c "[ \"\$(ps -o user= -p $pid)\" = root ]"
+# CAP_CHOWN, CAP_SETGID, CAP_SETUID, CAP_NET_BIND_SERVICE: 0x4c1.
+check "sockd has only the capabilities of the unit's bounding set" sh -c \
+	"grep -q '^CapEff:[[:space:]]*00000000000004c1\$' /proc/$pid/status"
+check "an empty /etc/inetd.conf was created" sh -c \
+	'[ -f /etc/inetd.conf ] && ! grep -q "^[[:alnum:]/[]" /etc/inetd.conf && grep -q "^#:INFO:" /etc/inetd.conf'
+check "the shipped sockd.conf reads /etc/inetd.conf" sh -c \
+	'grep -q "^  inetd_conf = \"/etc/inetd.conf\";" /etc/sockd/sockd.conf'
 check "the shipped configuration passes sockd -n" sockd -n
 check "systemd-analyze verify sockd.service sockd.socket" sh -c \
 	'out=$(systemd-analyze verify --man=no sockd.service sockd.socket 2>&1); echo "$out"; [ -z "$out" ]'
@@ -220,13 +243,13 @@ mark=$(jmark)
 check "systemctl reload sockd" systemctl reload sockd
 wait_for 20 'echo x | nc -N -w 2 127.0.0.1 2007 | grep -qx x' && ok "new endpoint in sockd.conf answers (tcp:127.0.0.1:2007)" ||
 	ko "new endpoint tcp:127.0.0.1:2007 does not answer"
-unix_echo_ok /run/sockd/echo2.sock && ok "new Unix socket in /run/sockd answers (sockd runs as sockd)" ||
+unix_echo_ok /run/sockd/echo2.sock && ok "new Unix socket in /run/sockd answers" ||
 	ko "new Unix socket /run/sockd/echo2.sock does not answer"
 echo_ok "conf.d" 127.0.0.1 2008 && ok "new endpoint in conf.d/echo3.conf answers" || ko "conf.d endpoint does not answer"
 out=$(cx nc -w 10 127.0.0.1 7100 </dev/null)
-if [ "$(head -n 1 <<<"$out")" = sockd ] && grep -qx 'TCPREMOTEIP=127.0.0.1' <<<"$out" &&
+if [ "$(head -n 1 <<<"$out")" = root ] && grep -qx 'TCPREMOTEIP=127.0.0.1' <<<"$out" &&
     grep -qx 'GREETING=hello' <<<"$out"; then
-	ok "exec: the program runs as sockd, with TCPREMOTEIP and env"
+	ok "exec: the program runs as sockd does (root), with TCPREMOTEIP and env"
 else
 	ko "exec answered:"
 	echo "$out" | sed 's/^/    /' | head -n 20
@@ -240,8 +263,13 @@ wait_for 10 'grep -qx after /tmp/hold.2' && ok "the connection opened before the
 jsince "$mark" | grep -q '^reloaded:' && ok "journal: 'reloaded:'" || ko "no 'reloaded:' in the journal"
 [ "$(unit_prop sockd.service MainPID)" = "$pid" ] || pid=$(unit_prop sockd.service MainPID)
 
-# A port below 1024 needs a privilege sockd gave up: the reload must say so
-# and keep the configuration running.
+# With daemon.user, a port below 1024 needs a privilege sockd gave up: the
+# reload must say so and keep the configuration running.
+sh_in "sed -i 's/^  #user = \"sockd\";/  user = \"sockd\";/; s/^  #group = \"sockd\";/  group = \"sockd\";/' $conf &&
+	systemctl restart sockd"
+pid=$(unit_prop sockd.service MainPID)
+check "with daemon.user, sockd serves as user sockd" sh -c "[ \"\$(ps -o user= -p $pid)\" = sockd ]"
+check "with daemon.user, sockd has no capabilities left" sh -c "grep -q '^CapEff:[[:space:]]*0*\$' /proc/$pid/status"
 sh_in "cp $conf /root/sockd.conf.good && sed -i 's/\"tcp:127.0.0.1:2007\"/\"tcp:127.0.0.1:2007\", \"tcp:127.0.0.1:99\"/' $conf"
 mark=$(jmark)
 cx systemctl reload sockd >/dev/null 2>&1
@@ -397,6 +425,87 @@ echo_ok "self" 127.0.0.1 7 && ok "sockd binds the endpoint's own addresses itsel
 sh_in 'systemctl stop sockd.service sockd-echo.socket; rm -f /etc/systemd/system/sockd-echo.socket;
 	systemctl daemon-reload && systemctl start sockd.service'
 
+# ------------------------------------------------------------ inetd
+echo "=== inet-superserver"
+# An echo connection held open through all of it: it sends "eN" whenever
+# /tmp/h3.N appears and writes what came back to /tmp/h3.out.
+sh_in 'cat >/root/hold3.sh <<EOF
+exec 3<>/dev/tcp/127.0.0.1/7
+n=0
+while [ \$n -le 3 ] && [ ! -e /tmp/h3.end ]; do
+	if [ \$n = 0 ] || [ -e /tmp/h3.\$n ]; then
+		echo "e\$n" >&3; read -r line <&3; echo "\$line" >>/tmp/h3.out; n=\$((n + 1))
+	fi
+	sleep 0.1
+done
+EOF
+rm -f /tmp/h3.*; systemd-run -q --unit=hold3 bash /root/hold3.sh'
+held_echo() { # held_echo N: step N of the held connection echoes
+	cx touch "/tmp/h3.$1"
+	wait_for 10 "grep -qx e$1 /tmp/h3.out"
+}
+if [ "$inetd_debs_ok" = 1 ]; then
+	wait_for 10 'grep -qx e0 /tmp/h3.out' && ok "a client holds a connection to echo" ||
+		ko "the holding client did not get its first echo"
+	# apt, not dpkg: it must find nullidentd's "openbsd-inetd |
+	# inet-superserver" in sockd, or fail (there is no network to fetch
+	# openbsd-inetd with).
+	mark=$(jmark)
+	if out=$(cx sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y \
+	    /mnt/inetd-debs/fingerd_*.deb /mnt/inetd-debs/finger_*.deb /mnt/inetd-debs/nullidentd_*.deb 2>&1'); then
+		ok "apt-get install fingerd finger nullidentd (from the Debian mirror, via the host)"
+	else
+		ko "apt-get install fingerd nullidentd:"
+		echo "$out" | sed 's/^/    /' | tail -n 20
+	fi
+	if cx dpkg-query -W -f='${Status}' openbsd-inetd 2>/dev/null | grep -q 'install ok installed' ||
+	    grep -q openbsd-inetd <<<"$out"; then
+		ko "openbsd-inetd was pulled in"
+	else
+		ok "openbsd-inetd was not pulled in: sockd provides inet-superserver"
+	fi
+	check "fingerd's line is in /etc/inetd.conf" grep -Eq \
+		'^finger[[:space:]]+stream[[:space:]]+tcp[[:space:]]+nowait[[:space:]]+nobody[[:space:]]+/usr/sbin/tcpd[[:space:]]+/usr/sbin/in.fingerd' \
+		/etc/inetd.conf
+	if wait_for 20 "printf 'root\\r\\n' | nc -w 5 127.0.0.1 79 | grep -q 'Login: root'"; then
+		ok "finger: in.fingerd through tcpd answers a query for root on port 79"
+	else
+		ko "finger does not answer on port 79:"
+		jsince "$mark" | sed 's/^/    /' | tail -n 15
+	fi
+	if wait_for 20 "printf '4000, 79\\r\\n' | nc -w 5 127.0.0.1 113 | grep -q USERID"; then
+		ok "ident: nullidentd answers on port 113"
+	else
+		ko "nullidentd does not answer on port 113"
+	fi
+	jsince "$mark" | grep -q '^inetd.conf changed' && ok "journal: sockd saw update-inetd's changes by itself" ||
+		ko "no 'inetd.conf changed' in the journal"
+	check "sockctl status names finger/tcp" sh -c 'sockctl status | grep -q finger/tcp'
+	held_echo 1 && ok "the held connection echoes after the packages' installs" ||
+		ko "the held connection does not echo after the installs"
+
+	check "update-inetd --disable finger" update-inetd --disable finger
+	wait_for 20 '! printf "root\r\n" | nc -w 5 127.0.0.1 79 | grep -q Login' &&
+		ok "finger is off after update-inetd --disable" || ko "finger still answers after --disable"
+	held_echo 2 && ok "the held connection echoes after --disable" ||
+		ko "the held connection does not echo after --disable"
+	check "update-inetd --enable finger" update-inetd --enable finger
+	wait_for 20 "printf 'root\\r\\n' | nc -w 5 127.0.0.1 79 | grep -q 'Login: root'" &&
+		ok "finger answers again after update-inetd --enable" || ko "finger does not answer after --enable"
+	held_echo 3 && ok "the held connection still echoes after --enable" ||
+		ko "the held connection does not echo after --enable"
+	jsince "$mark" | grep -q 'reload failed' && ko "a reload failed" || ok "no reload failed"
+	[ "$(unit_prop sockd.service NRestarts)" = 0 ] && ok "sockd was never restarted" ||
+		ko "sockd was restarted"
+	check "dpkg --purge fingerd nullidentd" dpkg --purge fingerd nullidentd
+	wait_for 20 '! nc -z -w 2 127.0.0.1 79' && ok "finger is gone with its package" ||
+		ko "port 79 still listens after fingerd's purge"
+else
+	echo "SKIP: inet-superserver: the host could not download fingerd and nullidentd:"
+	sed 's/^/    /' "$inetd_debs/download.log" | tail -n 5
+fi
+cx touch /tmp/h3.end
+
 # ------------------------------------------------------------ purge
 echo "=== purge"
 check "dpkg --purge sockd" dpkg --purge sockd
@@ -407,6 +516,7 @@ check "the units are gone" sh -c '[ ! -e /lib/systemd/system/sockd.service ] && 
 	! systemctl cat sockd.service >/dev/null 2>&1'
 check "no enablement symlinks are left" sh -c '! find /etc/systemd -name "sockd*" | grep .'
 check "/etc/sockd/sockd.conf is gone" sh -c '[ ! -e /etc/sockd/sockd.conf ]'
+check "/etc/inetd.conf, without a service line, is gone" sh -c '[ ! -e /etc/inetd.conf ]'
 
 echo "package-test: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
