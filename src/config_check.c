@@ -224,6 +224,54 @@ check_forward(struct loader *l, const struct ep_state *st, const struct kinds *h
 	}
 }
 
+/* exec's handoff modes. With "wait" and "listen-fds" sockd never sees a
+ * connection or a datagram (the program takes them off the socket), so
+ * the keys about admitting clients cannot work, and one program holds the
+ * socket at a time. "nowait" and "accept-fds" hand over connections, which
+ * datagram sockets do not have. */
+static void
+check_exec(struct loader *l, const struct ep_state *st, const struct kinds *h)
+{
+	static const char *const per_client[] = {
+		"overload", "max_connections", "max_per_source", "rate", "burst", "udp_rate",
+		"udp_burst", "udp_rate_loopback", "idle_timeout", "lifetime", "allow", "deny",
+		"allow_uid", "allow_gid", "proxy_protocol",
+	};
+	const struct endpoint *ep = st->ep;
+	const struct exec_options *eo = exec_options(ep);
+	const struct cval *hv = loader_seen(l, ep, "handoff"), *v;
+	const char *mode = hv && hv->type == CVAL_STRING ? hv->s : "nowait";
+	bool holds_socket = eo->handoff == HANDOFF_WAIT || eo->handoff == HANDOFF_LISTEN_FDS;
+	char buf[ADDR_STRLEN];
+
+	if (hv && eo->handoff != HANDOFF_NOWAIT) {
+		key_error(&l->kc, hv, "handoff = \"%s\" is not implemented yet", mode);
+		return;
+	}
+	if ((v = loader_seen(l, ep, "start_at_launch")) && eo->handoff != HANDOFF_LISTEN_FDS)
+		key_error(&l->kc, v, "'start_at_launch' requires handoff = \"listen-fds\"");
+	if (!holds_socket) {
+		for (size_t i = 0; i < ep->n_listen && h->listen_ok; i++) {
+			if (addr_is_stream(&ep->listen[i]))
+				continue;
+			addr_format(&ep->listen[i], buf, sizeof(buf));
+			key_error(&l->kc, hv ? hv : st->listen_at[i], "service 'exec' serves datagram "
+			    "addresses like '%s' only with handoff = \"wait\" or \"listen-fds\" "
+			    "(handoff = \"%s\" hands over connections)", buf, mode);
+			break;
+		}
+		return;
+	}
+	if ((v = loader_seen(l, ep, "instances")) && eo->instances > 1)
+		key_error(&l->kc, v, "'instances' must be 0 or 1 with handoff = \"%s\": "
+		    "one program holds the socket at a time", mode);
+	for (size_t i = 0; i < sizeof(per_client) / sizeof(per_client[0]); i++)
+		if ((v = loader_seen(l, ep, per_client[i])))
+			key_error(&l->kc, v, "'%s' does not apply with handoff = \"%s\": "
+			    "the program takes the clients off the socket, not sockd",
+			    per_client[i], mode);
+}
+
 /* Keys whose address rule runs at a place of its own above, so that a
  * file with several mistakes keeps getting its lines in the same order;
  * any other key with an addrs in its row is checked by check_rest(). */
@@ -299,8 +347,8 @@ check_endpoint(struct loader *l, struct ep_state *st)
 	if (!ep->service)
 		return;
 	check_foreign(l, st, &service_exec);
-	if (ep->service == &service_exec)
-		check_required(l, st);
+	if (ep->service == &service_exec && check_required(l, st))
+		check_exec(l, st, &h);
 	check_foreign(l, st, &service_forward);
 	if (ep->service == &service_forward && check_required(l, st))
 		check_forward(l, st, &h);

@@ -1,6 +1,7 @@
 /* Options of service "exec", set by its keys (declared in service_exec.c); read by service_exec.c. Header only: no module includes back. */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "sockd.h"
@@ -12,8 +13,20 @@ struct exec_rlimit {
 	unsigned long long soft, hard;  /* RLIM_INFINITY for "unlimited" */
 };
 
+/* How the program meets its clients (key "handoff"). */
+enum exec_handoff {
+	HANDOFF_NOWAIT,                 /* one program per connection, on stdin and stdout */
+	HANDOFF_WAIT,                   /* the listening or datagram socket itself, on stdin
+	                                 * and stdout; sockd stops watching it meanwhile */
+	HANDOFF_LISTEN_FDS,             /* the endpoint's sockets as fds 3.. (systemd Accept=no) */
+	HANDOFF_ACCEPT_FDS,             /* each connection as fd 3 (systemd Accept=yes) */
+};
+
 struct exec_options {
 	char **command;                 /* argv, NULL-terminated; command[0] is absolute */
+	char *argv0;                    /* argv[0] instead of command[0], or NULL */
+	int handoff;                    /* enum exec_handoff */
+	bool start_at_launch;           /* listen-fds: start when the sockets open */
 	char **env;                     /* "NAME=value", NULL-terminated; NULL = none */
 	char *user;                     /* run the program as this user, or NULL */
 	char *group;                    /* ... in this group, or NULL: the user's */

@@ -72,6 +72,7 @@ struct exec_state {
  * our memory and must not allocate. */
 struct spawn {
 	const struct endpoint *ep;
+	char **argv;
 	char **envp;
 	int sock;
 	bool switch_ids;                /* become the options' uid/gid */
@@ -151,7 +152,7 @@ child_main(void *arg)
 			goto fail;
 		}
 	}
-	execve(eo->command[0], eo->command, s->envp);
+	execve(eo->command[0], s->argv, s->envp);
 	s->failed = "execve";
 fail:
 	s->err = errno;
@@ -323,6 +324,33 @@ keepalive(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
 }
 
+/* command, or a copy with argv0 in front: tcpd, for one, finds the
+ * daemon to run from its own argv[0]. Free it with argv_free(). */
+static char **
+argv_build(const struct exec_options *eo)
+{
+	size_t n = 0;
+	char **argv;
+
+	if (!eo->argv0)
+		return eo->command;
+	while (eo->command[n])
+		n++;
+	argv = calloc(n + 1, sizeof(*argv));
+	if (!argv)
+		return NULL;
+	memcpy(argv, eo->command, n * sizeof(*argv));
+	argv[0] = eo->argv0;
+	return argv;
+}
+
+static void
+argv_free(const struct exec_options *eo, char **argv)
+{
+	if (argv != eo->command)
+		free(argv);
+}
+
 static void
 exec_start(struct conn *c)
 {
@@ -338,8 +366,9 @@ exec_start(struct conn *c)
 
 	st = calloc(1, sizeof(*st));
 	sp.envp = build_env(c, envbuf, sizeof(envbuf));
+	sp.argv = argv_build(eo);
 	stack = child_stack();
-	if (!st || !sp.envp || !stack) {
+	if (!st || !sp.envp || !sp.argv || !stack) {
 		log_err("endpoint %s: out of memory starting %s", ep->name, eo->command[0]);
 		free(st);
 		goto out_fail;
@@ -391,6 +420,7 @@ exec_start(struct conn *c)
 		log_warn_errno(-r, "endpoint %s: pid %d: cannot watch its client for a hang-up; "
 			       "only lifetime bounds it, ignoring", ep->name, (int)pid);
 	free(sp.envp);
+	argv_free(eo, sp.argv);
 	log_debug("endpoint %s: started pid %d: %s", ep->name, (int)pid, eo->command[0]);
 	conn_want(c, EPOLLIN);
 	return;
@@ -398,6 +428,8 @@ exec_start(struct conn *c)
 out_fail:
 	atomic_fetch_add_explicit(&ep->stats.failed, 1, memory_order_relaxed);
 	free(sp.envp);
+	if (sp.argv)
+		argv_free(eo, sp.argv);
 	conn_close(c);
 }
 
@@ -814,10 +846,33 @@ exec_init(void *base)
 	eo->nice = NICE_UNSET;
 }
 
+static const struct key_choice handoff_choices[] = {
+	{ "nowait", HANDOFF_NOWAIT },
+	{ "wait", HANDOFF_WAIT },
+	{ "listen-fds", HANDOFF_LISTEN_FDS },
+	{ "accept-fds", HANDOFF_ACCEPT_FDS },
+	{ NULL, 0 },
+};
+
+static bool
+shown_if_listen_fds(const void *base)
+{
+	return ((const struct exec_options *)base)->handoff == HANDOFF_LISTEN_FDS;
+}
+
 static const struct key exec_keys[] = {
 	{ .name = "command", .type = KEY_LIST, .set = set_command, .print = key_print_strv,
 	  .offset = X(command), .required = true, .doc_def = "required",
 	  .release = key_release_strv, .doc = "the program and its arguments; an absolute path first" },
+	{ .name = "argv0", .type = KEY_STRING, .set = key_set_string, .print = key_print_string,
+	  .offset = X(argv0), .doc_def = "command's first element", .release = key_release_string,
+	  .doc = "the program's argv[0], when it differs from its path (tcpd)" },
+	{ .name = "handoff", .type = KEY_CHOICE, .set = key_set_choice, .print = key_print_choice,
+	  .offset = X(handoff), .choices = handoff_choices, .def = "nowait",
+	  .doc = "how the program gets its clients: nowait, wait, listen-fds, accept-fds" },
+	{ .name = "start_at_launch", .type = KEY_BOOLEAN, .set = key_set_bool, .print = key_print_bool,
+	  .offset = X(start_at_launch), .def = "false", .shown = shown_if_listen_fds,
+	  .doc = "listen-fds: start the program when sockd opens the sockets, not at the first client" },
 	{ .name = "env", .type = KEY_LIST, .set = set_env, .print = key_print_strv,
 	  .offset = X(env), .doc_def = "none", .release = key_release_strv,
 	  .doc = "NAME=value variables added to the program's environment" },
@@ -856,7 +911,9 @@ exec_max_active(const struct endpoint *ep)
 
 const struct service service_exec = {
 	.name = "exec",
-	.flags = SERVICE_STREAM | SERVICE_OPAQUE | SERVICE_LOG_INFO,
+	/* Datagram addresses only with handoff "wait" or "listen-fds"
+	 * (config_check.c), whose sockets no worker serves. */
+	.flags = SERVICE_STREAM | SERVICE_DGRAM | SERVICE_OPAQUE | SERVICE_LOG_INFO,
 	.conn_start = exec_start,
 	.conn_io = exec_io,
 	.conn_hangup = exec_hangup,
