@@ -166,7 +166,7 @@ config_name_valid(const char *s)
 		return false;
 	for (; *s; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == '-'))
+		    (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == '-' || *s == '/'))
 			return false;
 	return true;
 }
@@ -183,7 +183,7 @@ set_name(struct key_ctx *c, const struct key *k, const struct cval *v, void *fie
 		return false;
 	}
 	if (!config_name_valid(v->s)) {
-		key_error(c, v, "invalid endpoint name '%s' (1 to %d letters, digits, '_', '.' or '-')",
+		key_error(c, v, "invalid endpoint name '%s' (1 to %d letters, digits, '_', '.', '-' or '/')",
 		    v->s, NAME_MAX_LEN);
 		return false;
 	}

@@ -797,12 +797,12 @@ static const struct error_case error_cases[] = {
 	/* name */
 	{ "endpoints = (\n  { name = 1; listen = \"tcp:127.0.0.1:7\"; service = \"echo\"; }\n);\n", 2, "'name' must be a string" },
 	{ "endpoints = (\n  { listen = \"tcp:127.0.0.1:7\"; service = \"echo\";\n    name = \"a b\"; }\n);\n", 3,
-	  "invalid endpoint name 'a b' (1 to 64 letters, digits, '_', '.' or '-')" },
+	  "invalid endpoint name 'a b' (1 to 64 letters, digits, '_', '.', '-' or '/')" },
 	{ "endpoints = (\n  { listen = \"tcp:127.0.0.1:7\"; service = \"echo\";\n    name = \"\"; }\n);\n", 3,
-	  "invalid endpoint name '' (1 to 64 letters, digits, '_', '.' or '-')" },
+	  "invalid endpoint name '' (1 to 64 letters, digits, '_', '.', '-' or '/')" },
 	{ "endpoints = (\n  { listen = \"tcp:127.0.0.1:7\"; service = \"echo\";\n"
 	  "    name = \"x1234567890123456789012345678901234567890123456789012345678901234\"; }\n);\n", 3,
-	  "invalid endpoint name 'x1234567890123456789012345678901234567890123456789012345678901234' (1 to 64 letters, digits, '_', '.' or '-')" },
+	  "invalid endpoint name 'x1234567890123456789012345678901234567890123456789012345678901234' (1 to 64 letters, digits, '_', '.', '-' or '/')" },
 	{ EP_HEAD "  },\n  { name = \"e\"; listen = \"tcp:127.0.0.1:7\"; service = \"echo\"; }\n);\n", 6,
 	  "endpoint name 'e' is already used (@:2)" },
 	/* listen */
