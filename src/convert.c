@@ -157,12 +157,10 @@ conv_unique_name(struct conv_out *o, const char *want, const char *suffix)
 	size_t n = 0;
 
 	for (const char *p = want; *p && n < sizeof(base) - 1; p++) {
-		char c = *p;
+		char c[2] = { *p, '\0' };
 
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '_' || c == '.' || c == '-'))
-			c = '-';
-		base[n++] = c;
+		/* Whatever characters the loader takes in a name. */
+		base[n++] = config_name_valid(c) ? *p : '-';
 	}
 	base[n] = '\0';
 	if (n == 0)
