@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "config.h"
 #include "config_source.h"
 #include "convert.h"
 #include "cval_print.h"
@@ -309,6 +310,105 @@ conv_print(FILE *f, const struct conv_out *o, const char *title)
 	return fflush(f) == 0 && !ferror(f) ? 0 : -EIO;
 }
 
+/* ------------------------------------------------------------ checking */
+
+/* The converted endpoints go through the loader sockd -n runs (the key
+ * tables, the rules across keys and endpoints, programs and users that
+ * must exist on this machine). One it refuses is written commented out,
+ * with the loader's words, so the output as a whole always loads. Each
+ * endpoint's values carry a made-up file name and its index as the line,
+ * to tell which endpoint a message is about. */
+#define CHECK_FILE "(converted endpoint)"
+
+static void
+mark(struct cval *v, int line)
+{
+	v->file = CHECK_FILE;
+	v->line = line;
+	for (size_t i = 0; i < v->n; i++)
+		mark(&v->elems[i], line);
+}
+
+/* -1: no endpoint named (the message is about the whole load). */
+static long
+message_endpoint(const char *msg, const char **rest)
+{
+	size_t n = strlen(CHECK_FILE);
+	char *end;
+	long i;
+
+	if (strncmp(msg, CHECK_FILE ":", n + 1) != 0)
+		return -1;
+	i = strtol(msg + n + 1, &end, 10);
+	if (end == msg + n + 1 || strncmp(end, ": ", 2) != 0)
+		return -1;
+	*rest = end + 2;
+	return i - 1;
+}
+
+static int
+check_once(struct conv_out *o, bool *changed)
+{
+	struct sockd_config *cfg = NULL;
+	struct diag d = { 0 };
+	struct loader l;
+	int r;
+
+	*changed = false;
+	if (loader_begin(&l, CHECK_FILE, &d) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < o->n && !l.kc.nomem; i++) {
+		if (o->eps[i].off)
+			continue;
+		mark(&o->eps[i].g, (int)i + 1);
+		loader_endpoint(&l, &o->eps[i].g, (unsigned)i + 1);
+	}
+	r = loader_end(&l, &cfg);
+	config_free(cfg);
+	if (r == -EINVAL) {
+		r = 0;
+		for (size_t k = 0; k < d.n; k++) {
+			const char *rest = NULL;
+			long i = message_endpoint(d.lines[k], &rest);
+
+			if (i < 0 || (size_t)i >= o->n) {
+				conv_printf(o, &o->head, "sockd -n: %s", d.lines[k]);
+				r = -EINVAL;
+				continue;
+			}
+			conv_printf(o, &o->eps[i].comments, "sockd -n: %s", rest);
+			if (!o->eps[i].off) {
+				const struct cval *name = cval_member(&o->eps[i].g, "name");
+
+				conv_printf(o, &o->warnings, "endpoint %s: %s: written commented out",
+				    name && name->type == CVAL_STRING ? name->s : "?", rest);
+				o->eps[i].off = true;
+				o->converted--;
+				*changed = true;
+			}
+		}
+	}
+	diag_free(&d);
+	return r;
+}
+
+/* 0, -EINVAL (a message about no endpoint in particular: in the head), or
+ * -ENOMEM. */
+static int
+conv_check(struct conv_out *o)
+{
+	/* Commenting one endpoint out can only clear messages about others
+	 * (an address claimed twice): a few rounds settle it. */
+	for (int round = 0; round < 8; round++) {
+		bool changed;
+		int r = check_once(o, &changed);
+
+		if (r < 0 || !changed)
+			return r;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------ reading */
 
 static int
@@ -501,6 +601,19 @@ convert_run(const char *kind, const char *path, FILE *out, FILE *err)
 	if (r < 0) {
 		code = 1;
 		goto out;
+	}
+	r = o.nomem ? -ENOMEM : conv_check(&o);
+	if (r == -ENOMEM || o.nomem) {
+		fprintf(err, "sockd: --convert: out of memory\n");
+		code = 1;
+		goto out;
+	}
+	if (r == -EINVAL) {
+		/* Not one endpoint's fault: a bug, but say it rather than print
+		 * what does not load. */
+		fprintf(err, "sockd: --convert: the converted endpoints do not load; see the "
+		    "comments at the top\n");
+		code = 78;
 	}
 	for (size_t i = 0; i < o.warnings.n; i++)
 		fprintf(err, "sockd: warning: %s\n", o.warnings.v[i]);
