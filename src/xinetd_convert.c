@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -459,12 +460,76 @@ yes_no(const struct xinetd_attr *a, bool *v)
 	return true;
 }
 
+/* xinetd's rlimit_* value: UNLIMITED, or a number, with K or M for the
+ * sizes. -1: not one. */
+static long long
+rlimit_value(const char *v, bool size)
+{
+	unsigned long long n = 0, mult = 1;
+	const char *p = v;
+
+	if (strcmp(v, "UNLIMITED") == 0)
+		return -2;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		n = n * 10 + (unsigned long long)(*p - '0');
+		if (n > (1ULL << 40))
+			return -1;
+	}
+	if (p == v)
+		return -1;
+	if (size && (*p == 'K' || *p == 'k'))
+		mult = 1024, p++;
+	else if (size && (*p == 'M' || *p == 'm'))
+		mult = 1024 * 1024, p++;
+	return *p ? -1 : (long long)(n * mult);
+}
+
+/* rlimit_as = 64M -> rlimit = { as = 67108864; }: true when taken. */
+static bool
+rlimit(struct xc *x, size_t *at, const struct xinetd_attr *a)
+{
+	static const struct {
+		const char *xinetd, *sockd;
+		bool size;
+	} map[] = {
+		{ "rlimit_as", "as", true }, { "rlimit_cpu", "cpu", false },
+		{ "rlimit_data", "data", true }, { "rlimit_stack", "stack", true },
+		{ "rlimit_files", "nofile", false },
+	};
+	struct cval *group;
+	long long v;
+	size_t i;
+
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(a->name, map[i].xinetd) == 0)
+			break;
+	if (i == sizeof(map) / sizeof(map[0]) || !x->exec || a->values.n != 1 ||
+	    a->op != XINETD_SET || (v = rlimit_value(a->values.v[0], map[i].size)) == -1)
+		return false;
+	/* By index: adding other members moves the group. */
+	if (*at == SIZE_MAX) {
+		if (!conv_add(x->o, &x->ep->g, CVAL_GROUP, "rlimit"))
+			return true;
+		*at = x->ep->g.n - 1;
+	}
+	group = &x->ep->g.elems[*at];
+	for (size_t j = 0; j < group->n; j++)
+		if (strcmp(group->elems[j].name, map[i].sockd) == 0)
+			return false;   /* given twice: the comment says so */
+	if (v == -2)
+		conv_add_string(x->o, group, map[i].sockd, "unlimited");
+	else
+		conv_add_int(x->o, group, map[i].sockd, v);
+	return true;
+}
+
 /* Attributes the parser kept as written: the few with a sockd key, and a
  * comment for each of the others. */
 static void
 extras(struct xc *x)
 {
 	const struct xinetd_entry *e = x->e;
+	size_t limits = SIZE_MAX;       /* where the rlimit group is, once there is one */
 
 	for (size_t i = 0; i < e->n_extra; i++) {
 		const struct xinetd_attr *a = &e->extra[i];
@@ -476,12 +541,20 @@ extras(struct xc *x)
 			conv_add_bool(x->o, &x->ep->g, "v6only", b);
 			continue;
 		}
+		if (rlimit(x, &limits, a))
+			continue;
+		if (strcmp(a->name, "umask") == 0 && x->exec && a->values.n == 1 &&
+		    strlen(a->values.v[0]) <= 4 &&
+		    strspn(a->values.v[0], "01234567") == strlen(a->values.v[0])) {
+			conv_add_string(x->o, &x->ep->g, "umask", a->values.v[0]);
+			continue;
+		}
 		if (strcmp(a->name, "nice") == 0 && x->exec && a->values.n == 1) {
 			char *end;
 			long n = strtol(a->values.v[0], &end, 10);
 
 			if (*end == '\0' && n >= -20 && n <= 19) {
-				conv_add_int(x->o, &x->ep->g, "nice", n);
+					conv_add_int(x->o, &x->ep->g, "nice", n);
 				continue;
 			}
 		}
@@ -494,7 +567,7 @@ extras(struct xc *x)
 				    strcmp(f, "KEEPALIVE") == 0 ? "keepalive" : NULL;
 
 				if (key && conv_has_endpoint_key(key)) {
-					conv_add_bool(x->o, &x->ep->g, key, true);
+							conv_add_bool(x->o, &x->ep->g, key, true);
 				} else {
 					comment(x, w, "flags %s: not translated", f);
 				}

@@ -261,6 +261,33 @@ loads(struct conv_out *o, size_t endpoints)
 	unlink(path);
 }
 
+START_TEST(limits_and_umask)
+{
+	struct conv_out o;
+	const struct cval *rl;
+
+	xconvert("service x\n{\n type = UNLISTED\n port = 2999\n socket_type = stream\n"
+	    " wait = no\n user = root\n server = /bin/true\n rlimit_as = 64M\n nice = 3\n"
+	    " rlimit_cpu = UNLIMITED\n rlimit_files = 100\n rlimit_rss = 5M\n umask = 022\n"
+	    " rlimit_stack = 8K\n rlimit_data = lots\n}\n", &o);
+	ck_assert_uint_eq(o.n, 1);
+	rl = member(&o.eps[0], "rlimit");
+	ck_assert_ptr_nonnull(rl);
+	ck_assert_int_eq(rl->type, CVAL_GROUP);
+	ck_assert_uint_eq(rl->n, 4);
+	ck_assert_int_eq(cval_member(rl, "as")->i, 64 << 20);
+	ck_assert_str_eq(cval_member(rl, "cpu")->s, "unlimited");
+	ck_assert_int_eq(cval_member(rl, "nofile")->i, 100);
+	ck_assert_int_eq(cval_member(rl, "stack")->i, 8192);
+	ck_assert_int_eq(member(&o.eps[0], "nice")->i, 3);
+	ck_assert_str_eq(string(&o.eps[0], "umask"), "022");
+	ck_assert(has_comment(&o.eps[0], "svc:13: ", "rlimit_rss = 5M: not translated"));
+	ck_assert(has_comment(&o.eps[0], "svc:16: ", "rlimit_data = lots: not translated"));
+	loads(&o, 1);
+	conv_free(&o);
+}
+END_TEST
+
 START_TEST(printed_loads)
 {
 	struct conv_out o;
@@ -318,6 +345,7 @@ main(void)
 	tcase_add_test(tc, access_forms);
 	tcase_add_test(tc, access_closed);
 	tcase_add_test(tc, program);
+	tcase_add_test(tc, limits_and_umask);
 	tcase_add_test(tc, wait_and_disabled);
 	tcase_add_test(tc, broken_entries);
 	tcase_add_test(tc, unique_names);
