@@ -47,7 +47,8 @@ void conv_add_bool(struct conv_out *o, struct cval *parent, const char *name, bo
 void conv_add_strings(struct conv_out *o, struct cval *parent, const char *name,
     char *const *v, size_t n);
 
-void conv_vprintf(struct conv_out *o, struct strv *to, const char *fmt, va_list ap);
+void conv_vprintf(struct conv_out *o, struct strv *to, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 void conv_printf(struct conv_out *o, struct strv *to, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -460,6 +460,22 @@ yes_no(const struct xinetd_attr *a, bool *v)
 	return true;
 }
 
+/* Whether the xinetd attribute name was translated into the group already. */
+static bool
+member_set(struct xc *x, const char *name)
+{
+	const char *key = strcmp(name, "v6only") == 0 || strcmp(name, "nice") == 0 ||
+	    strcmp(name, "umask") == 0 ? name : NULL;
+	const struct cval *rl = cval_member(&x->ep->g, "rlimit");
+
+	if (key)
+		return cval_member(&x->ep->g, key) != NULL;
+	if (strncmp(name, "rlimit_", 7) != 0 || !rl)
+		return false;
+	name += 7;
+	return cval_member(rl, strcmp(name, "files") == 0 ? "nofile" : name) != NULL;
+}
+
 /* xinetd's rlimit_* value: UNLIMITED, or a number, with K or M for the
  * sizes. -1: not one. */
 static long long
@@ -537,6 +553,15 @@ extras(struct xc *x)
 		char *vals = NULL;
 		bool b;
 
+		/* xinetd takes an attribute's first line and ignores the
+		 * others (the parser keeps them all for these). */
+		if (member_set(x, a->name)) {
+			join(x->o, &a->values, &vals);
+			comment(x, w, "%s %s %s: given before; ignored, as xinetd does", a->name,
+			    xinetd_op_name(a->op), vals ? vals : "");
+			free(vals);
+			continue;
+		}
 		if (strcmp(a->name, "v6only") == 0 && yes_no(a, &b)) {
 			conv_add_bool(x->o, &x->ep->g, "v6only", b);
 			continue;
@@ -566,7 +591,7 @@ extras(struct xc *x)
 				const char *key = strcmp(f, "NODELAY") == 0 ? "nodelay" :
 				    strcmp(f, "KEEPALIVE") == 0 ? "keepalive" : NULL;
 
-				if (key && conv_has_endpoint_key(key)) {
+				if (key && conv_has_endpoint_key(key) && !cval_member(&x->ep->g, key)) {
 							conv_add_bool(x->o, &x->ep->g, key, true);
 				} else {
 					comment(x, w, "flags %s: not translated", f);
