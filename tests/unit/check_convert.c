@@ -285,6 +285,23 @@ START_TEST(limits_and_umask)
 	ck_assert(has_comment(&o.eps[0], "svc:16: ", "rlimit_data = lots: not translated"));
 	loads(&o, 1);
 	conv_free(&o);
+
+	/* Given twice: xinetd takes the first line; a second key would not
+	 * load. */
+	xconvert("service x\n{\n type = UNLISTED\n port = 2999\n socket_type = stream\n"
+	    " wait = no\n user = root\n server = /bin/true\n nice = 3\n nice = 4\n"
+	    " rlimit_files = 10\n rlimit_files = 20\n v6only = yes\n v6only = no\n"
+	    " umask = 022\n umask = 077\n}\n", &o);
+	ck_assert_int_eq(member(&o.eps[0], "nice")->i, 3);
+	ck_assert_int_eq(cval_member(member(&o.eps[0], "rlimit"), "nofile")->i, 10);
+	ck_assert(member(&o.eps[0], "v6only")->b);
+	ck_assert_str_eq(string(&o.eps[0], "umask"), "022");
+	ck_assert(has_comment(&o.eps[0], "svc:10: ", "nice = 4: given before; ignored"));
+	ck_assert(has_comment(&o.eps[0], "svc:12: ", "rlimit_files = 20: given before"));
+	ck_assert(has_comment(&o.eps[0], "svc:14: ", "v6only = no: given before"));
+	ck_assert(has_comment(&o.eps[0], "svc:16: ", "umask = 077: given before"));
+	loads(&o, 1);
+	conv_free(&o);
 }
 END_TEST
 
