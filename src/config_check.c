@@ -244,10 +244,6 @@ check_exec(struct loader *l, const struct ep_state *st, const struct kinds *h)
 	bool holds_socket = eo->handoff == HANDOFF_WAIT || eo->handoff == HANDOFF_LISTEN_FDS;
 	char buf[ADDR_STRLEN];
 
-	if (hv && eo->handoff != HANDOFF_NOWAIT) {
-		key_error(&l->kc, hv, "handoff = \"%s\" is not implemented yet", mode);
-		return;
-	}
 	if ((v = loader_seen(l, ep, "start_at_launch")) && eo->handoff != HANDOFF_LISTEN_FDS)
 		key_error(&l->kc, v, "'start_at_launch' requires handoff = \"listen-fds\"");
 	if (!holds_socket) {
@@ -262,6 +258,9 @@ check_exec(struct loader *l, const struct ep_state *st, const struct kinds *h)
 		}
 		return;
 	}
+	if (eo->handoff == HANDOFF_LISTEN_FDS && ep->n_listen > EXEC_FDS_MAX)
+		key_error(&l->kc, loader_seen(l, ep, "listen"), "handoff = \"listen-fds\" passes at "
+		    "most %d sockets to one program", EXEC_FDS_MAX);
 	if ((v = loader_seen(l, ep, "instances")) && eo->instances > 1)
 		key_error(&l->kc, v, "'instances' must be 0 or 1 with handoff = \"%s\": "
 		    "one program holds the socket at a time", mode);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "activator.h"
 #include "config.h"
 #include "control.h"
 #include "daemon.h"
@@ -208,7 +209,7 @@ assign_dgrams(struct sockd *d)
 		struct listener *l = d->listeners[i];
 		int r;
 
-		if (addr_is_stream(&l->addr))
+		if (addr_is_stream(&l->addr) || activator_owns(l))
 			continue;
 		r = worker_add_dgram(d->workers[k++ % d->n_workers], l);
 		if (r < 0)
@@ -265,6 +266,12 @@ daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path)
 	if (r < 0)
 		return r;
 	r = acceptor_start(d);
+	if (r < 0)
+		return r;
+	r = activator_new(&d->activator);
+	if (r < 0)
+		return log_errno(r, "activator");
+	r = activator_start(d->activator, d);
 	if (r < 0)
 		return r;
 
@@ -406,6 +413,9 @@ reload(struct sockd *d)
 	 * backlog of the sockets that stay open); workers let go of their
 	 * datagram sockets and get the new ones. */
 	acceptor_stop(d);
+	/* Its programs run on; activator_start() below gives them to the
+	 * new units (activator.c). */
+	activator_stop(d->activator);
 	/* Before the workers' handshake below, which makes every one of them
 	 * see it before an exec endpoint can take a connection. */
 	note_children(d, cfg);
@@ -450,6 +460,9 @@ reload(struct sockd *d)
 	if (r < 0)
 		goto out_fatal;
 	r = acceptor_start(d);
+	if (r < 0)
+		goto out_fatal;
+	r = activator_start(d->activator, d);
 	if (r < 0)
 		goto out_fatal;
 
@@ -572,6 +585,9 @@ shutdown_gracefully(struct sockd *d)
 	/* No new clients: stop the acceptor and close the stream listeners.
 	 * Datagram sockets are released by their workers below. */
 	acceptor_stop(d);
+	/* Programs holding sockets get SIGTERM now and the same time as
+	 * connections to finish (activator_finish below). */
+	activator_drain(d->activator);
 	for (size_t i = 0; i < d->n_listeners; i++)
 		if (addr_is_stream(&d->listeners[i]->addr)) {
 			listener_free(d->listeners[i]);
@@ -587,6 +603,7 @@ shutdown_gracefully(struct sockd *d)
 		deadline.tv_sec++;
 		deadline.tv_nsec -= 1000000000L;
 	}
+	activator_finish(d->activator, &deadline);
 	if (!wait_workers(d, &deadline)) {
 		log_notice("shutdown timeout (%.1fs) reached: closing %lu open connections",
 			   timeout, atomic_load(&d->active));
@@ -783,6 +800,8 @@ void
 daemon_free(struct sockd *d)
 {
 	acceptor_stop(d);
+	activator_free(d->activator);
+	d->activator = NULL;
 	for (unsigned i = 0; i < d->n_workers; i++)
 		worker_abort(d->workers[i]);
 	for (unsigned i = 0; i < d->n_retired; i++)

@@ -4,9 +4,11 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "service.h"
 #include "sockd.h"
 
 #define NICE_UNSET (-100)
+#define EXEC_FDS_MAX 64                /* listen-fds: listen addresses of one endpoint */
 
 struct exec_rlimit {
 	int resource;                   /* RLIMIT_* */
@@ -43,4 +45,15 @@ static inline const struct exec_options *
 exec_options(const struct endpoint *ep)
 {
 	return ep->svc_opts;
+}
+
+/* The program takes ep's sockets themselves (exec with handoff "wait" or
+ * "listen-fds"): no acceptor, no worker watches them, activator.c does. */
+static inline bool
+exec_holds_sockets(const struct endpoint *ep)
+{
+	const struct exec_options *eo = ep->svc_opts;
+
+	return ep->service == &service_exec && eo &&
+	       (eo->handoff == HANDOFF_WAIT || eo->handoff == HANDOFF_LISTEN_FDS);
 }

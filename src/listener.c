@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "activator.h"
 #include "conn.h"
 #include "listener.h"
 #include "log.h"
@@ -406,7 +407,7 @@ acceptor_update(struct acceptor_state *st)
 	for (size_t i = 0; i < d->n_listeners; i++) {
 		struct listener *l = d->listeners[i];
 
-		if (!addr_is_stream(&l->addr))
+		if (!addr_is_stream(&l->addr) || activator_owns(l))
 			continue;
 		listener_enable(d, l, i, !st->emfile && (room || l->ep->overload == OVERLOAD_REJECT));
 	}
@@ -702,7 +703,7 @@ acceptor_start(struct sockd *d)
 	for (size_t i = 0; i < d->n_listeners; i++) {
 		struct listener *l = d->listeners[i];
 
-		if (!addr_is_stream(&l->addr))
+		if (!addr_is_stream(&l->addr) || activator_owns(l))
 			continue;
 		if (l->ep->rate_state.last_ms == 0)
 			rate_limit_init(&l->ep->rate_state, l->ep->rate, l->ep->burst, now_ms());

@@ -299,6 +299,7 @@ fill(const struct mon_view *v, struct status *s)
 		s->n_endpoints++;
 		e->name = strdup(me->ep->name);
 		e->service = strdup(me->ep->service->name);
+		e->program_pid = atomic_load_explicit(&me->ep->program_pid, memory_order_relaxed);
 		if (!e->name || !e->service)
 			return -ENOMEM;
 		if (me->n_listen > 0) {

@@ -13,6 +13,7 @@
 #include "sockd.h"
 #include "udp_relay.h"
 
+struct activator;
 struct control;
 struct listener;
 struct queue;
@@ -33,6 +34,7 @@ struct sockd {
 	uint64_t watchdog_usec;         /* 0 = no watchdog */
 	char *dropped_to;               /* the user we switched to at start, or NULL */
 	struct control *control;        /* the control socket, or NULL */
+	struct activator *activator;    /* exec "wait" and "listen-fds" programs */
 	double started_at;              /* unix time, for status */
 	uint64_t started_usec;          /* CLOCK_MONOTONIC, for the uptime */
 	double reload_at;               /* unix time of the last reload, 0 = none yet */

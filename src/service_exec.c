@@ -1,5 +1,8 @@
 /* service "exec": one program per connection, the socket on its stdin and
- * stdout (inetd's "nowait"), its stderr on ours (the journal). */
+ * stdout (inetd's "nowait") or as fd 3 ("accept-fds", systemd's
+ * Accept=yes), its stderr on ours (the journal). The modes where the
+ * program takes the socket itself ("wait", "listen-fds") are started by
+ * activator.c through exec_spawn_held(). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +30,7 @@
 #include "keys.h"
 #include "service.h"
 #include "exec_options.h"
+#include "service_exec.h"
 #include "sockd.h"
 
 #define CHILD_STACK (64 * 1024)
@@ -74,11 +78,60 @@ struct spawn {
 	const struct endpoint *ep;
 	char **argv;
 	char **envp;
-	int sock;
+	int handoff;                    /* enum exec_handoff */
+	int sock;                       /* nowait, wait: stdin and stdout; accept-fds: fd 3 */
+	int fds[EXEC_FDS_MAX];          /* listen-fds: fds 3.. (accept-fds: fds[0] = sock) */
+	int tmp[EXEC_FDS_MAX];          /* the child's scratch */
+	size_t n_fds;
+	char *listen_pid;               /* digits of LISTEN_PID go here, or NULL */
 	bool switch_ids;                /* become the options' uid/gid */
 	volatile int err;               /* set by the child when it cannot exec */
 	const char *failed;             /* ... and what failed */
 };
+
+/* listen-fds, accept-fds: the sockets as fds 3.. as sd_listen_fds() wants
+ * them (blocking, as systemd passes them by default), stdin on /dev/null
+ * and stdout on our stderr, as systemd's defaults put them. First every
+ * socket goes above the range it will take, so that no dup2() overwrites
+ * one not yet placed; the copies are close-on-exec, the placed ones not.
+ * Then the child's pid into LISTEN_PID, which only it knows. */
+static int
+place_fds(struct spawn *s)
+{
+	int base = 3 + (int)s->n_fds, null;
+	pid_t pid;
+	char *p;
+
+	for (size_t i = 0; i < s->n_fds; i++) {
+		s->tmp[i] = fcntl(s->fds[i], F_DUPFD_CLOEXEC, base);
+		if (s->tmp[i] == -1) {
+			s->failed = "dup";
+			return -1;
+		}
+	}
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null == -1 || dup2(null, STDIN_FILENO) == -1 || dup2(STDERR_FILENO, STDOUT_FILENO) == -1) {
+		s->failed = "/dev/null";
+		return -1;
+	}
+	for (size_t i = 0; i < s->n_fds; i++) {
+		if (dup2(s->tmp[i], 3 + (int)i) == -1 || fcntl(3 + (int)i, F_SETFL, 0) == -1) {
+			s->failed = "dup2";
+			return -1;
+		}
+	}
+	if (s->listen_pid) {
+		pid = (pid_t)syscall(SYS_getpid);
+		p = s->listen_pid + 11;
+		*p = '\0';
+		do {
+			*--p = (char)('0' + pid % 10);
+			pid /= 10;
+		} while (pid > 0);
+		memmove(s->listen_pid, p, strlen(p) + 1);
+	}
+	return 0;
+}
 
 /* Runs in a CLONE_VM|CLONE_VFORK child: only raw system calls. glibc's
  * set*id() wrappers would signal every thread of the parent, whose memory
@@ -104,22 +157,28 @@ child_main(void *arg)
 		goto fail;
 	}
 
-	if (sock < 3) {
-		sock = fcntl(sock, F_DUPFD_CLOEXEC, 3);
-		if (sock == -1) {
-			s->failed = "dup";
+	if (s->handoff == HANDOFF_NOWAIT || s->handoff == HANDOFF_WAIT) {
+		if (sock < 3) {
+			sock = fcntl(sock, F_DUPFD_CLOEXEC, 3);
+			if (sock == -1) {
+				s->failed = "dup";
+				goto fail;
+			}
+		}
+		/* Programs expect blocking stdio; the flag belongs to the
+		 * socket's open file, which only the child keeps (for
+		 * "wait", activator.c sets it again when the program is
+		 * gone). O_NONBLOCK is the only status flag a socket of ours
+		 * carries. */
+		if (fcntl(sock, F_SETFL, 0) == -1) {
+			s->failed = "fcntl";
 			goto fail;
 		}
-	}
-	/* Programs expect blocking stdio; the flag belongs to the socket's
-	 * open file, which only the child keeps. O_NONBLOCK from accept4()
-	 * is the only status flag a socket of ours carries. */
-	if (fcntl(sock, F_SETFL, 0) == -1) {
-		s->failed = "fcntl";
-		goto fail;
-	}
-	if (dup2(sock, STDIN_FILENO) == -1 || dup2(sock, STDOUT_FILENO) == -1) {
-		s->failed = "dup2";
+		if (dup2(sock, STDIN_FILENO) == -1 || dup2(sock, STDOUT_FILENO) == -1) {
+			s->failed = "dup2";
+			goto fail;
+		}
+	} else if (place_fds(s) < 0) {
 		goto fail;
 	}
 	if (s->switch_ids) {
@@ -240,10 +299,38 @@ ip_port(const struct sockaddr *sa, char *ip, size_t size, unsigned *port)
 	inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, (socklen_t)size);
 }
 
+/* LISTEN_FDS, LISTEN_PID (its digits written by the child) and
+ * LISTEN_FDNAMES: the endpoint's name for every fd, as systemd names a
+ * socket unit's fds after the unit. */
+static int
+env_listen(char **envp, size_t *n, char *buf, size_t *used, size_t size, const char *name,
+    size_t n_fds, struct spawn *sp)
+{
+	size_t len;
+
+	if (env_add(envp, n, buf, used, size, "LISTEN_FDS=%zu", n_fds) < 0 ||
+	    env_add(envp, n, buf, used, size, "LISTEN_PID=%11s", "") < 0)
+		return -ENOSPC;
+	sp->listen_pid = envp[*n - 1] + strlen("LISTEN_PID=");
+	if (env_add(envp, n, buf, used, size, "LISTEN_FDNAMES=%s", name) < 0)
+		return -ENOSPC;
+	for (size_t i = 1; i < n_fds; i++) {
+		len = strlen(name) + 1;
+		if (*used + len >= size)
+			return -ENOSPC;
+		/* extend the last variable in place: it ends at *used - 1 */
+		buf[*used - 1] = ':';
+		memcpy(buf + *used, name, len);
+		*used += len;
+	}
+	return 0;
+}
+
 /* The environment ucspi-tcp's tcpserver and systemd give a per-connection
- * program: who is on the other end, and where it connected to. */
+ * program: who is on the other end, and where it connected to; and for
+ * accept-fds, sd_listen_fds()'s variables. */
 static char **
-build_env(struct conn *c, char *buf, size_t size)
+build_env(struct conn *c, char *buf, size_t size, struct spawn *sp)
 {
 	const struct exec_options *eo = exec_options(c->ep);
 	size_t n_cfg = 0, n = 0, used = 0;
@@ -294,6 +381,10 @@ build_env(struct conn *c, char *buf, size_t size)
 			env_add(envp, &n, buf, &used, size, "UNIXREMOTEGID=%u", (unsigned)cred.gid);
 			env_add(envp, &n, buf, &used, size, "UNIXREMOTEPID=%d", (int)cred.pid);
 		}
+	}
+	if (sp->n_fds && env_listen(envp, &n, buf, &used, size, c->ep->name, sp->n_fds, sp) < 0) {
+		free(envp);
+		return NULL;
 	}
 	if (!have_path)
 		env_add(envp, &n, buf, &used, size, DEFAULT_PATH);
@@ -351,24 +442,60 @@ argv_free(const struct exec_options *eo, char **argv)
 		free(argv);
 }
 
+/* Clone and exec the child sp describes. Returns its pid, or -errno after
+ * logging why not. */
+static pid_t
+spawn_run(struct spawn *sp)
+{
+	const struct endpoint *ep = sp->ep;
+	const struct exec_options *eo = exec_options(ep);
+	struct spawn *shared;
+	void *stack = child_stack();
+	pid_t pid;
+
+	if (!stack)
+		return log_errno(ENOMEM, "endpoint %s: starting %s", ep->name, eo->command[0]);
+	/* Already that user (sockd started by systemd with User=): nothing to switch. */
+	sp->switch_ids = eo->uid != (uid_t)-1 &&
+			 (eo->uid != geteuid() || eo->gid != getegid());
+
+	/* CLONE_VFORK: we resume once the child has exec'd or given up, so
+	 * its err is final when clone() returns. Its struct spawn is at the
+	 * bottom of its stack mapping, which it shares with us. */
+	shared = stack;
+	memcpy(shared, sp, sizeof(*sp));
+	pid = clone(child_main, (char *)stack + CHILD_STACK, CHILD_CLONE_FLAGS, shared);
+	sp->err = shared->err;
+	sp->failed = shared->failed;
+	if (pid == -1)
+		return log_errno(errno, "endpoint %s: cannot start %s", ep->name, eo->command[0]);
+	if (sp->err) {
+		log_errno(sp->err, "endpoint %s: %s %s", ep->name, sp->failed, eo->command[0]);
+		waitpid(pid, NULL, 0);
+		return -sp->err;
+	}
+	return pid;
+}
+
 static void
 exec_start(struct conn *c)
 {
 	struct endpoint *ep = c->ep;
 	const struct exec_options *eo = exec_options(ep);
-	struct spawn sp = { .ep = ep, .sock = c->fd };
+	struct spawn sp = { .ep = ep, .sock = c->fd, .handoff = eo->handoff };
 	struct exec_state *st;
-	struct spawn *shared;
 	char envbuf[1024];
-	void *stack;
 	int pidfd, r;
 	pid_t pid;
 
 	st = calloc(1, sizeof(*st));
-	sp.envp = build_env(c, envbuf, sizeof(envbuf));
+	if (eo->handoff == HANDOFF_ACCEPT_FDS) {
+		sp.fds[0] = c->fd;
+		sp.n_fds = 1;
+	}
+	sp.envp = build_env(c, envbuf, sizeof(envbuf), &sp);
 	sp.argv = argv_build(eo);
-	stack = child_stack();
-	if (!st || !sp.envp || !sp.argv || !stack) {
+	if (!st || !sp.envp || !sp.argv) {
 		log_err("endpoint %s: out of memory starting %s", ep->name, eo->command[0]);
 		free(st);
 		goto out_fail;
@@ -376,27 +503,9 @@ exec_start(struct conn *c)
 	c->svc_state = st;
 	if (c->peer_len)
 		keepalive(c->fd);
-	/* Already that user (sockd started by systemd with User=): nothing to switch. */
-	sp.switch_ids = eo->uid != (uid_t)-1 &&
-			(eo->uid != geteuid() || eo->gid != getegid());
-
-	/* CLONE_VFORK: we resume once the child has exec'd or given up, so
-	 * its err is final when clone() returns. Its struct spawn is at the
-	 * bottom of its stack mapping, which it shares with us. */
-	shared = stack;
-	memcpy(shared, &sp, sizeof(sp));
-	pid = clone(child_main, (char *)stack + CHILD_STACK, CHILD_CLONE_FLAGS, shared);
-	sp.err = shared->err;
-	sp.failed = shared->failed;
-	if (pid == -1) {
-		log_errno(errno, "endpoint %s: cannot start %s", ep->name, eo->command[0]);
+	pid = spawn_run(&sp);
+	if (pid < 0)
 		goto out_fail;
-	}
-	if (sp.err) {
-		log_errno(sp.err, "endpoint %s: %s %s", ep->name, sp.failed, eo->command[0]);
-		waitpid(pid, NULL, 0);
-		goto out_fail;
-	}
 	st->pid = pid;
 	st->started_ms = conn_now_ms(c);
 
@@ -413,6 +522,7 @@ exec_start(struct conn *c)
 		log_errno(r, "endpoint %s: pidfd_open, killing pid %d", ep->name, (int)pid);
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
+		st->pid = 0;
 		goto out_fail;
 	}
 	/* pidfd_open() sets close-on-exec */
@@ -431,6 +541,64 @@ out_fail:
 	if (sp.argv)
 		argv_free(eo, sp.argv);
 	conn_close(c);
+}
+
+int
+exec_spawn_held(const struct endpoint *ep, const int *fds, size_t n_fds, pid_t *pid_out,
+    int *pidfd_out)
+{
+	const struct exec_options *eo = exec_options(ep);
+	struct spawn sp = { .ep = ep, .handoff = eo->handoff, .sock = fds[0] };
+	size_t n_cfg = 0, n = 0, used = 0;
+	bool have_path = false;
+	char envbuf[1024];
+	int pidfd, r = -ENOMEM;
+	pid_t pid;
+
+	if (n_fds == 0 || n_fds > EXEC_FDS_MAX)
+		return log_errno(EINVAL, "endpoint %s: %zu sockets to hand over", ep->name, n_fds);
+	for (char **e = eo->env; e && *e; e++, n_cfg++)
+		have_path |= strncmp(*e, "PATH=", 5) == 0;
+	sp.envp = calloc(n_cfg + 5, sizeof(*sp.envp));
+	sp.argv = argv_build(eo);
+	if (!sp.envp || !sp.argv) {
+		log_err("endpoint %s: out of memory starting %s", ep->name, eo->command[0]);
+		goto out;
+	}
+	if (eo->handoff == HANDOFF_LISTEN_FDS) {
+		memcpy(sp.fds, fds, n_fds * sizeof(*fds));
+		sp.n_fds = n_fds;
+		if (env_listen(sp.envp, &n, envbuf, &used, sizeof(envbuf), ep->name, n_fds, &sp) < 0) {
+			r = log_errno(ENOSPC, "endpoint %s: environment too large", ep->name);
+			goto out;
+		}
+	}
+	if (!have_path)
+		env_add(sp.envp, &n, envbuf, &used, sizeof(envbuf), DEFAULT_PATH);
+	for (char **e = eo->env; e && *e; e++)
+		sp.envp[n++] = *e;
+	sp.envp[n] = NULL;
+
+	pid = spawn_run(&sp);
+	if (pid < 0) {
+		r = pid;
+		goto out;
+	}
+	pidfd = pidfd_open(pid, 0);
+	if (pidfd == -1) {
+		r = log_errno(errno, "endpoint %s: pidfd_open, killing pid %d", ep->name, (int)pid);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		goto out;
+	}
+	*pid_out = pid;
+	*pidfd_out = pidfd;
+	r = 0;
+out:
+	free(sp.envp);
+	if (sp.argv)
+		argv_free(eo, sp.argv);
+	return r;
 }
 
 /* Reap the child behind c's pidfd; true when it has exited. */

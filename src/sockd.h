@@ -101,6 +101,11 @@ struct endpoint {
 	uint64_t refusal_logged_ms;     /* acceptor thread only: last refusal logged */
 	unsigned long refusals_unlogged;
 
+	/* exec "wait", "listen-fds": the pid of a program holding its
+	 * sockets now (the latest started, with several), 0 = none. Set by
+	 * the activator thread, read for status. */
+	atomic_int program_pid;
+
 	atomic_uint refs;
 	struct endpoint_stats stats;
 };

@@ -168,6 +168,8 @@ endpoint_json(const struct status_endpoint *e, struct buf *b)
 		json_str_member(b, "origin", e->listen[k].from_systemd ? "systemd" : "bound", "}");
 	}
 	buf_puts(b, "]");
+	if (e->program_pid > 0)
+		buf_printf(b, ",\"program_pid\":%ld", e->program_pid);
 	for (size_t i = 0; i < N_COUNTERS; i++) {
 		const struct counter_info *ci = &counters[i];
 		bool first = false;
@@ -243,6 +245,7 @@ endpoint_from_json(const struct json *j, struct status_endpoint *e)
 		return -EINVAL;
 	e->name = dup_json_string(j, "name", &err);
 	e->service = dup_json_string(j, "service", &err);
+	e->program_pid = (long)json_get_uint(j, "program_pid", 0);
 	if (l && l->type == JSON_ARRAY && l->n > 0) {
 		e->listen = calloc(l->n, sizeof(*e->listen));
 		if (!e->listen)
@@ -611,12 +614,17 @@ status_table(const struct status *s, double now, struct buf *b)
 		const struct status_endpoint *e = &s->endpoints[i];
 
 		if (status_refused(&e->c) == 0 && e->c.closed_idle == 0 &&
-		    e->c.dropped_rate == 0 && e->c.dropped_guard == 0 && evicted(&e->c) == 0)
+		    e->c.dropped_rate == 0 && e->c.dropped_guard == 0 && evicted(&e->c) == 0 &&
+		    e->program_pid <= 0)
 			continue;
 		if (!any_details)
 			buf_puts(b, "\n");
 		any_details = true;
 		buf_printf(b, "%s:", e->name);
+		if (e->program_pid > 0)
+			buf_printf(b, " program pid %ld%s", e->program_pid,
+				   status_refused(&e->c) || e->c.closed_idle || e->c.dropped_rate ||
+				   e->c.dropped_guard || evicted(&e->c) ? ";" : "");
 		details(b, e, "refused", " refused");
 		if (e->c.closed_idle)
 			buf_printf(b, "%s closed idle %llu", status_refused(&e->c) ? ";" : "",

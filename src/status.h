@@ -44,6 +44,7 @@ struct status_endpoint {
 	struct status_address *listen;
 	size_t n_listen;
 	struct status_counters c;
+	long program_pid;               /* exec wait, listen-fds: its program running now, 0 = none */
 };
 
 struct status {
