@@ -28,6 +28,7 @@ struct xc {
 	struct conv_ep *ep;
 	bool exec;
 	bool internal;
+	bool wait;              /* handoff "wait": the program takes the clients */
 };
 
 static void __attribute__((format(printf, 3, 4)))
@@ -197,6 +198,17 @@ access_rules(struct xc *x)
 	struct strv allow = { 0 }, deny = { 0 };
 	bool only_from_dropped = false;
 
+	/* The program reads the clients off the socket: sockd never sees
+	 * them to check (xinetd checked the one that woke the program). */
+	if (x->wait && (e->has_only_from || e->no_access.n)) {
+		comment(x, at(e, e->has_only_from ? "only_from" : "no_access"), "%s: not "
+		    "translated: with handoff \"wait\" the program takes the clients, sockd "
+		    "cannot check them; left commented out (a firewall rule can take its place)",
+		    e->has_only_from ? "only_from" : "no_access");
+		x->ep->off = true;
+		return;
+	}
+
 	for (size_t i = 0; i < e->only_from.n; i++) {
 		if (xaddr(x->o, e->only_from.v[i], &allow) == 0) {
 			comment(x, at(e, "only_from"), "only_from %s: not translated: sockd matches "
@@ -314,6 +326,7 @@ program(struct xc *x)
 			ok = false;
 		} else {
 			conv_add_string(x->o, &x->ep->g, "handoff", "wait");
+			x->wait = true;
 			if (e->wait != 1)
 				comment(x, at(e, "wait"), "wait = no on a datagram service: sockd "
 				    "hands the program the socket (handoff \"wait\"), so datagrams "
@@ -335,7 +348,10 @@ program(struct xc *x)
 		    "switches the group with the user: user = \"name:group\")", e->group);
 	}
 
-	if (e->instances >= 1 && e->instances <= EXEC_INSTANCES_MAX)
+	if (x->wait && e->instances > 1)
+		comment(x, at(e, "instances"), "instances = %ld: not translated: with handoff "
+		    "\"wait\" one program holds the socket at a time", e->instances);
+	else if (e->instances >= 1 && e->instances <= EXEC_INSTANCES_MAX)
 		conv_add_int(x->o, &x->ep->g, "instances", e->instances);
 	else if (e->instances >= 0)
 		comment(x, at(e, "instances"), "instances = %ld: not translated (1 to %d)",
@@ -422,6 +438,16 @@ static void
 limits(struct xc *x)
 {
 	const struct xinetd_entry *e = x->e;
+
+	if (x->wait) {
+		if (e->per_source >= 0)
+			comment(x, at(e, "per_source"), "per_source = %ld: not translated: with "
+			    "handoff \"wait\" the program takes the clients", e->per_source);
+		if (e->has_cps)
+			comment(x, at(e, "cps"), "cps = %u %u: not translated: with handoff "
+			    "\"wait\" the program takes the clients", e->cps_max, e->cps_wait);
+		return;
+	}
 
 	if (e->per_source >= 1 && e->per_source <= PER_SOURCE_MAX)
 		conv_add_int(x->o, &x->ep->g, "max_per_source", e->per_source);

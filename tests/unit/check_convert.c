@@ -174,21 +174,30 @@ START_TEST(wait_and_disabled)
 
 	xconvert("defaults\n{\n instances = 60\n log_on_failure = HOST\n}\n"
 	    "service tftp\n{\n socket_type = dgram\n wait = yes\n user = nobody\n"
-	    " server = /usr/sbin/in.tftpd\n server_args = -s /srv\n}\n"
-	    "service echo\n{\n type = INTERNAL\n socket_type = stream\n wait = no\n disable = yes\n}\n",
+	    " server = /usr/sbin/in.tftpd\n server_args = -s /srv\n per_source = 3\n}\n"
+	    "service echo\n{\n type = INTERNAL\n socket_type = stream\n wait = no\n disable = yes\n}\n"
+	    "service tftp\n{\n id = tftp2\n socket_type = dgram\n wait = yes\n user = nobody\n"
+	    " server = /usr/sbin/in.tftpd\n only_from = 127.0.0.1\n}\n",
 	    &o);
-	ck_assert_uint_eq(o.n, 2);
+	ck_assert_uint_eq(o.n, 3);
 	ck_assert_str_eq(strings(&o.eps[0], "listen"), "udp:0.0.0.0:69");
 	ck_assert_str_eq(strings(&o.eps[0], "command"), "/usr/sbin/in.tftpd -s /srv");
-	/* Inherited from defaults, named at the defaults' line. */
-	ck_assert_int_eq(member(&o.eps[0], "instances")->i, 60);
 	ck_assert(has_comment(&o.eps[0], "svc:4: ", "log_on_failure = HOST"));
-	if (conv_has_exec_key("handoff"))
-		ck_assert_str_eq(string(&o.eps[0], "handoff"), "wait");
-	else
-		ck_assert(o.eps[0].off);
+	ck_assert(conv_has_exec_key("handoff"));
+	ck_assert_str_eq(string(&o.eps[0], "handoff"), "wait");
+	/* One program holds the socket and takes the clients: the limits
+	 * sockd applies to clients it accepts are comments, named where they
+	 * were written (instances in the defaults). */
+	ck_assert_ptr_null(member(&o.eps[0], "instances"));
+	ck_assert_ptr_null(member(&o.eps[0], "max_per_source"));
+	ck_assert(has_comment(&o.eps[0], "svc:3: ", "instances = 60: not translated"));
+	ck_assert(has_comment(&o.eps[0], "svc:13: ", "per_source = 3: not translated"));
+	ck_assert(!o.eps[0].off);
 	ck_assert(o.eps[1].off);
-	ck_assert(has_comment(&o.eps[1], "svc:19: ", "disabled"));
+	ck_assert(has_comment(&o.eps[1], "svc:20: ", "disabled"));
+	/* only_from cannot be checked by sockd there: written off. */
+	ck_assert(o.eps[2].off);
+	ck_assert(has_comment(&o.eps[2], "svc:29: ", "only_from: not translated"));
 	conv_free(&o);
 }
 END_TEST
