@@ -165,7 +165,7 @@ conv_unique_name(struct conv_out *o, const char *want, const char *suffix)
 	}
 	base[n] = '\0';
 	if (n == 0)
-		strcpy(base, "service");
+		snprintf(base, sizeof(base), "service");
 	for (unsigned i = 1; i < 10000; i++) {
 		int r;
 

@@ -51,8 +51,11 @@ print_float(FILE *f, double d)
 		if (strtod(buf, NULL) == d)
 			break;
 	}
-	if (!strpbrk(buf, ".e"))
-		strcat(buf, ".0");
+	if (!strpbrk(buf, ".e")) {
+		size_t n = strlen(buf);
+
+		snprintf(buf + n, sizeof(buf) - n, ".0");
+	}
 	fputs(buf, f);
 }
 

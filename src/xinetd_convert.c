@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -57,27 +58,25 @@ at(const struct xinetd_entry *e, const char *attr)
 	return xinetd_where(e, attr);
 }
 
+/* The values as written, one space apart; *out NULL when out of memory. */
 static void
 join(struct conv_out *o, const struct strv *v, char **out)
 {
-	size_t len = 1;
-	char *s;
+	size_t len = 0;
+	FILE *f = open_memstream(out, &len);
 
-	for (size_t i = 0; i < v->n; i++)
-		len += strlen(v->v[i]) + 1;
-	s = malloc(len);
-	if (!s) {
+	if (!f) {
 		o->nomem = true;
 		*out = NULL;
 		return;
 	}
-	s[0] = '\0';
-	for (size_t i = 0; i < v->n; i++) {
-		if (i > 0)
-			strcat(s, " ");
-		strcat(s, v->v[i]);
+	for (size_t i = 0; i < v->n; i++)
+		fprintf(f, "%s%s", i ? " " : "", v->v[i]);
+	if (fclose(f) != 0) {
+		o->nomem = true;
+		free(*out);
+		*out = NULL;
 	}
-	*out = s;
 }
 
 /* ------------------------------------------------------------ addresses */
@@ -93,7 +92,8 @@ push_rule(struct conv_out *o, struct strv *out, const char *text)
 
 	if (acl_rule_parse(text, &rule, &why) < 0)
 		return false;
-	if (strv_push(out, acl_rule_format(&rule, buf, sizeof(buf))) < 0)
+	acl_rule_format(&rule, buf, sizeof(buf));
+	if (!strv_contains(out, buf) && strv_push(out, buf) < 0)
 		o->nomem = true;
 	return true;
 }
@@ -119,6 +119,33 @@ push_ipv4(struct conv_out *o, struct strv *out, const char *a)
 		prefix -= 8;
 	}
 	snprintf(buf, sizeof(buf), "%s/%u", a, prefix);
+	return push_rule(o, out, buf);
+}
+
+/* "addr/bits": acl.c refuses host bits beyond the prefix as a typo;
+ * xinetd masks them away, and so does this. */
+static int
+push_prefix(struct conv_out *o, struct strv *out, const char *a)
+{
+	const char *slash = strchr(a, '/');
+	int fam = strchr(a, ':') ? AF_INET6 : AF_INET;
+	unsigned max = fam == AF_INET ? 32 : 128, bits;
+	char host[INET6_ADDRSTRLEN + 8], buf[INET6_ADDRSTRLEN + 16];
+	uint8_t addr[16];
+	char *end;
+
+	if (push_rule(o, out, a))
+		return 1;
+	if ((size_t)(slash - a) >= sizeof(host) || slash[1] < '0' || slash[1] > '9')
+		return 0;
+	snprintf(host, sizeof(host), "%.*s", (int)(slash - a), a);
+	bits = (unsigned)strtoul(slash + 1, &end, 10);
+	if (*end || bits > max || inet_pton(fam, host, addr) != 1)
+		return 0;
+	for (unsigned i = bits; i < max; i++)
+		addr[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
+	inet_ntop(fam, addr, host, sizeof(host));
+	snprintf(buf, sizeof(buf), "%s/%u", host, bits);
 	return push_rule(o, out, buf);
 }
 
@@ -154,36 +181,8 @@ xaddr(struct conv_out *o, const char *a, struct strv *out)
 		}
 		return ok;
 	}
-	if (strchr(a, '/')) {
-		struct acl_rule rule;
-		const char *why;
-		char buf[128];
-		unsigned bits;
-
-		if (push_rule(o, out, a))
-			return 1;
-		/* xinetd masks host bits away; acl.c refuses them as a typo. */
-		if (acl_rule_parse(a, &rule, &why) == 0 || strlen(a) >= sizeof(buf))
-			return 0;
-		{
-			const char *slash = strchr(a, '/');
-			char host[INET6_ADDRSTRLEN + 8];
-			uint8_t addr[16];
-			int fam = strchr(a, ':') ? AF_INET6 : AF_INET;
-			unsigned max = fam == AF_INET ? 32 : 128;
-			char *endp;
-
-			snprintf(host, sizeof(host), "%.*s", (int)(slash - a), a);
-			bits = (unsigned)strtoul(slash + 1, &endp, 10);
-			if (*endp || slash[1] == '\0' || bits > max || inet_pton(fam, host, addr) != 1)
-				return 0;
-			for (unsigned i = bits; i < max; i++)
-				addr[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
-			inet_ntop(fam, addr, host, sizeof(host));
-			snprintf(buf, sizeof(buf), "%s/%u", host, bits);
-			return push_rule(o, out, buf);
-		}
-	}
+	if (strchr(a, '/'))
+		return push_prefix(o, out, a);
 	if (strchr(a, ':'))
 		return push_rule(o, out, a);
 	return push_ipv4(o, out, a);
@@ -211,15 +210,16 @@ access_rules(struct xc *x)
 
 	for (size_t i = 0; i < e->only_from.n; i++) {
 		if (xaddr(x->o, e->only_from.v[i], &allow) == 0) {
-			comment(x, at(e, "only_from"), "only_from %s: not translated: sockd matches "
-			    "addresses, not names; clients from it are refused", e->only_from.v[i]);
+			comment(x, at(e, "only_from"), "only_from %s: not translated: not an address or "
+			    "prefix (sockd does not match host names); clients from it are refused", e->only_from.v[i]);
 			only_from_dropped = true;
 		}
 	}
 	for (size_t i = 0; i < e->no_access.n; i++) {
 		if (xaddr(x->o, e->no_access.v[i], &deny) == 0) {
-			comment(x, at(e, "no_access"), "no_access %s: not translated: sockd matches "
-			    "addresses, not names; left commented out, since sockd would let it in",
+			comment(x, at(e, "no_access"), "no_access %s: not translated: not an address or "
+			    "prefix (sockd does not match host names); left commented out, since "
+			    "sockd would let it in",
 			    e->no_access.v[i]);
 			x->ep->off = true;
 		}
@@ -420,15 +420,14 @@ log_flags(struct xc *x, const char *attr, unsigned mask)
 		{ XINETD_LOG_ATTEMPT, "ATTEMPT" },
 	};
 	char buf[128] = "";
+	size_t n = 0;
 	struct xinetd_where w = at(x->e, attr);
 
 	if (!w.file && mask == 0)
 		return;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (mask & names[i].bit) {
-			strcat(buf, " ");
-			strcat(buf, names[i].name);
-		}
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && n < sizeof(buf); i++)
+		if (mask & names[i].bit)
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n, " %s", names[i].name);
 	comment(x, w, "%s =%s: not translated: sockd logs each connection (endpoint, "
 	    "peer, bytes, a program's exit status) at log_level info or debug", attr,
 	    buf[0] ? buf : " (nothing)");

@@ -336,7 +336,7 @@ else
 	# This build cannot hand a program its socket: the service is
 	# written commented out, with the reason.
 	has "$T/conf.d/xinetd.conf" '	#	name = "udpwait";'
-	note "exec handoff \"wait\" is not in this build: the udp wait service stays commented out"
+	note "the udp wait service is not served here (see its comment): not checked"
 fi
 
 start_sockd "$T/sockd.conf"
