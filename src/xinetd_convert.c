@@ -654,6 +654,9 @@ service_key(struct xc *x)
 		unsigned long port = strtoul(e->redirect_port, &end, 10);
 
 		conv_add_string(x->o, &x->ep->g, "service", "forward");
+		if (e->user || e->server)
+			comment(x, at(e, e->user ? "user" : "server"), "%s: not used by a redirect "
+			    "(forward) service", e->user ? "user" : "server");
 		if (*end || port < 1 || port > 65535) {
 			comment(x, at(e, "redirect"), "redirect port '%s': not translated (give "
 			    "the port number)", e->redirect_port);

@@ -314,6 +314,28 @@ START_TEST(limits_and_umask)
 }
 END_TEST
 
+START_TEST(redirect)
+{
+	struct conv_out o;
+
+	xconvert("service web\n{\n type = UNLISTED\n port = 8080\n socket_type = stream\n"
+	    " wait = no\n redirect = ::1 80\n user = nobody\n per_source = 3\n}\n"
+	    "service web\n{\n type = UNLISTED\n id = web2\n port = 8081\n socket_type = stream\n"
+	    " wait = no\n redirect = 10.0.0.1 http\n}\n", &o);
+	ck_assert_uint_eq(o.n, 2);
+	ck_assert_str_eq(string(&o.eps[0], "service"), "forward");
+	ck_assert_str_eq(strings(&o.eps[0], "upstream"), "tcp:[::1]:80");
+	ck_assert_int_eq(member(&o.eps[0], "max_per_source")->i, 3);
+	ck_assert(has_comment(&o.eps[0], "svc:8: ", "user: not used by a redirect"));
+	ck_assert(!o.eps[0].off);
+	/* A port by name: left for the operator. */
+	ck_assert(o.eps[1].off);
+	ck_assert(has_comment(&o.eps[1], "svc:17: ", "redirect port 'http': not translated"));
+	loads(&o, 1);
+	conv_free(&o);
+}
+END_TEST
+
 START_TEST(printed_loads)
 {
 	struct conv_out o;
@@ -373,6 +395,7 @@ main(void)
 	tcase_add_test(tc, program);
 	tcase_add_test(tc, limits_and_umask);
 	tcase_add_test(tc, wait_and_disabled);
+	tcase_add_test(tc, redirect);
 	tcase_add_test(tc, broken_entries);
 	tcase_add_test(tc, unique_names);
 	tcase_add_test(tc, printed_loads);
