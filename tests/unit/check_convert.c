@@ -330,7 +330,7 @@ START_TEST(redirect)
 	ck_assert(!o.eps[0].off);
 	/* A port by name: left for the operator. */
 	ck_assert(o.eps[1].off);
-	ck_assert(has_comment(&o.eps[1], "svc:17: ", "redirect port 'http': not translated"));
+	ck_assert(has_comment(&o.eps[1], "svc:18: ", "redirect port 'http': not translated"));
 	loads(&o, 1);
 	conv_free(&o);
 }
