@@ -251,12 +251,11 @@ listen_address(struct xc *x)
 	char *addr;
 	struct cval *a;
 
-	if (!host) {
-		if (e->flags & XINETD_FLAG_IPV6)
-			host = "::";    /* with v6only false, as xinetd's v6only = no */
-		else
-			host = "0.0.0.0";       /* xinetd's default family is IPv4 */
-	}
+	/* Without IPv4, Debian's xinetd binds one IPv6 socket that takes
+	 * IPv4 too (v6only = no): sockd's [::] with v6only false. */
+	if (!host)
+		host = e->flags & XINETD_FLAG_IPV4 && !(e->flags & XINETD_FLAG_IPV6) ?
+		    "0.0.0.0" : "::";
 	addr = conv_ip_address(e->protocol, host, e->port);
 	if (!addr) {
 		x->o->nomem = true;

@@ -77,7 +77,7 @@ has "$C" '		allow = [ "10.0.0.0/8", "192.168.1.5/32", "192.168.1.6/32", "127.0.0
 has "$C" '		deny = [ "10.1.0.0/16" ];'
 # udp wait: the program takes the clients, so only_from cannot be checked
 # by sockd: commented out, with the reason.
-has "$C" '	#	listen = [ "udp:0.0.0.0:69" ];'
+has "$C" '	#	listen = [ "udp:[::]:69" ];'
 has "$C" '	#	handoff = "wait";'
 has "$C" "# $XD/tftp:9: only_from: not translated: with handoff \"wait\" the program takes the clients"
 # RPC: not converted, said at the top and on stderr.

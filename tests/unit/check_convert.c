@@ -93,7 +93,7 @@ START_TEST(access_forms)
 	    " no_access = 10.1.0.0 2001:db8::/32\n}\n", &o);
 	ck_assert_uint_eq(o.n, 1);
 	ck_assert_str_eq(string(&o.eps[0], "service"), "echo");
-	ck_assert_str_eq(strings(&o.eps[0], "listen"), "tcp:0.0.0.0:7");
+	ck_assert_str_eq(strings(&o.eps[0], "listen"), "tcp:[::]:7");
 	/* Trailing zeros are wildcards; host bits are masked as xinetd does. */
 	ck_assert_str_eq(strings(&o.eps[0], "allow"),
 	    "10.0.0.0/8 192.168.1.5/32 192.168.1.6/32 127.0.0.0/8 172.16.0.0/12 ::1/128");
@@ -102,6 +102,12 @@ START_TEST(access_forms)
 	/* A name left out of only_from lets fewer in: still served. */
 	ck_assert(!o.eps[0].off);
 	ck_assert_uint_eq(o.converted, 1);
+	conv_free(&o);
+
+	/* Debian's xinetd binds IPv6 taking IPv4 too unless told IPv4. */
+	xconvert("service echo\n{\n type = INTERNAL\n socket_type = stream\n wait = no\n"
+	    " flags = IPv4\n}\n", &o);
+	ck_assert_str_eq(strings(&o.eps[0], "listen"), "tcp:0.0.0.0:7");
 	conv_free(&o);
 }
 END_TEST
@@ -180,7 +186,7 @@ START_TEST(wait_and_disabled)
 	    " server = /usr/sbin/in.tftpd\n only_from = 127.0.0.1\n}\n",
 	    &o);
 	ck_assert_uint_eq(o.n, 3);
-	ck_assert_str_eq(strings(&o.eps[0], "listen"), "udp:0.0.0.0:69");
+	ck_assert_str_eq(strings(&o.eps[0], "listen"), "udp:[::]:69");
 	ck_assert_str_eq(strings(&o.eps[0], "command"), "/usr/sbin/in.tftpd -s /srv");
 	ck_assert(has_comment(&o.eps[0], "svc:4: ", "log_on_failure = HOST"));
 	ck_assert(conv_has_exec_key("handoff"));
