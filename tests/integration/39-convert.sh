@@ -3,7 +3,8 @@
 # become sockd.conf endpoints. The output passes sockd -n, names every key
 # it does not translate in a comment with its file:line, and serves: the
 # converted internal services, programs (server_args, env, NAMEINARGS'
-# argv[0]) and only_from/no_access answer real clients as under xinetd.
+# argv[0]) and only_from/no_access answer real clients as under xinetd,
+# which serves the same files first as the reference (when installed).
 # Bad inputs (missing, FIFO, directory of junk, binary garbage, too large)
 # give a clear message and a defined exit status.
 . "$(dirname "$0")/lib.sh"
@@ -339,6 +340,36 @@ else
 	note "the udp wait service is not served here (see its comment): not checked"
 fi
 
+# The access matrix of the converted only_from/no_access services: one
+# line per port and client address, "served" or "refused".
+access_matrix() {
+	for _p in $P_ONLY $P_DENY; do
+		for _b in 127.0.0.1 127.0.0.2 127.0.0.3 127.0.0.4 127.0.1.9; do
+			_got=$(echo "probe" | timeout 10 socat -t 3 - "TCP:127.0.0.1:$_p,bind=$_b" 2>/dev/null) || :
+			[ "$_got" = probe ] && echo "$_p $_b served" || echo "$_p $_b refused"
+		done
+	done
+}
+
+# The same files under the real xinetd, as the reference: the converted
+# endpoints must let in exactly whom xinetd lets in.
+XINETD=no
+if command -v xinetd >/dev/null && is_root; then
+	XINETD=yes
+	printf 'includedir %s\n' "$T/xd" >"$T/xinetd-ref.conf"
+	start_bg xinetd xinetd -dontfork -f "$T/xinetd-ref.conf" -pidfile "$T/xinetd.pid"
+	XINETD_PID=$BG_PID
+	wait_until 10 sh -c "ss -ltnH 'sport = :$P_DENY' | grep -q ." ||
+		fail "xinetd did not listen on $P_DENY: $(cat "$T/xinetd.err")"
+	access_matrix >"$T/matrix.xinetd"
+	kill -TERM "$XINETD_PID"
+	wait_bg "$XINETD_PID" 20 || :
+	wait_until 10 sh -c "! ss -ltnH 'sport = :$P_DENY or sport = :$P_ONLY' | grep -q ." ||
+		fail "xinetd's sockets are still open"
+else
+	note "no xinetd, or not root: the comparison with xinetd is skipped"
+fi
+
 start_sockd "$T/sockd.conf"
 
 served() {
@@ -380,6 +411,12 @@ served no_access "TCP:127.0.0.1:$P_DENY,bind=127.0.0.5"
 refused no_access "TCP:127.0.0.1:$P_DENY,bind=127.0.0.3"
 refused no_access "TCP:127.0.0.1:$P_DENY,bind=127.0.0.4"
 wait_for_log "endpoint echo-only: refused 127\.0\.0\.1:[0-9]+ \(access denied\)"
+if [ $XINETD = yes ]; then
+	access_matrix >"$T/matrix.sockd"
+	diff -u "$T/matrix.xinetd" "$T/matrix.sockd" >&2 ||
+		fail "the converted endpoints admit other clients than xinetd does"
+	expect_eq "$(grep -c served "$T/matrix.sockd")" 4 "clients served in the matrix"
+fi
 
 # disable = yes: nothing listens.
 if timeout 10 socat -u "TCP:127.0.0.1:$P_OFF" STDOUT </dev/null >/dev/null 2>&1; then
