@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "convert.h"
 #include "daemon.h"
 #include "log.h"
 #include "upgrade.h"
@@ -36,6 +37,7 @@ static const char *arg_config = SYSCONFDIR "/sockd/sockd.conf";
 static bool arg_foreground;
 static bool arg_check;
 static bool arg_verbose;
+static const char *arg_convert;
 
 static void
 usage(FILE *f)
@@ -43,11 +45,15 @@ usage(FILE *f)
 	fprintf(f,
 		"usage: sockd [-F] [-f FILE]\n"
 		"       sockd -n [-v] [-f FILE]\n"
+		"       sockd --convert inetd|xinetd PATH\n"
 		"\n"
 		"  -f, --config FILE   configuration file (default %s)\n"
 		"  -F, --foreground    do not detach (use under systemd)\n"
 		"  -n, --check         check the configuration and exit (0 ok, 78 invalid)\n"
 		"  -v, --verbose       with -n: print the normalised configuration\n"
+		"      --convert inetd FILE, --convert xinetd FILE|DIR\n"
+		"                      print inetd.conf or xinetd services as sockd.conf\n"
+		"                      endpoints (what does not translate in comments)\n"
 		"      --list-keys     print every configuration key: section, name, type,\n"
 		"                      default, services, addresses, range, description\n"
 		"  -h, --help          show this help\n"
@@ -66,6 +72,7 @@ parse_argv(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "list-keys", no_argument, NULL, 'K' },
+		{ "convert", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -90,6 +97,9 @@ parse_argv(int argc, char **argv)
 		case 'V':
 			printf("sockd %s\n", PACKAGE_VERSION);
 			exit(EXIT_OK);
+		case 'C':
+			arg_convert = optarg;
+			break;
 		case 'K':
 			config_list_keys(stdout);
 			exit(fflush(stdout) == 0 ? EXIT_OK : EXIT_RUNTIME);
@@ -97,6 +107,15 @@ parse_argv(int argc, char **argv)
 			usage(stderr);
 			return -EINVAL;
 		}
+	}
+	if (arg_convert) {
+		if (optind + 1 != argc || arg_check || arg_foreground) {
+			fprintf(stderr, "sockd: --convert %s takes one file or directory\n",
+			    arg_convert);
+			usage(stderr);
+			return -EINVAL;
+		}
+		return 0;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "sockd: unexpected argument '%s'\n", argv[optind]);
@@ -246,6 +265,10 @@ main(int argc, char **argv)
 	log_init("sockd");
 	if (parse_argv(argc, argv) < 0)
 		return EXIT_USAGE;
+	if (arg_convert) {
+		pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+		return convert_run(arg_convert, argv[optind], stdout, stderr);
+	}
 	/* A check binds nothing: it stays killable as any command is. */
 	if (arg_check)
 		pthread_sigmask(SIG_SETMASK, &old_mask, NULL);

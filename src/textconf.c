@@ -151,7 +151,8 @@ textconf_read(const char *path, char **text, size_t *len)
 	char *buf;
 	int fd, r;
 
-	/* O_NONBLOCK: a FIFO in its place must not hold the load up. */
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; it is
+	 * refused below, and a regular file reads the same either way. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd == -1)
 		return -errno;

@@ -26,6 +26,8 @@ enum attr_id {
 	A_OTHER,                /* known to xinetd, not translated: kept in extra[] */
 };
 
+_Static_assert(A_OTHER < XINETD_N_ATTRS, "xinetd_entry.at_ holds every attribute");
+
 #define ANY (-1)                /* zero or more values, '=' only */
 #define MOD (-2)                /* zero or more values, '=', '+=' and '-=' */
 
@@ -488,7 +490,6 @@ attribute_line(struct parser *p, struct xinetd_entry *e, const struct textconf_l
 	char *name = NULL;
 	int rc = 0;
 
-	(void)p;
 	while (i < l->len && (l->text[i] == ' ' || l->text[i] == '\t'))
 		i++;
 	name_start = i;
@@ -556,8 +557,10 @@ attribute_line(struct parser *p, struct xinetd_entry *e, const struct textconf_l
 		goto out;
 	}
 	rc = apply(e, a->id, name, op, &values, l->no);
-	if (rc == 0)
+	if (rc == 0) {
 		e->set_ |= 1ull << a->id;
+		e->at_[a->id] = (struct xinetd_where){ p->file, l->no };
+	}
 out:
 	free(name);
 	strv_free(&values);
@@ -582,6 +585,7 @@ open_service(struct xinetd_conf *c, struct xinetd_entry *e)
 
 	if (!d || d->reason)
 		return 0;
+	memcpy(e->at_, d->at_, sizeof(e->at_));
 	if (d->set_ & (1ull << A_ONLY_FROM)) {
 		e->has_only_from = true;
 		if (strv_copy(&e->only_from, &d->only_from) < 0)
@@ -838,6 +842,18 @@ xinetd_resolve(struct xinetd_conf *c, inetd_lookup_fn *lookup, void *ctx)
 		e->port = (unsigned)port;
 	}
 	return 0;
+}
+
+struct xinetd_where
+xinetd_where(const struct xinetd_entry *e, const char *name)
+{
+	for (const struct attr *a = service_attrs; a->name; a++)
+		if (strcmp(a->name, name) == 0 && a->id != A_OTHER)
+			return e->at_[a->id];
+	for (const struct attr *a = default_attrs; a->name; a++)
+		if (strcmp(a->name, name) == 0 && a->id != A_OTHER)
+			return e->at_[a->id];
+	return (struct xinetd_where){ NULL, 0 };
 }
 
 int

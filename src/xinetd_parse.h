@@ -73,6 +73,15 @@ struct xinetd_note {
 #define XINETD_UNSET            (-2L)
 #define XINETD_UNLIMITED        (-1L)
 
+/* Where an attribute's value was written (in a service, or inherited from
+ * the defaults entry). */
+struct xinetd_where {
+	const char *file;       /* owned by the conf; NULL: not given */
+	unsigned line;
+};
+
+#define XINETD_N_ATTRS 32
+
 struct xinetd_entry {
 	enum xinetd_kind kind;
 	const char *file;       /* owned by the conf */
@@ -121,6 +130,7 @@ struct xinetd_entry {
 	size_t n_notes;
 
 	unsigned long long set_;        /* private: attributes given */
+	struct xinetd_where at_[XINETD_N_ATTRS];        /* private: see xinetd_where() */
 };
 
 struct xinetd_conf {
@@ -148,6 +158,11 @@ int xinetd_resolve(struct xinetd_conf *c, inetd_lookup_fn *lookup, void *ctx);
  * the basename of server and then server_args. 0, -EINVAL (no server, or
  * NAMEINARGS without server_args) or -ENOMEM; *argv is emptied first. */
 int xinetd_argv(const struct xinetd_entry *e, struct strv *argv);
+
+/* Where the value e uses for attribute name was written ("log_on_success",
+ * "cps"...: the last line that set or changed it, in the service or in the
+ * defaults entry it inherited from). file NULL: never given. */
+struct xinetd_where xinetd_where(const struct xinetd_entry *e, const char *name);
 
 void xinetd_conf_free(struct xinetd_conf *c);   /* leaves c empty */
 

@@ -11,11 +11,16 @@
  * (xinetd): every entry's lines are within the input and its closing line
  * after its opening one; a reason is one printable line; a usable service
  * has a socket type, a protocol that goes with it, a wait value and an id,
- * and xinetd_argv() works for it when it has a server. */
+ * and xinetd_argv() works for it when it has a server.
+ * (convert, both): whatever the input, the converter's translation prints
+ * as text libconfig reads back, with one endpoint group for each endpoint
+ * not written commented out. */
 #include <errno.h>
+#include <libconfig.h>
 #include <stdbool.h>
 #include <sys/socket.h>
 
+#include "convert.h"
 #include "fuzz.h"
 #include "inetd_parse.h"
 #include "xinetd_parse.h"
@@ -123,6 +128,33 @@ check_round_trip(const struct inetd_rec *r)
 	inetd_conf_free(&again);
 }
 
+/* The converter's output of o reads back through libconfig. */
+static void
+check_converted(struct conv_out *o)
+{
+	size_t len = 0, on = 0;
+	char *out = NULL;
+	FILE *f = open_memstream(&out, &len);
+	const config_setting_t *eps;
+	config_t lc;
+
+	FUZZ_ASSERT(!o->nomem && f);
+	FUZZ_ASSERT(conv_print(f, o, "fuzz\ntitle") == 0);
+	fclose(f);
+	for (size_t i = 0; i < o->n; i++)
+		on += !o->eps[i].off;
+	config_init(&lc);
+	if (!config_read_string(&lc, out)) {
+		fprintf(stderr, "line %d: %s\n%s\n", config_error_line(&lc), config_error_text(&lc), out);
+		abort();
+	}
+	eps = config_lookup(&lc, "endpoints");
+	FUZZ_ASSERT(eps && config_setting_length(eps) == (int)on);
+	config_destroy(&lc);
+	free(out);
+	conv_free(o);
+}
+
 static void
 fuzz_inetd(const char *text, size_t size, unsigned lines)
 {
@@ -142,6 +174,12 @@ fuzz_inetd(const char *text, size_t size, unsigned lines)
 		check_inetd_rec(r, lines);
 		if (!r->reason && r->proto != INETD_PROTO_UNIX)
 			FUZZ_ASSERT(r->port >= 1);
+	}
+	{
+		struct conv_out o = { 0 };
+
+		inetd_convert(&c, &o);
+		check_converted(&o);
 	}
 	inetd_conf_free(&c);
 	FUZZ_ASSERT(c.n == 0 && c.recs == NULL);
@@ -182,6 +220,12 @@ fuzz_xinetd(const char *text, size_t size, unsigned lines)
 			FUZZ_ASSERT(xinetd_argv(e, &argv) == -EINVAL);
 	}
 	strv_free(&argv);
+	{
+		struct conv_out o = { 0 };
+
+		xinetd_convert(&c, &o);
+		check_converted(&o);
+	}
 	xinetd_conf_free(&c);
 }
 
