@@ -603,20 +603,21 @@ extras(struct xc *x)
 			long n = strtol(a->values.v[0], &end, 10);
 
 			if (*end == '\0' && n >= -20 && n <= 19) {
-					conv_add_int(x->o, &x->ep->g, "nice", n);
+				conv_add_int(x->o, &x->ep->g, "nice", n);
 				continue;
 			}
 		}
 		if (strcmp(a->name, "flags") == 0) {
-			/* NODELAY and KEEPALIVE have keys once issue 17's
-			 * socket options are in. */
+			/* NODELAY and KEEPALIVE are socket options sockd has;
+			 * the rest (REUSE, IPv4, ...) were read above or mean
+			 * nothing to sockd. */
 			for (size_t j = 0; j < a->values.n; j++) {
 				const char *f = a->values.v[j];
 				const char *key = strcmp(f, "NODELAY") == 0 ? "nodelay" :
 				    strcmp(f, "KEEPALIVE") == 0 ? "keepalive" : NULL;
 
 				if (key && conv_has_endpoint_key(key) && !cval_member(&x->ep->g, key)) {
-							conv_add_bool(x->o, &x->ep->g, key, true);
+					conv_add_bool(x->o, &x->ep->g, key, true);
 				} else {
 					comment(x, w, "flags %s: not translated", f);
 				}

@@ -72,7 +72,8 @@ has "$C" "# $XD/rsync:21: frobnicate = 12: not translated (not an xinetd attribu
 has "$C" '	#	command = [ "/usr/sbin/tcpd", "-w" ];'
 has "$C" '	#	argv0 = "/usr/sbin/in.fingerd";'
 has "$C" "# $XD/finger:9: no_access badhost.example.com: not translated"
-has "$C" "# $XD/finger:8: flags KEEPALIVE: not translated"
+# flags KEEPALIVE is the endpoint's keepalive (issue 17's socket options).
+has "$C" '	#	keepalive = true;'
 # xinetd's address forms.
 has "$C" '		allow = [ "10.0.0.0/8", "192.168.1.5/32", "192.168.1.6/32", "127.0.0.0/8" ];'
 has "$C" '		deny = [ "10.1.0.0/16" ];'
