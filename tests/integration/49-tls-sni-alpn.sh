@@ -112,6 +112,35 @@ expect_eq "$(resume "$P_NOTICKET" -tls1_2)" Reused "TLS 1.2 session cache, no ti
 timeout 10 openssl s_client -connect "127.0.0.1:$P_DAYTIME" -sess_in "$T/sess" -tls1_2 </dev/null >"$T/s3" 2>&1
 grep -q '^New, TLS' "$T/s3" || fail "a session of another endpoint resumed: $(grep -E '^(New|Reused)' "$T/s3")"
 
+# A client keeps the newest session it has and offers that one next. In
+# TLS 1.3 each resumed connection must bring a new ticket (OpenSSL's
+# client resumes a session once): 20 resumptions in a row, each from the
+# session the previous connection left, all reused. In TLS 1.2 a resumed
+# connection may keep its ticket: then the client offers it again.
+# -ign_eof: s_client stays until daytime closes, so it has the ticket.
+chain() {
+	rm -f "$T"/chain.*
+	timeout 10 openssl s_client -connect "127.0.0.1:$P_DAYTIME" -ign_eof -sess_out "$T/chain.0" \
+		"$1" </dev/null >"$T/c.out" 2>&1
+	grep -q '^New, TLS' "$T/c.out" && [ -s "$T/chain.0" ] ||
+		fail "$1: first handshake gave no session: $(cat "$T/c.out")"
+	cur=$T/chain.0
+	for i in $(seq 1 20); do
+		timeout 10 openssl s_client -connect "127.0.0.1:$P_DAYTIME" -ign_eof -sess_in "$cur" \
+			-sess_out "$T/chain.$i" "$1" </dev/null >"$T/c.out" 2>&1
+		grep -q '^Reused, TLS' "$T/c.out" ||
+			fail "$1: resumption $i of 20 not reused: $(grep -E '^(New|Reused),' "$T/c.out")"
+		if [ -s "$T/chain.$i" ]; then
+			cur=$T/chain.$i
+		elif [ "$1" = -tls1_3 ]; then
+			fail "$1: resumption $i of 20 brought no new ticket"
+		fi
+	done
+	echo 20
+}
+expect_eq "$(chain -tls1_3)" 20 "TLS 1.3: 20 resumptions in a row, each with the last ticket"
+expect_eq "$(chain -tls1_2)" 20 "TLS 1.2: 20 resumptions in a row"
+
 if command -v curl >/dev/null 2>&1; then
 	note "curl against an exec program that speaks HTTP"
 	timeout 20 curl -sS --http1.1 --cacert "$PKI/ca.pem" --resolve "localhost:$P_HTTP:127.0.0.1" \
@@ -150,8 +179,8 @@ metrics_get "$P_METRICS"
 expect_eq "$(metric refuse sockd_endpoint_tls_failed_total sni)" 1 "refuse: failed (sni)"
 expect_eq "$(metric alpn sockd_endpoint_tls_failed_total alpn)" 1 "alpn: failed (alpn)"
 expect_eq "$(metric noticket sockd_endpoint_tls_resumed_total)" 1 "noticket: resumed"
-[ "$(metric daytime sockd_endpoint_tls_resumed_total)" -ge 2 ] ||
-	fail "daytime: $(metric daytime sockd_endpoint_tls_resumed_total) resumed, expected 2 or more"
+[ "$(metric daytime sockd_endpoint_tls_resumed_total)" -ge 42 ] ||
+	fail "daytime: $(metric daytime sockd_endpoint_tls_resumed_total) resumed, expected 42 or more"
 
 expect_stop_ok
 expect_clean_log
