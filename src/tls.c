@@ -290,10 +290,11 @@ ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *c
 		return 0;       /* unknown or retired key: a full handshake */
 	}
 	pthread_mutex_unlock(&s->lock);
-	/* TLS 1.3: OpenSSL sends a resumed connection new tickets only if
-	 * this says "renew", and its client does not resume one session
-	 * twice (RFC 8446, C.4): without one, the client's next connection
-	 * would be a full handshake. TLS 1.2 resumes one ticket again. */
+	/* TLS 1.3: OpenSSL sends a resumed connection a new ticket only if
+	 * this says "renew", and its client holds a session that resumed
+	 * without one as not resumable (RFC 8446, C.4: a ticket once), so
+	 * the client's next connection would be a full handshake. A TLS 1.2
+	 * client offers the same ticket again. */
 	if (!enc && SSL_version(ssl) >= TLS1_3_VERSION)
 		r = 2;
 
