@@ -282,8 +282,8 @@ one_connection(struct tls_server *srv, SSL_CTX *cctx, SSL_SESSION **sess)
 	SSL_set_fd(c, sv[1]);
 	if (*sess)
 		SSL_set_session(c, *sess);
-	/* Bounded: each turn moves one side on, or waits up to 100 ms. */
-	for (int i = 0; i < 400 && r < 0; i++) {
+	/* Bounded: each turn moves one side on, or waits up to 20 ms. */
+	for (int i = 0; i < 500 && r < 0; i++) {
 		struct pollfd p[2] = { { .fd = sv[0], .events = POLLIN }, { .fd = sv[1], .events = POLLIN } };
 		int k;
 
@@ -309,7 +309,7 @@ one_connection(struct tls_server *srv, SSL_CTX *cctx, SSL_SESSION **sess)
 			if (SSL_get_error(c, k) != SSL_ERROR_WANT_READ)
 				break;
 		}
-		poll(p, 2, 100);
+		poll(p, 2, 20);
 	}
 	SSL_set_quiet_shutdown(c, 1);
 	SSL_shutdown(c);
