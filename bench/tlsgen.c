@@ -2,7 +2,12 @@
  *
  *   tlsgen hs       -a ADDR [-c INFLIGHT] [-r] [-s SIGALGS] [-d SECS] [-w SECS]
  *            connections per second, each a full (or with -r resumed)
- *            handshake and one 1-byte echo round trip, INFLIGHT at a time
+ *            handshake and one 1-byte echo round trip, INFLIGHT at a time;
+ *            with -r each of the INFLIGHT slots resumes the session its
+ *            previous connection left (OpenSSL's client uses a TLS 1.3
+ *            session once: one session shared by all slots would be dead
+ *            from the first resumption with it until the next connection
+ *            finished, and the rest would be full handshakes)
  *   tlsgen pingpong -a ADDR [-c CONNS] [-z SIZE] [-d SECS] [-w SECS]
  *            round trips per second of SIZE bytes over CONNS connections
  *   tlsgen bulk     -a ADDR [-c CONNS] [-d SECS] [-w SECS]
@@ -50,11 +55,11 @@ struct tconn {
 	enum st st;
 	size_t off;             /* of the current send or receive */
 	uint64_t inflight;      /* bulk: bytes sent and not yet echoed */
+	SSL_SESSION *session;   /* -r: the one the next connection resumes */
 };
 
 static struct bench_addr addr;
 static SSL_CTX *ctx;
-static SSL_SESSION *session;    /* -r: the session every new connection resumes */
 static enum mode mode;
 static bool resume;
 static size_t size = 64;
@@ -172,8 +177,8 @@ step(struct tconn *c)
 			if (!c->ssl)
 				die("SSL_new");
 			SSL_set_fd(c->ssl, c->fd);
-			if (resume && session)
-				SSL_set_session(c->ssl, session);
+			if (resume && c->session)
+				SSL_set_session(c->ssl, c->session);
 			c->st = S_HANDSHAKE;
 			break;
 		}
@@ -279,8 +284,8 @@ step(struct tconn *c)
 				SSL_SESSION *s = SSL_get1_session(c->ssl);
 
 				if (s) {
-					SSL_SESSION_free(session);
-					session = s;
+					SSL_SESSION_free(c->session);
+					c->session = s;
 				}
 			}
 			restart(c);

@@ -290,6 +290,13 @@ ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *c
 		return 0;       /* unknown or retired key: a full handshake */
 	}
 	pthread_mutex_unlock(&s->lock);
+	/* TLS 1.3: OpenSSL sends a resumed connection a new ticket only if
+	 * this says "renew", and its client holds a session that resumed
+	 * without one as not resumable (RFC 8446, C.4: a ticket once), so
+	 * the client's next connection would be a full handshake. A TLS 1.2
+	 * client offers the same ticket again. */
+	if (!enc && SSL_version(ssl) >= TLS1_3_VERSION)
+		r = 2;
 
 	params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k.hmac, sizeof(k.hmac));
 	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);

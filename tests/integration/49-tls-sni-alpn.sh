@@ -2,7 +2,8 @@
 # The choices a TLS client makes: SNI (an exact name, a wildcard, an
 # unknown name that gets the default certificate or is refused, no name
 # at all), ALPN (the server's preference, no protocol in common), session
-# resumption (tickets in TLS 1.2 and 1.3, the session cache without
+# resumption (tickets in TLS 1.2 and 1.3, 20 in a row each from the last
+# session, the session cache without
 # tickets), curl against an exec program that speaks HTTP from the SSL_*
 # environment, and gnutls-cli as a second TLS stack.
 . "$(dirname "$0")/lib.sh"
@@ -112,6 +113,38 @@ expect_eq "$(resume "$P_NOTICKET" -tls1_2)" Reused "TLS 1.2 session cache, no ti
 timeout 10 openssl s_client -connect "127.0.0.1:$P_DAYTIME" -sess_in "$T/sess" -tls1_2 </dev/null >"$T/s3" 2>&1
 grep -q '^New, TLS' "$T/s3" || fail "a session of another endpoint resumed: $(grep -E '^(New|Reused)' "$T/s3")"
 
+# A client keeps the newest session it has and offers that one next. In
+# TLS 1.3 each resumed connection must bring a new ticket (OpenSSL's
+# client resumes a session once): 20 resumptions in a row, each from the
+# session the previous connection left, all reused. In TLS 1.2 a resumed
+# connection may keep its ticket: then the client offers it again.
+# -ign_eof: s_client stays until daytime closes, so it has the ticket.
+# chain VERSION [PORT]
+chain() {
+	cport=${2:-$P_DAYTIME}
+	rm -f "$T"/chain.*
+	timeout 10 openssl s_client -connect "127.0.0.1:$cport" -ign_eof -sess_out "$T/chain.0" \
+		"$1" </dev/null >"$T/c.out" 2>&1
+	grep -q '^New, TLS' "$T/c.out" && [ -s "$T/chain.0" ] ||
+		fail "$1: first handshake gave no session: $(cat "$T/c.out")"
+	cur=$T/chain.0
+	for i in $(seq 1 20); do
+		timeout 10 openssl s_client -connect "127.0.0.1:$cport" -ign_eof -sess_in "$cur" \
+			-sess_out "$T/chain.$i" "$1" </dev/null >"$T/c.out" 2>&1
+		grep -q '^Reused, TLS' "$T/c.out" ||
+			fail "$1: resumption $i of 20 not reused: $(grep -E '^(New|Reused),' "$T/c.out")"
+		if [ -s "$T/chain.$i" ]; then
+			cur=$T/chain.$i
+		elif [ "$1" = -tls1_3 ]; then
+			fail "$1: resumption $i of 20 brought no new ticket"
+		fi
+	done
+	echo 20
+}
+expect_eq "$(chain -tls1_3)" 20 "TLS 1.3: 20 resumptions in a row, each with the last ticket"
+expect_eq "$(chain -tls1_2)" 20 "TLS 1.2: 20 resumptions in a row"
+expect_eq "$(chain -tls1_3 "$P_NOTICKET")" 20 "TLS 1.3 stateful tickets: 20 resumptions in a row"
+
 if command -v curl >/dev/null 2>&1; then
 	note "curl against an exec program that speaks HTTP"
 	timeout 20 curl -sS --http1.1 --cacert "$PKI/ca.pem" --resolve "localhost:$P_HTTP:127.0.0.1" \
@@ -149,9 +182,9 @@ fi
 metrics_get "$P_METRICS"
 expect_eq "$(metric refuse sockd_endpoint_tls_failed_total sni)" 1 "refuse: failed (sni)"
 expect_eq "$(metric alpn sockd_endpoint_tls_failed_total alpn)" 1 "alpn: failed (alpn)"
-expect_eq "$(metric noticket sockd_endpoint_tls_resumed_total)" 1 "noticket: resumed"
-[ "$(metric daytime sockd_endpoint_tls_resumed_total)" -ge 2 ] ||
-	fail "daytime: $(metric daytime sockd_endpoint_tls_resumed_total) resumed, expected 2 or more"
+expect_eq "$(metric noticket sockd_endpoint_tls_resumed_total)" 21 "noticket: resumed"
+[ "$(metric daytime sockd_endpoint_tls_resumed_total)" -ge 42 ] ||
+	fail "daytime: $(metric daytime sockd_endpoint_tls_resumed_total) resumed, expected 42 or more"
 
 expect_stop_ok
 expect_clean_log

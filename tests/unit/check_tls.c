@@ -1,17 +1,21 @@
 /* The pure parts of the TLS layer (server name matching, the ALPN wire
  * format, fingerprints, environment strings) and the tls = { } group of
  * the configuration: what it accepts, what it refuses and how it says so,
- * including the files it names (made here with OpenSSL). */
+ * including the files it names (made here with OpenSSL); and chains of
+ * resumed sessions against the server side over socketpairs. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "config.h"
@@ -259,6 +263,106 @@ START_TEST(config_readable_key)
 }
 END_TEST
 
+/* One connection over a socketpair: an OpenSSL client offering *sess
+ * against sockd's server side, a 1-byte reply after the handshake (the
+ * client reads the tickets before it), then *sess is the session the
+ * client holds, as a client that keeps the newest one does. Whether the
+ * connection resumed, or -1 on failure. */
+static int
+one_connection(struct tls_server *srv, SSL_CTX *cctx, SSL_SESSION **sess)
+{
+	int sv[2], r = -1, cdone = 0, sdone = 0, sent = 0;
+	struct tls_conn *t;
+	SSL *c;
+	char b;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	ck_assert_ptr_nonnull(t = tls_conn_server(srv, sv[0]));
+	ck_assert_ptr_nonnull(c = SSL_new(cctx));
+	SSL_set_fd(c, sv[1]);
+	if (*sess)
+		SSL_set_session(c, *sess);
+	/* Bounded: each turn moves one side on, or waits up to 20 ms. */
+	for (int i = 0; i < 500 && r < 0; i++) {
+		struct pollfd p[2] = { { .fd = sv[0], .events = POLLIN }, { .fd = sv[1], .events = POLLIN } };
+		int k;
+
+		if (!cdone && (k = SSL_connect(c)) == 1)
+			cdone = 1;
+		else if (!cdone && SSL_get_error(c, k) != SSL_ERROR_WANT_READ &&
+		    SSL_get_error(c, k) != SSL_ERROR_WANT_WRITE)
+			break;
+		if (!sdone && (k = tls_conn_handshake(t)) == 1)
+			sdone = 1;
+		else if (!sdone && k < 0)
+			break;
+		if (sdone && !sent && tls_conn_write(t, "x", 1) == 1)
+			sent = 1;
+		if (cdone && sent) {
+			if ((k = SSL_read(c, &b, 1)) == 1) {
+				SSL_SESSION_free(*sess);
+				*sess = SSL_get1_session(c);
+				r = SSL_session_reused(c) == 1;
+				ck_assert_int_eq(tls_conn_resumed(t), r);
+				break;
+			}
+			if (SSL_get_error(c, k) != SSL_ERROR_WANT_READ)
+				break;
+		}
+		poll(p, 2, 20);
+	}
+	SSL_set_quiet_shutdown(c, 1);
+	SSL_shutdown(c);
+	SSL_free(c);
+	tls_conn_free(t);
+	close(sv[0]);
+	close(sv[1]);
+	return r;
+}
+
+/* 20 connections in a row, each offering the session the one before
+ * left: all resumed, in TLS 1.3 (a resumed connection needs a new
+ * ticket for that) and in TLS 1.2. */
+static void
+resume_chain(int version)
+{
+	struct sockd_config *cfg;
+	struct diag d = { 0 };
+	SSL_CTX *cctx;
+	SSL_SESSION *sess = NULL;
+
+	make_cert("a", 10);
+	ck_assert_int_eq(load_tls("certificate = \"@/a.pem\"; key = \"@/a.key\";", &cfg, &d), 0);
+	ck_assert_ptr_nonnull(cctx = SSL_CTX_new(TLS_client_method()));
+	SSL_CTX_set_min_proto_version(cctx, version);
+	SSL_CTX_set_max_proto_version(cctx, version);
+	SSL_CTX_set_session_cache_mode(cctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+	ck_assert_int_eq(one_connection(cfg->endpoints[0]->tls->server, cctx, &sess), 0);
+	for (int i = 1; i <= 20; i++) {
+		int r = one_connection(cfg->endpoints[0]->tls->server, cctx, &sess);
+
+		if (r != 1)
+			ck_abort_msg("TLS %s: connection %d of 20 %s", version == TLS1_3_VERSION ? "1.3" : "1.2",
+				     i, r < 0 ? "failed" : "not resumed");
+	}
+	SSL_SESSION_free(sess);
+	SSL_CTX_free(cctx);
+	config_free(cfg);
+	diag_free(&d);
+}
+
+START_TEST(resume_chain_13)
+{
+	resume_chain(TLS1_3_VERSION);
+}
+END_TEST
+
+START_TEST(resume_chain_12)
+{
+	resume_chain(TLS1_2_VERSION);
+}
+END_TEST
+
 static Suite *
 tls_suite(void)
 {
@@ -276,6 +380,8 @@ tls_suite(void)
 	tcase_add_test(cf, config_ok);
 	tcase_add_test(cf, config_errors);
 	tcase_add_test(cf, config_readable_key);
+	tcase_add_test(cf, resume_chain_13);
+	tcase_add_test(cf, resume_chain_12);
 	suite_add_tcase(s, cf);
 	return s;
 }
