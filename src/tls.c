@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -613,7 +616,16 @@ tls_kernel_has_ktls(void)
 static struct tls_conn *
 conn_new(SSL_CTX *ctx, int fd)
 {
+	static const int one = 1;
 	struct tls_conn *t;
+
+	/* OpenSSL writes each record as soon as it is made, so a flight of
+	 * several (a handshake's, or a reply and a session ticket) would wait
+	 * under Nagle's algorithm for the peer's delayed ACK, about 40 ms a
+	 * time. Whole records are no tinygrams: TLS over TCP always runs with
+	 * TCP_NODELAY, as HAProxy and stunnel do. A Unix socket refuses it,
+	 * which changes nothing. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
 	pthread_once(&app_once, app_index_init);
 	if (!(t = calloc(1, sizeof(*t))))

@@ -138,6 +138,36 @@ expect_file_match "$T/status" '^req: tls handshakes [0-9]+ \(resumed [0-9]+\), f
 "$SOCKCTL" -S "$CTL" --json status >"$T/status.json" 2>&1 || fail "sockctl --json status failed"
 expect_file_match "$T/status.json" '"tls":\{"handshakes":[1-9][0-9]*,"resumed":[0-9]+\},"tls_failed":\{"protocol":'
 
+
+note "TLS connections run with TCP_NODELAY, plaintext ones keep the default"
+# OpenSSL writes record by record: under Nagle's algorithm the second record
+# of a flight waits for the client's delayed ACK (40 ms). sockpeek reads
+# the option off sockd's own accepted sockets (pidfd_getfd).
+SOCKPEEK=$top_builddir/tests/integration/sockpeek
+conn_line() {
+	"$SOCKPEEK" "$SOCKD_PID" "$1" >"$T/peek.out" 2>"$T/peek.err"
+	_rc=$?
+	[ "$_rc" = 77 ] && return 77
+	grep '^conn ' "$T/peek.out" | head -n 1
+}
+start_bg held_tls sh -c "(printf 'held\n'; sleep 6) | timeout 10 openssl s_client -connect 127.0.0.1:$P_ECHO -quiet"
+held_tls=$BG_PID
+start_bg held_plain sh -c "(printf 'held\n'; sleep 6) | timeout 10 socat - TCP:127.0.0.1:$P_PLAIN"
+held_plain=$BG_PID
+conn_line "$P_ECHO" >/dev/null
+if [ $? = 77 ]; then
+	note "SKIP (part): cannot read sockd's sockets here: $(cat "$T/peek.err")"
+else
+	wait_until 10 eval '[ -n "$(conn_line "$P_ECHO")" ] && [ -n "$(conn_line "$P_PLAIN")" ]' ||
+		fail "sockd holds no accepted socket on $P_ECHO and $P_PLAIN"
+	tls_line=$(conn_line "$P_ECHO")
+	plain_line=$(conn_line "$P_PLAIN")
+	expect_match "$tls_line" ' nodelay=1( |$)' "TCP_NODELAY on a TLS connection"
+	expect_match "$plain_line" ' nodelay=0( |$)' "no TCP_NODELAY on a plaintext one (nodelay unset)"
+fi
+wait_bg "$held_tls" 15 || true
+wait_bg "$held_plain" 15 || true
+
 expect_stop_ok
 expect_clean_log
 echo "47-tls-terminate: ok"
