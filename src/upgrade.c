@@ -52,11 +52,21 @@ child_env(const struct handoff_fd *fds, size_t n, int report_fd, size_t *pid_at)
 	envp[k] = malloc(names_len);
 	if (!envp[k])
 		goto out_free;
-	strcpy(envp[k], "LISTEN_FDNAMES=");
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			strcat(envp[k], ":");
-		strcat(envp[k], fds[i].name);
+	{
+		/* names_len counted the prefix, each name and a ':' or the NUL */
+		char *w = envp[k];
+		size_t len = strlen("LISTEN_FDNAMES=");
+
+		memcpy(w, "LISTEN_FDNAMES=", len);
+		w += len;
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				*w++ = ':';
+			len = strlen(fds[i].name);
+			memcpy(w, fds[i].name, len);
+			w += len;
+		}
+		*w = '\0';
 	}
 	k++;
 	if (asprintf(&envp[k], "LISTEN_FDS=%zu", n) < 0) {
@@ -72,7 +82,7 @@ child_env(const struct handoff_fd *fds, size_t n, int report_fd, size_t *pid_at)
 	envp[k] = calloc(1, sizeof("LISTEN_PID=") + PID_DIGITS);
 	if (!envp[k])
 		goto out_free;
-	strcpy(envp[k], "LISTEN_PID=");
+	memcpy(envp[k], "LISTEN_PID=", strlen("LISTEN_PID="));     /* calloc'd: NUL-terminated */
 	*pid_at = k;
 	return envp;
 
