@@ -30,6 +30,16 @@ static const char status_template[] =
 static unsigned stub_turn;      /* varies the stand-ins' answers per input */
 static struct sockd_config stub_cfg = { .n_endpoints = 2 };
 
+/* Stands in for daemon_upgrade(), reached through d->upgrade: a fuzz
+ * run starts no new binary, so every upgrade fails, with a reason. */
+static int
+stub_upgrade(struct sockd *d, char *why, size_t size)
+{
+	(void)d;
+	snprintf(why, size, "upgrade failed: no new process in the fuzz harness; still serving");
+	return -ENOEXEC;
+}
+
 /* Stands in for daemon_reload(), reached through d->reload. */
 static int
 stub_reload(struct sockd *d)
@@ -107,7 +117,7 @@ diag_free(struct diag *d)
 
 static struct control ctl = { .fd = -1, .epfd = -1, .timerfd = -1 };
 static struct sockd daemon_state = { .cfg = &stub_cfg, .config_path = "/etc/sockd/sockd.conf",
-				     .reload = stub_reload };
+				     .reload = stub_reload, .upgrade = stub_upgrade };
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
