@@ -143,6 +143,28 @@ ct_exec() {
 		HOME=/root LANG=C.UTF-8 SYSTEMD_PAGER=cat SYSTEMD_COLORS=0 "$@"
 }
 
+# ct_jmark: a cursor for "from now on" in the container's journal. It
+# writes a marker entry of its own and prints that entry's cursor: read
+# with `journalctl --cursor=...` it starts at the marker, which matches no
+# unit filter. (`--after-cursor` with `-u` is wrong in systemd 252: it
+# always skips one entry after seeking, so when the cursor entry is not
+# the unit's own, it hides the unit's first line after the mark.)
+ct_jmark() {
+	local tag i c
+	tag="sockd-test-mark-$$-$RANDOM$RANDOM"
+	ct_exec systemd-cat -t sockd-test-mark echo "$tag" || return 1
+	for ((i = 0; i < 50; i++)); do
+		c=$(ct_exec journalctl -q --no-pager -o cat -t sockd-test-mark -n 1 --show-cursor)
+		if [ "${c%%$'\n'*}" = "$tag" ]; then
+			sed -n 's/^-- cursor: //p' <<<"$c"
+			return 0
+		fi
+		sleep 0.1
+	done
+	ct_log "the journal mark $tag never appeared"
+	return 1
+}
+
 # Arguments for systemd-nspawn on this host, into the array ct_args, and
 # the shell commands that put nspawn into its own cgroups, into ct_pre.
 ct_prepare() {

@@ -91,8 +91,8 @@ wait_for() {
 	return 1
 }
 # The journal position now, and the unit's messages after it.
-jmark() { cx journalctl -q -n 1 --show-cursor | sed -n 's/^-- cursor: //p'; }
-jsince() { cx journalctl -q --no-pager -o cat -u "${2:-sockd.service}" --after-cursor="$1"; }
+jmark() { ct_jmark; }
+jsince() { cx journalctl -q --no-pager -o cat -u "${2:-sockd.service}" --cursor="$1"; }
 unit_prop() { cx systemctl show -p "$2" --value "$1"; }
 
 echo_ok() { # echo_ok TEXT NC-ARGS...: echo answers TEXT over nc
@@ -273,7 +273,7 @@ check "with daemon.user, sockd has no capabilities left" sh -c "grep -q '^CapEff
 sh_in "cp $conf /root/sockd.conf.good && sed -i 's/\"tcp:127.0.0.1:2007\"/\"tcp:127.0.0.1:2007\", \"tcp:127.0.0.1:99\"/' $conf"
 mark=$(jmark)
 cx systemctl reload sockd >/dev/null 2>&1
-if wait_for 20 "journalctl -q -o cat -u sockd --after-cursor='$mark' | grep -q 'needs privileges'"; then
+if wait_for 20 "journalctl -q -o cat -u sockd --cursor='$mark' | grep -q 'needs privileges'"; then
 	ok "journal: a new port below 1024 'needs privileges sockd gave up'"
 else
 	ko "no 'needs privileges' message:"
@@ -298,7 +298,7 @@ jsince "$mark" | grep -q "^$conf:$line: unknown top-level key 'bogus_key'" &&
 	{ ko "journal lacks '$conf:$line:'"; jsince "$mark" | sed 's/^/    /' | tail -n 10; }
 mark=$(jmark)
 cx systemctl kill -s HUP --kill-who=main sockd
-if wait_for 20 "journalctl -q -o cat -u sockd --after-cursor='$mark' | grep -q 'still serving the previous configuration'"; then
+if wait_for 20 "journalctl -q -o cat -u sockd --cursor='$mark' | grep -q 'still serving the previous configuration'"; then
 	ok "sockd refuses the broken file on SIGHUP and keeps the old configuration"
 else
 	ko "sockd did not log that it keeps the previous configuration"
@@ -398,7 +398,7 @@ else
 	echo "$out" | sed 's/^/    /'
 fi
 check "systemctl reload under socket activation" systemctl reload sockd
-wait_for 20 "journalctl -q -o cat -u sockd --after-cursor='$mark' | grep -q '^reloaded:'" &&
+wait_for 20 "journalctl -q -o cat -u sockd --cursor='$mark' | grep -q '^reloaded:'" &&
 	echo_ok "after reload" 127.0.0.1 7 && ok "passed sockets serve after a reload" ||
 	ko "passed sockets do not serve after a reload"
 # Stopping the service leaves the sockets with systemd, the Unix one too.
@@ -479,11 +479,11 @@ if [ "$inetd_debs_ok" = 1 ]; then
 		ko "nullidentd does not answer on port 113"
 	fi
 	# journald may file the line a moment after the reload it announces
-	if wait_for 10 "journalctl -q --no-pager -o cat -u sockd.service --after-cursor='$mark' | grep -q '^inetd.conf changed'"; then
+	if wait_for 10 "journalctl -q --no-pager -o cat -u sockd.service --cursor='$mark' | grep -q '^inetd.conf changed'"; then
 		ok "journal: sockd saw update-inetd's changes by itself"
 	else
 		ko "no 'inetd.conf changed' in the journal:"
-		jsince "$mark" | sed 's/^/    /' | tail -n 15
+		cx journalctl -q --no-pager -o short-precise --cursor="$mark" | sed 's/^/    /' | tail -n 60
 	fi
 	check "sockctl status names finger/tcp" sh -c 'sockctl status | grep -q finger/tcp'
 	held_echo 1 && ok "the held connection echoes after the packages' installs" ||

@@ -206,9 +206,9 @@ run_kind() { # run_kind KIND COUNT ACTION
 	esac
 }
 
-mark=$(cx journalctl -q -n 1 --show-cursor | sed -n 's/^-- cursor: //p')
+mark=$(ct_jmark)
 run_kind restart "$N_RESTART" restart
-n_kept=$(cx journalctl -q -o cat -u sockd --after-cursor="$mark" | grep -c 'kept from the previous sockd)$')
+n_kept=$(cx journalctl -q -o cat -u sockd --cursor="$mark" | grep -c 'kept from the previous sockd)$')
 [ "$n_kept" -ge $((3 * N_RESTART)) ] && ok "journal: $n_kept sockets 'kept from the previous sockd' over $N_RESTART restarts" ||
 	ko "journal: only $n_kept sockets kept over $N_RESTART restarts"
 run_kind kill "$N_KILL" kill
