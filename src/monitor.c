@@ -189,7 +189,8 @@ copy_listeners(struct mon_endpoint *me, struct sockd *d)
 		me->listen[me->n_listen].address = strdup(addr_format(&l->addr, text, sizeof(text)));
 		if (!me->listen[me->n_listen].address)
 			return -ENOMEM;
-		me->listen[me->n_listen++].from_systemd = l->from_systemd;
+		me->listen[me->n_listen].from_systemd = l->from_systemd;
+		me->listen[me->n_listen++].kept = l->inherited;
 	}
 	return 0;
 }
@@ -322,6 +323,7 @@ fill(const struct mon_view *v, struct status *s)
 		for (size_t k = 0; k < me->n_listen; k++) {
 			e->listen[k].address = strdup(me->listen[k].address);
 			e->listen[k].from_systemd = me->listen[k].from_systemd;
+			e->listen[k].kept = me->listen[k].kept;
 			e->n_listen++;
 			if (!e->listen[k].address)
 				return -ENOMEM;

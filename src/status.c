@@ -186,6 +186,12 @@ json_str_member(struct buf *b, const char *k, const char *v, const char *sep)
 	buf_puts(b, sep);
 }
 
+const char *
+status_origin(const struct status_address *a)
+{
+	return a->from_systemd ? "systemd" : a->kept ? "kept" : "bound";
+}
+
 static void
 endpoint_json(const struct status_endpoint *e, struct buf *b)
 {
@@ -199,7 +205,7 @@ endpoint_json(const struct status_endpoint *e, struct buf *b)
 	for (size_t k = 0; k < e->n_listen; k++) {
 		buf_puts(b, k ? ",{" : "{");
 		json_str_member(b, "address", e->listen[k].address, ",");
-		json_str_member(b, "origin", e->listen[k].from_systemd ? "systemd" : "bound", "}");
+		json_str_member(b, "origin", status_origin(&e->listen[k]), "}");
 	}
 	buf_puts(b, "]");
 	if (e->program_pid > 0)
@@ -285,9 +291,12 @@ endpoint_from_json(const struct json *j, struct status_endpoint *e)
 		if (!e->listen)
 			return -ENOMEM;
 		for (size_t k = 0; k < l->n; k++) {
+			const char *origin;
+
 			e->listen[k].address = dup_json_string(l->items[k], "address", &err);
-			e->listen[k].from_systemd = strcmp(json_get_string(l->items[k], "origin", ""),
-							   "systemd") == 0;
+			origin = json_get_string(l->items[k], "origin", "");
+			e->listen[k].from_systemd = strcmp(origin, "systemd") == 0;
+			e->listen[k].kept = strcmp(origin, "kept") == 0;
 			e->n_listen++;
 		}
 	}
@@ -451,7 +460,7 @@ status_prometheus(const struct status *s, struct buf *b)
 			buf_puts(b, "sockd_listener_info{");
 			prom_label(b, "endpoint", s->endpoints[i].name, true);
 			prom_label(b, "address", a->address, false);
-			prom_label(b, "origin", a->from_systemd ? "systemd" : "bound", false);
+			prom_label(b, "origin", status_origin(a), false);
 			buf_puts(b, "} 1\n");
 		}
 	for (size_t f = 0; f < N_COUNTERS;) {
@@ -536,7 +545,7 @@ row_cells(const struct status_endpoint *e, size_t k, char cells[N_COLS][CELL_MAX
 		cells[i][0] = '\0';
 	if (k < e->n_listen) {
 		snprintf(cells[COL_ADDRESS], CELL_MAX, "%s", e->listen[k].address);
-		snprintf(cells[COL_ORIGIN], CELL_MAX, "%s", e->listen[k].from_systemd ? "systemd" : "bound");
+		snprintf(cells[COL_ORIGIN], CELL_MAX, "%s", status_origin(&e->listen[k]));
 	} else {
 		snprintf(cells[COL_ADDRESS], CELL_MAX, "-");
 	}

@@ -45,8 +45,13 @@ struct status_counters {
 
 struct status_address {
 	char *address;                  /* addr_format() text */
-	bool from_systemd;
+	bool from_systemd;              /* passed by a .socket unit */
+	bool kept;                      /* from the previous sockd (fd store, upgrade) */
 };
+
+/* Where a listening socket came from, as status, metrics and the table
+ * say it: "systemd", "kept" or "bound" (by this sockd). */
+const char *status_origin(const struct status_address *a);
 
 struct status_endpoint {
 	char *name;

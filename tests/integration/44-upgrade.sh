@@ -87,6 +87,8 @@ wait_until 10 gone "$SD" || fail "sockd under systemd did not stop"
 _untrack "$SD"
 
 # ---- upgrades under load
+st=$(ctl --json status) || fail "sockctl status before the upgrades"
+expect_match "$st" "\"address\":\"$UNIX\",\"origin\":\"bound\"" "status before the upgrades"
 start_bg probe "$PROBE" -j -d 120 -r 200 -H 2 -i 1000 -t 3000 "$TCP" "$UNIX" "$UDP"
 PROBE_PID=$BG_PID
 ERR=$T/probe.err
@@ -124,6 +126,9 @@ while [ $i -lt "$UPGRADES" ]; do
 done
 expect_file_match "$SOCKD_LOG" 'listening on unix:.*echo.sock \(echo, kept from the previous sockd\)'
 expect_file_match "$SOCKD_LOG" 'control socket on .* \(kept from the previous sockd\)'
+st=$(ctl --json status) || fail "sockctl status after the upgrades"
+expect_match "$st" "\"address\":\"$UNIX\",\"origin\":\"kept\"" "status after the upgrades"
+expect_match "$(ctl status)" "unix:$T/echo\.sock +kept( |$)" "the status table after the upgrades"
 
 # ---- a new process that fails its start: the old one keeps serving.
 conf "" "	bogus_key = 1;"

@@ -65,6 +65,7 @@ sample(struct status *s)
 	e->n_listen = 1;
 	e->listen = calloc(1, sizeof(*e->listen));
 	e->listen[0].address = dup("tcp:[::1]:9100");
+	e->listen[0].kept = true;
 	for (unsigned long long *p = &e->c.active; p <= &e->c.refused_sni; p++)
 		*p = 1000 + v++;
 	e->c.bytes_in = 18446744073709551615ULL;
@@ -110,6 +111,7 @@ START_TEST(test_json_round_trip)
 		for (size_t k = 0; k < t.endpoints[i].n_listen; k++) {
 			ck_assert_str_eq(t.endpoints[i].listen[k].address, s.endpoints[i].listen[k].address);
 			ck_assert_int_eq(t.endpoints[i].listen[k].from_systemd, s.endpoints[i].listen[k].from_systemd);
+			ck_assert_int_eq(t.endpoints[i].listen[k].kept, s.endpoints[i].listen[k].kept);
 		}
 		ck_assert_mem_eq(&t.endpoints[i].c, &s.endpoints[i].c, sizeof(struct status_counters));
 	}
@@ -181,6 +183,8 @@ START_TEST(test_prometheus)
 	ck_assert(has_line(b.data, "sockd_endpoint_info{endpoint=\"metrics\",service=\"metrics\"} 1"));
 	ck_assert(has_line(b.data,
 			   "sockd_listener_info{endpoint=\"echo\",address=\"unix:/run/sockd/echo.sock\",origin=\"systemd\"} 1"));
+	ck_assert(has_line(b.data, "sockd_listener_info{endpoint=\"echo\",address=\"tcp:127.0.0.1:7\",origin=\"bound\"} 1"));
+	ck_assert(has_line(b.data, "sockd_listener_info{endpoint=\"metrics\",address=\"tcp:[::1]:9100\",origin=\"kept\"} 1"));
 	ck_assert(has_line(b.data, "# TYPE sockd_endpoint_connections_active gauge"));
 	ck_assert(has_line(b.data, "sockd_endpoint_connections_active{endpoint=\"echo\"} 1"));
 	ck_assert(has_line(b.data, "sockd_endpoint_accepted_total{endpoint=\"echo\"} 2"));
