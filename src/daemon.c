@@ -3,12 +3,16 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -330,6 +334,61 @@ fdstore_note_inherited(struct sockd *d)
 			d->n_fdstore++;
 }
 
+/* ------------------------------------------------------------ stale files */
+
+/* The control socket the previous sockd passed on, when daemon.control
+ * moved (or went): its file is stale once this start succeeds. */
+static void
+note_stale_control(int fd, const char *path, struct strv *stale)
+{
+	struct sockaddr_un un;
+	socklen_t len = sizeof(un);
+
+	if (getsockname(fd, (struct sockaddr *)&un, &len) == -1 || un.sun_family != AF_UNIX ||
+	    len <= offsetof(struct sockaddr_un, sun_path) || un.sun_path[0] == '\0')
+		return;
+	/* getsockname() need not NUL-terminate a path of the full length. */
+	if (len >= sizeof(un))
+		return;
+	((char *)&un)[len] = '\0';
+	if ((!path || strcmp(path, un.sun_path) != 0) && strv_push(stale, un.sun_path) < 0)
+		log_warn("control socket %s: out of memory, its file stays", un.sun_path);
+}
+
+static bool
+path_in_use(const struct sockd *d, const char *path)
+{
+	if (d->cfg->daemon.control && strcmp(d->cfg->daemon.control, path) == 0)
+		return true;
+	for (size_t i = 0; i < d->n_listeners; i++) {
+		const struct addr *a = &d->listeners[i]->addr;
+
+		if (addr_is_unix_path(a) && strcmp(((const struct sockaddr_un *)&a->sa)->sun_path, path) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Remove the files of the previous sockd's sockets that this one does not
+ * serve: nobody can reach them any more. A path this configuration bound
+ * anew (another socket type, say) is its own. */
+static void
+remove_stale_files(struct sockd *d)
+{
+	for (size_t i = 0; i < d->stale_files.n; i++) {
+		const char *path = d->stale_files.v[i];
+		struct stat st;
+
+		if (path_in_use(d, path) || lstat(path, &st) == -1 || !S_ISSOCK(st.st_mode))
+			continue;
+		if (unlink(path) == -1)
+			log_warn_errno(errno, "%s: removing the previous sockd's socket file", path);
+		else
+			log_info("removed %s: the previous sockd's socket, no longer configured", path);
+	}
+	strv_free(&d->stale_files);
+}
+
 /* ------------------------------------------------------------ upgrade */
 
 /* fork() gives the child a copy of every fd until it execs: from now on
@@ -440,10 +499,12 @@ daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path)
 	daemon_warn_config(cfg);
 	if (systemd_fdstore_max())
 		log_info("listening sockets go into systemd's fd store (at most %u)", systemd_fdstore_max());
-	r = listeners_open(cfg, &d->listeners, &d->n_listeners, &control_fd);
+	r = listeners_open(cfg, &d->listeners, &d->n_listeners, &control_fd, &d->stale_files);
 	if (r < 0)
 		return r;
 	fdstore_note_inherited(d);
+	if (control_fd >= 0)
+		note_stale_control(control_fd, cfg->daemon.control, &d->stale_files);
 	if (cfg->daemon.control) {
 		/* Owned by the user and group sockd serves as, so that their
 		 * members can use sockctl. */
@@ -492,6 +553,7 @@ daemon_start(struct sockd *d, struct sockd_config *cfg, const char *path)
 	for (size_t i = 0; i < d->n_listeners; i++)
 		d->listeners[i]->keep_file = false;
 	control_keep_file(d->control, false);
+	remove_stale_files(d);
 	fdstore_sync(d);
 	d->watchdog_usec = systemd_watchdog_usec();
 	monitor_publish(d);
@@ -1146,6 +1208,7 @@ daemon_free(struct sockd *d)
 	for (size_t i = 0; i < d->n_fdstore; i++)
 		free(d->fdstore[i]);
 	free(d->fdstore);
+	strv_free(&d->stale_files);
 	free(d->exe);
 	config_free(d->cfg);
 	memset(d, 0, sizeof(*d));

@@ -308,7 +308,8 @@ unix_file_present(const struct addr *a)
 }
 
 int
-listeners_open(const struct sockd_config *cfg, struct listener ***out, size_t *n_out, int *control_fd)
+listeners_open(const struct sockd_config *cfg, struct listener ***out, size_t *n_out, int *control_fd,
+	       struct strv *stale)
 {
 	struct passed_fd *passed = NULL;
 	const struct addr **covered = NULL;
@@ -353,6 +354,9 @@ listeners_open(const struct sockd_config *cfg, struct listener ***out, size_t *n
 		ep = passed_fd_match(cfg, p, &a, &covered[n_covered]);
 		if (ours && (!ep || !covered[n_covered])) {
 			log_info("%s (%s) is no longer configured: closing it", text, p->name);
+			if (stale && addr_is_unix_path(&a) &&
+			    strv_push(stale, ((const struct sockaddr_un *)&a.sa)->sun_path) < 0)
+				log_warn("%s: out of memory, its file stays", text);
 			drop_kept(p, NULL);
 			continue;
 		}

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "sockd.h"
+#include "textconf.h"
 
 struct sockd;
 
@@ -13,9 +14,11 @@ struct sockd;
  * listen address of every endpoint in cfg. On success *out holds one
  * listener per address, each with its fdname set. A passed control socket
  * (FDNAME_CONTROL) goes to *control_fd (-1: none; control_fd may be NULL).
+ * The file paths of kept Unix sockets no longer configured are added to
+ * *stale (may be NULL): the caller removes them once it serves.
  * On failure everything opened is closed again and the error is logged. */
 int listeners_open(const struct sockd_config *cfg, struct listener ***out, size_t *n_out,
-		   int *control_fd);
+		   int *control_fd, struct strv *stale);
 
 /* A listener of ep on a, owning fd (-1: none yet). NULL on ENOMEM. */
 struct listener *listener_new(struct endpoint *ep, const struct addr *a, int fd);

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "sockd.h"
+#include "textconf.h"
 #include "udp_relay.h"
 
 struct activator;
@@ -84,5 +85,9 @@ struct sockd {
 	pid_t successor;                /* the process that took over; 0 = none */
 	char **fdstore;                 /* the names sockd put into systemd's fd store */
 	size_t n_fdstore;
+	/* Socket files of kept sockets this configuration no longer has:
+	 * removed once the start succeeds (until then, the process that
+	 * passed them on may still serve them). */
+	struct strv stale_files;
 };
 

@@ -175,6 +175,29 @@ done
 # it counts as cut: the one thing that may go wrong, and only for them.
 [ "$st" = 0 ] || note "probe status $st (held connections cut at shutdown_timeout)"
 
+# ---- an upgrade to a configuration without the Unix address, whose
+# control socket moved: the new sockd removes both files of the old one
+# once it serves (and not before: a failed start left them above).
+OLD_CTL=$CTL
+CTL=$T/control2.sock
+cat >"$T/sockd.conf" <<CONF
+daemon = { workers = 2; shutdown_timeout = 1.0; control = "$CTL"; };
+endpoints = ( { name = "echo"; listen = [ "$TCP", "$UDP" ]; service = "echo"; udp_rate = 0; } );
+CONF
+old=$CUR
+"$SOCKCTL" -S "$OLD_CTL" upgrade >"$T/out" 2>"$T/err" || fail "upgrade to the smaller configuration: $(cat "$T/err")"
+CUR=$(sed -n 's/^upgraded: sockd pid \([0-9]*\) serves.*/\1/p' "$T/out")
+[ -n "$CUR" ] || fail "upgrade to the smaller configuration: $(cat "$T/out")"
+_track "$CUR"
+wait_until 10 gone "$old" || fail "the old sockd ($old) did not exit"
+_untrack "$old"
+expect_file_match "$SOCKD_LOG" "removed $T/echo\.sock: the previous sockd's socket, no longer configured"
+expect_file_match "$SOCKD_LOG" "removed $OLD_CTL: the previous sockd's socket, no longer configured"
+test ! -e "$T/echo.sock" || fail "the dropped Unix address left its file"
+test ! -e "$OLD_CTL" || fail "the old control socket file stayed"
+expect_eq "$(serving_pid)" "$CUR" "pid on the moved control socket"
+expect_rc 0 "$TCLIENT" echo -a "$TCP" -s 100
+
 # ---- the last one stops as any sockd does, removing its files.
 kill -TERM "$CUR"
 wait_until 20 gone "$CUR" || fail "the last sockd did not stop"
