@@ -25,7 +25,8 @@
 #               install with sockd as the provider, not openbsd-inetd; their
 #               services answer; update-inetd --disable and --enable take
 #               effect at once, and an echo connection held open through it
-#               all still echoes
+#               all still echoes; in.fingerd shows a user's ~/.plan only
+#               with the inetd-compat drop-in (/usr/share/sockd)
 #   purge       dpkg --purge removes the service, and the empty inetd.conf
 #
 #   tests/system/package-test.sh DEB
@@ -502,6 +503,41 @@ if [ "$inetd_debs_ok" = 1 ]; then
 	jsince "$mark" | grep -q 'reload failed' && ko "a reload failed" || ok "no reload failed"
 	[ "$(unit_prop sockd.service NRestarts)" = 0 ] && ok "sockd was never restarted" ||
 		ko "sockd was restarted"
+
+	# The sandbox binds inetd's programs: in.fingerd cannot read a
+	# user's ~/.plan (ProtectHome=yes) until the inetd-compat drop-in
+	# that sockd(8) shows is installed.
+	sh_in 'useradd -m -s /bin/sh alice && echo plan-of-alice-7f3 >/home/alice/.plan &&
+		chmod 755 /home/alice && chmod 644 /home/alice/.plan'
+	plan() { printf 'alice\r\n' | cx nc -w 5 127.0.0.1 79; }
+	out=$(plan)
+	if grep -q 'Login: alice' <<<"$out" && ! grep -q 'plan-of-alice-7f3' <<<"$out"; then
+		ok "sandboxed: finger answers for alice, without her ~/.plan"
+	else
+		ko "sandboxed: finger says:"
+		sed 's/^/    /' <<<"$out"
+	fi
+	sh_in 'mkdir -p /etc/systemd/system/sockd.service.d &&
+		cp /usr/share/sockd/inetd-compat.conf /etc/systemd/system/sockd.service.d/ &&
+		systemctl daemon-reload && systemctl restart sockd.service' &&
+		ok "restart with /usr/share/sockd/inetd-compat.conf as a drop-in" ||
+		ko "restart with the inetd-compat drop-in"
+	pid=$(unit_prop sockd.service MainPID)
+	check "inetd-compat: sockd keeps root's capabilities, as inetd" sh -c \
+		"[ \"\$(awk '/^CapEff:/ {print \$2}' /proc/$pid/status)\" = \"\$(awk '/^CapBnd:/ {print \$2}' /proc/$pid/status)\" ] &&
+		 ! grep -q '^CapEff:[[:space:]]*00000000000004c1\$' /proc/$pid/status"
+	out=$(plan)
+	if grep -q 'plan-of-alice-7f3' <<<"$out"; then
+		ok "inetd-compat: finger shows alice's ~/.plan"
+	else
+		ko "inetd-compat: finger does not show alice's ~/.plan:"
+		sed 's/^/    /' <<<"$out"
+	fi
+	echo_ok "compat" 127.0.0.1 7 && ok "inetd-compat: echo answers" || ko "inetd-compat: echo does not answer"
+	sh_in 'rm -r /etc/systemd/system/sockd.service.d && systemctl daemon-reload && systemctl restart sockd.service'
+	pid=$(unit_prop sockd.service MainPID)
+	check "without the drop-in again: only the unit's capabilities" sh -c \
+		"grep -q '^CapEff:[[:space:]]*00000000000004c1\$' /proc/$pid/status"
 	check "dpkg --purge fingerd nullidentd" dpkg --purge fingerd nullidentd
 	wait_for 20 '! nc -z -w 2 127.0.0.1 79' && ok "finger is gone with its package" ||
 		ko "port 79 still listens after fingerd's purge"
