@@ -98,21 +98,6 @@ print_include_dir(FILE *f, const char *indent, const struct key *k, const void *
 	}
 }
 
-/* inetd_conf, inetd_dir: absolute paths. */
-static bool
-set_inetd_path(struct key_ctx *c, const struct key *k, const struct cval *v, void *field)
-{
-	if (v->type != CVAL_STRING) {
-		key_type_error(c, v, "a string");
-		return false;
-	}
-	if (v->s[0] != '/') {
-		key_error(c, v, "'%s' must be an absolute path", k->name);
-		return false;
-	}
-	return key_set_string(c, k, v, field);
-}
-
 /* As include_dir: once its endpoints are printed, the key is a comment. */
 static void
 print_inetd_path(FILE *f, const char *indent, const struct key *k, const void *base,
@@ -176,11 +161,11 @@ static const struct key daemon_key_table[] = {
 	  .print = print_include_dir, .offset = D(include_dir), .doc_def = "none",
 	  .release = key_release_string,
 	  .doc = "a directory of *.conf files that add endpoints" },
-	{ .name = "inetd_conf", .type = KEY_STRING, .set = set_inetd_path,
+	{ .name = "inetd_conf", .type = KEY_STRING, .set = key_set_abs_path,
 	  .print = print_inetd_path, .offset = D(inetd_conf), .doc_def = "none",
 	  .release = key_release_string,
 	  .doc = "an inetd.conf whose services sockd serves too (/etc/inetd.conf)" },
-	{ .name = "inetd_dir", .type = KEY_STRING, .set = set_inetd_path,
+	{ .name = "inetd_dir", .type = KEY_STRING, .set = key_set_abs_path,
 	  .print = print_inetd_path, .offset = D(inetd_dir), .doc_def = "none",
 	  .release = key_release_string,
 	  .doc = "a directory of inetd.conf files whose services sockd serves too" },

@@ -297,6 +297,45 @@ key_set_bool(struct key_ctx *c, const struct key *k, const struct cval *v, void 
 }
 
 bool
+key_set_abs_path(struct key_ctx *c, const struct key *k, const struct cval *v, void *field)
+{
+	if (v->type != CVAL_STRING) {
+		key_type_error(c, v, "a string");
+		return false;
+	}
+	if (v->s[0] != '/') {
+		key_error(c, v, "'%s' must be an absolute path", k->name);
+		return false;
+	}
+	return key_set_string(c, k, v, field);
+}
+
+bool
+key_read_group(struct key_ctx *c, const struct key_set *set, const char *name,
+    const struct cval *g, void *base)
+{
+	bool ok = true;
+
+	for (size_t i = 0; i < g->n && !c->nomem; i++) {
+		const struct cval *v = &g->elems[i];
+		const struct key *k = key_find(set, v->name);
+
+		if (!k) {
+			key_error(c, v, "unknown key '%s' in %s", v->name, name);
+			ok = false;
+		} else if (!k->set(c, k, v, key_field(k, base))) {
+			ok = false;
+		}
+	}
+	for (const struct key *k = set->keys; k->name; k++)
+		if (k->required && !cval_member(g, k->name)) {
+			key_error(c, g, "%s needs '%s'", name, k->name);
+			ok = false;
+		}
+	return ok && !c->nomem;
+}
+
+bool
 key_set_string(struct key_ctx *c, const struct key *k, const struct cval *v, void *field)
 {
 	char *s;

@@ -169,6 +169,7 @@ key_set_fn key_set_uint;        /* unsigned, integer in [min, max] */
 key_set_fn key_set_double;      /* double, number in [min, max] */
 key_set_fn key_set_bool;        /* bool */
 key_set_fn key_set_string;      /* char *, a copy */
+key_set_fn key_set_abs_path;    /* char *, a copy of a string starting with '/' */
 key_set_fn key_set_choice;      /* int (or an enum), one of choices */
 key_set_fn key_set_octal;       /* int, 0 to 0777, digits read as octal */
 
@@ -190,6 +191,12 @@ void key_release_ptr(const struct key *k, void *base);         /* any malloc'd p
 
 /* The error every key gives when a value has the wrong type. */
 void key_type_error(struct key_ctx *c, const struct cval *v, const char *what);
+/* A group key's members into base, each through its key of set; name is
+ * the group as messages call it ("tls"). Every member is read, so that all
+ * its errors are reported, then a required key the group lacks is one
+ * more. False after any error, or when memory ran out. */
+bool key_read_group(struct key_ctx *c, const struct key_set *set, const char *name,
+    const struct cval *g, void *base);
 /* A string or a list of strings: the n elements (n = 1 and the value itself
  * for a single string). NULL after reporting; what: "address", "rule"... */
 const struct cval *key_seq(struct key_ctx *c, const struct cval *v, const char *what,

@@ -64,20 +64,6 @@ set_strv(struct key_ctx *c, const struct key *k, const struct cval *v, void *fie
 }
 
 static bool
-set_path(struct key_ctx *c, const struct key *k, const struct cval *v, void *field)
-{
-	if (v->type != CVAL_STRING) {
-		key_type_error(c, v, "a string");
-		return false;
-	}
-	if (v->s[0] != '/') {
-		key_error(c, v, "'%s' must be an absolute path", k->name);
-		return false;
-	}
-	return key_set_string(c, k, v, field);
-}
-
-static bool
 set_paths(struct key_ctx *c, const struct key *k, const struct cval *v, void *field)
 {
 	char **sv;
@@ -214,13 +200,13 @@ static const struct key tls_key_table[] = {
 	{ .name = "key", .type = KEY_LIST, .set = set_paths, .print = key_print_strv,
 	  .offset = T(key), .doc_def = "required", .required = true, .release = key_release_strv,
 	  .doc = "PEM private key files, one per certificate, in the same order" },
-	{ .name = "client_ca", .type = KEY_STRING, .set = set_path, .print = key_print_string,
+	{ .name = "client_ca", .type = KEY_STRING, .set = key_set_abs_path, .print = key_print_string,
 	  .offset = T(client_ca), .doc_def = "none", .release = key_release_string,
 	  .doc = "CA certificates that client certificates are checked against" },
 	{ .name = "verify_client", .type = KEY_CHOICE, .set = key_set_choice,
 	  .print = key_print_choice, .offset = T(verify_client), .choices = verify_choices,
 	  .def = "none", .doc = "client certificates: not asked for, checked if sent, required" },
-	{ .name = "crl", .type = KEY_STRING, .set = set_path, .print = key_print_string,
+	{ .name = "crl", .type = KEY_STRING, .set = key_set_abs_path, .print = key_print_string,
 	  .offset = T(crl), .doc_def = "none", .release = key_release_string,
 	  .doc = "PEM certificate revocation lists for client certificates" },
 	{ .name = "min_version", .type = KEY_CHOICE, .set = key_set_choice,
@@ -277,7 +263,6 @@ bool
 tls_config_set(struct key_ctx *c, const struct key *k, const struct cval *g, void *field)
 {
 	struct tls_options **out = field, *o;
-	bool ok = true;
 
 	if (g->type != CVAL_GROUP) {
 		key_error(c, g, "'tls' must be a group ({ certificate = ...; key = ...; })");
@@ -287,23 +272,7 @@ tls_config_set(struct key_ctx *c, const struct key *k, const struct cval *g, voi
 		c->nomem = true;
 		return false;
 	}
-	for (size_t i = 0; i < g->n && !c->nomem; i++) {
-		const struct cval *v = &g->elems[i];
-		const struct key *tk = key_find(&tls_keys, v->name);
-
-		if (!tk) {
-			key_error(c, v, "unknown key '%s' in tls", v->name);
-			ok = false;
-		} else if (!tk->set(c, tk, v, key_field(tk, o))) {
-			ok = false;
-		}
-	}
-	for (const struct key *tk = tls_key_table; tk->name; tk++)
-		if (tk->required && !cval_member(g, tk->name)) {
-			key_error(c, g, "tls needs '%s'", tk->name);
-			ok = false;
-		}
-	if (!ok || c->nomem) {
+	if (!key_read_group(c, &tls_keys, "tls", g, o)) {
 		tls_options_free(o);
 		return false;
 	}

@@ -21,20 +21,6 @@ static const struct key_choice version_choices[] = {
 };
 
 static bool
-set_path(struct key_ctx *c, const struct key *k, const struct cval *v, void *field)
-{
-	if (v->type != CVAL_STRING) {
-		key_type_error(c, v, "a string");
-		return false;
-	}
-	if (v->s[0] != '/') {
-		key_error(c, v, "'%s' must be an absolute path", k->name);
-		return false;
-	}
-	return key_set_string(c, k, v, field);
-}
-
-static bool
 set_name(struct key_ctx *c, const struct key *k, const struct cval *v, void *field)
 {
 	if (v->type != CVAL_STRING) {
@@ -57,16 +43,16 @@ upstream_tls_init(void *base)
 }
 
 static const struct key upstream_tls_table[] = {
-	{ .name = "ca", .type = KEY_STRING, .set = set_path, .print = key_print_string,
+	{ .name = "ca", .type = KEY_STRING, .set = key_set_abs_path, .print = key_print_string,
 	  .offset = U(ca), .doc_def = "the system's CA store", .release = key_release_string,
 	  .doc = "CA certificates the upstream's certificate must chain to" },
 	{ .name = "server_name", .type = KEY_STRING, .set = set_name, .print = key_print_string,
 	  .offset = U(server_name), .doc_def = "required with verify", .release = key_release_string,
 	  .doc = "the name sent as SNI, which the upstream's certificate must carry" },
-	{ .name = "certificate", .type = KEY_STRING, .set = set_path, .print = key_print_string,
+	{ .name = "certificate", .type = KEY_STRING, .set = key_set_abs_path, .print = key_print_string,
 	  .offset = U(certificate), .doc_def = "none", .release = key_release_string,
 	  .doc = "PEM client certificate chain, for upstreams that require one (mTLS)" },
-	{ .name = "key", .type = KEY_STRING, .set = set_path, .print = key_print_string,
+	{ .name = "key", .type = KEY_STRING, .set = key_set_abs_path, .print = key_print_string,
 	  .offset = U(key), .doc_def = "none", .release = key_release_string,
 	  .doc = "PEM private key of certificate" },
 	{ .name = "verify", .type = KEY_BOOLEAN, .set = key_set_bool, .print = key_print_bool,
@@ -99,7 +85,6 @@ bool
 upstream_tls_set(struct key_ctx *c, const struct key *k, const struct cval *g, void *field)
 {
 	struct upstream_tls_options **out = field, *o;
-	bool ok = true;
 
 	(void)k;
 	if (g->type != CVAL_GROUP) {
@@ -110,18 +95,7 @@ upstream_tls_set(struct key_ctx *c, const struct key *k, const struct cval *g, v
 		c->nomem = true;
 		return false;
 	}
-	for (size_t i = 0; i < g->n && !c->nomem; i++) {
-		const struct cval *v = &g->elems[i];
-		const struct key *tk = key_find(&upstream_tls_keys, v->name);
-
-		if (!tk) {
-			key_error(c, v, "unknown key '%s' in upstream_tls", v->name);
-			ok = false;
-		} else if (!tk->set(c, tk, v, key_field(tk, o))) {
-			ok = false;
-		}
-	}
-	if (!ok || c->nomem) {
+	if (!key_read_group(c, &upstream_tls_keys, "upstream_tls", g, o)) {
 		options_free(o);
 		return false;
 	}

@@ -2,6 +2,7 @@
  * interface (config_source.h) without libconfig: a hand-built source. */
 #include <check.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,6 +146,61 @@ START_TEST(test_generic_setters)
 }
 END_TEST
 
+/* key_read_group and key_set_abs_path: a small group of its own. */
+struct grp {
+	char *path;
+	unsigned n;
+};
+
+static const struct key grp_table[] = {
+	{ .name = "path", .type = KEY_STRING, .set = key_set_abs_path, .release = key_release_string,
+	  .offset = offsetof(struct grp, path), .required = true },
+	{ .name = "n", .type = KEY_INTEGER, .set = key_set_uint, .min = 1, .max = 9,
+	  .offset = offsetof(struct grp, n), .def = "1" },
+	{ .name = NULL },
+};
+static const struct key_set grp_keys = { .section = "grp", .keys = grp_table, .size = sizeof(struct grp) };
+
+START_TEST(test_read_group)
+{
+	struct diag d = { 0 };
+	struct key_ctx c = { .path = "x.conf", .d = &d };
+	struct cval m[] = {
+		{ .type = CVAL_STRING, .name = "path", .s = "/a", .file = "x.conf", .line = 2 },
+		{ .type = CVAL_INT, .name = "n", .i = 3, .file = "x.conf", .line = 3 },
+		{ .type = CVAL_STRING, .name = "nope", .s = "x", .file = "x.conf", .line = 4 },
+	};
+	struct cval g = { .type = CVAL_GROUP, .name = "grp", .elems = m, .n = 2, .file = "x.conf", .line = 1 };
+	struct grp *o = key_set_new(&grp_keys);
+
+	ck_assert_ptr_nonnull(o);
+	ck_assert(key_read_group(&c, &grp_keys, "grp", &g, o));
+	ck_assert_str_eq(o->path, "/a");
+	ck_assert_uint_eq(o->n, 3);
+	ck_assert_uint_eq(d.n, 0);
+
+	/* Every member is read: an unknown key and a relative path are both
+	 * reported, and the lack of the required one as well. */
+	m[0].s = "a";
+	g.n = 3;
+	ck_assert(!key_read_group(&c, &grp_keys, "grp", &g, o));
+	ck_assert_uint_eq(d.n, 2);
+	ck_assert_str_eq(d.lines[0], "x.conf:2: 'path' must be an absolute path");
+	ck_assert_str_eq(d.lines[1], "x.conf:4: unknown key 'nope' in grp");
+	g.elems = m + 1;
+	g.n = 1;
+	ck_assert(!key_read_group(&c, &grp_keys, "grp", &g, o));
+	ck_assert_str_eq(d.lines[d.n - 1], "x.conf:1: grp needs 'path'");
+	m[0].type = CVAL_INT;
+	ck_assert(!key_set_abs_path(&c, &grp_table[0], &m[0], &o->path));
+	ck_assert_str_eq(d.lines[d.n - 1], "x.conf:2: 'path' must be a string");
+	ck_assert_str_eq(o->path, "/a");
+	key_set_release(&grp_keys, o);
+	free(o);
+	diag_free(&d);
+}
+END_TEST
+
 /* ---- a source without libconfig: what an inetd.conf reader does */
 
 #define MEMBER_S(n, v, ln) { .type = CVAL_STRING, .name = n, .s = v, .file = "inetd.conf", .line = ln }
@@ -210,6 +266,7 @@ main(void)
 	tcase_add_test(tc, test_endpoint_names_unique);
 	tcase_add_test(tc, test_defaults_apply);
 	tcase_add_test(tc, test_generic_setters);
+	tcase_add_test(tc, test_read_group);
 	tcase_add_test(tc, test_other_source);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
