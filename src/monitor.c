@@ -103,6 +103,8 @@ read_counters(const struct endpoint *ep, struct status_counters *c)
 	c->refused_overload = atomic_load_explicit(&s->refused_overload, memory_order_relaxed);
 	c->refused_proxy = atomic_load_explicit(&s->refused_proxy, memory_order_relaxed);
 	c->refused_sni = atomic_load_explicit(&s->refused_sni, memory_order_relaxed);
+	c->sni_routed = atomic_load_explicit(&s->sni_routed, memory_order_relaxed);
+	c->sni_default = atomic_load_explicit(&s->sni_default, memory_order_relaxed);
 	c->closed_idle = atomic_load_explicit(&s->closed_idle, memory_order_relaxed);
 	c->failed = atomic_load_explicit(&s->failed, memory_order_relaxed);
 	c->bytes_in = atomic_load_explicit(&s->bytes_in, memory_order_relaxed);

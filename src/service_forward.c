@@ -742,10 +742,12 @@ sni_route(struct conn *c, const struct tls_hello *h)
 	if (c->closed)
 		return;
 	if (r) {
+		atomic_fetch_add_explicit(&c->ep->stats.sni_routed, 1, memory_order_relaxed);
 		begin(c, r->upstream, r->n_upstream, &r->rr_next);
 		return;
 	}
 	if (fo->n_upstream) {
+		atomic_fetch_add_explicit(&c->ep->stats.sni_default, 1, memory_order_relaxed);
 		begin(c, fo->upstream, fo->n_upstream, &fo->rr_next);
 		return;
 	}

@@ -34,6 +34,8 @@ struct endpoint_stats {
 	atomic_ulong dropped_rate;      /* datagrams over udp_rate */
 	atomic_ulong refused_proxy;     /* untrusted sender, bad or late PROXY header */
 	atomic_ulong refused_sni;       /* routes: no route for the name, no usable ClientHello */
+	atomic_ulong sni_routed;        /* routes: sent to the route for the server name */
+	atomic_ulong sni_default;       /* routes: no route matched, sent to upstream */
 	atomic_ulong failed;            /* exec could not start, forward found no upstream */
 	atomic_ulong active;            /* stream connections open now */
 	atomic_ulong datagrams_in;

@@ -105,6 +105,12 @@ static const struct counter_info {
 	  "sockd_endpoint_tls_failed_total", "counter", "closed", NULL },
 	{ offsetof(struct status_counters, tls_failed_other), "tls_failed", "other",
 	  "sockd_endpoint_tls_failed_total", "counter", "other", NULL },
+	{ offsetof(struct status_counters, sni_routed), "sni", "routed",
+	  "sockd_endpoint_sni_routed_total", "counter", "route",
+	  "Connections of a forward with routes, by where the server name sent them: reason route "
+	  "(the route naming it), default (no route matched: the endpoint's upstream)." },
+	{ offsetof(struct status_counters, sni_default), "sni", "default",
+	  "sockd_endpoint_sni_routed_total", "counter", "default", NULL },
 };
 
 #define N_COUNTERS (sizeof(counters) / sizeof(counters[0]))
@@ -660,7 +666,8 @@ status_table(const struct status *s, double now, struct buf *b)
 
 		if (status_refused(&e->c) == 0 && e->c.closed_idle == 0 &&
 		    e->c.dropped_rate == 0 && e->c.dropped_guard == 0 && evicted(&e->c) == 0 &&
-		    e->program_pid <= 0 && e->c.tls_handshakes == 0 && tls_failed(&e->c) == 0)
+		    e->program_pid <= 0 && e->c.tls_handshakes == 0 && tls_failed(&e->c) == 0 &&
+		    e->c.sni_routed == 0 && e->c.sni_default == 0)
 			continue;
 		if (!any_details)
 			buf_puts(b, "\n");
@@ -691,7 +698,10 @@ status_table(const struct status *s, double now, struct buf *b)
 				   e->c.tls_handshakes, e->c.tls_resumed);
 			if (tls_failed(&e->c))
 				details(b, e, "tls_failed", ", failed");
+			before = true;
 		}
+		if (e->c.sni_routed || e->c.sni_default)
+			details(b, e, "sni", before ? "; sni" : " sni");
 		buf_puts(b, "\n");
 	}
 }

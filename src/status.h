@@ -40,6 +40,8 @@ struct status_counters {
 	unsigned long long tls_failed_timeout;
 	unsigned long long tls_failed_closed;
 	unsigned long long tls_failed_other;
+	unsigned long long sni_routed;          /* routes: by the server name */
+	unsigned long long sni_default;         /* routes: none matched, to upstream */
 	unsigned long long refused_sni;
 };
 

@@ -171,6 +171,10 @@ expect_eq "$(sha256sum <"$T/uploaded")" "$(sha256sum <"$T/blob")" "4 MB to the u
 # hello, 20 silent ones).
 "$SOCKCTL" -S "$T/control.sock" status >"$T/status.out" 2>&1 || fail "sockctl status: $(cat "$T/status.out")"
 expect_file_match "$T/status.out" "^strict: refused .*sni 27" "sockctl status"
+# Routed: on def, a.example by its route, an unknown name and no name to
+# the default upstream.
+expect_file_match "$T/status.out" "^def: sni routed 1, default 2\$" "sockctl status, def's routing"
+expect_file_match "$T/status.out" "^strict: .*; sni routed [0-9]+\$" "sockctl status, strict's routing"
 
 expect_clean_log
 expect_stop_ok

@@ -191,7 +191,9 @@ START_TEST(test_prometheus)
 	ck_assert(has_line(b.data, "sockd_endpoint_refused_total{endpoint=\"echo\",reason=\"acl\"} 3"));
 	ck_assert(has_line(b.data, "sockd_endpoint_refused_total{endpoint=\"echo\",reason=\"proxy\"} 7"));
 	ck_assert(has_line(b.data, "sockd_endpoint_refused_total{endpoint=\"echo\",reason=\"sessions\"} 16"));
-	ck_assert(has_line(b.data, "sockd_endpoint_refused_total{endpoint=\"echo\",reason=\"sni\"} 30"));
+	ck_assert(has_line(b.data, "sockd_endpoint_refused_total{endpoint=\"echo\",reason=\"sni\"} 32"));
+	ck_assert(has_line(b.data, "sockd_endpoint_sni_routed_total{endpoint=\"echo\",reason=\"route\"} 30"));
+	ck_assert(has_line(b.data, "sockd_endpoint_sni_routed_total{endpoint=\"echo\",reason=\"default\"} 31"));
 	ck_assert(has_line(b.data, "sockd_endpoint_udp_sessions{endpoint=\"echo\"} 17"));
 	ck_assert(has_line(b.data, "sockd_endpoint_udp_sessions_evicted_total{endpoint=\"echo\",reason=\"source\"} 18"));
 	ck_assert(has_line(b.data, "sockd_endpoint_udp_sessions_evicted_total{endpoint=\"echo\",reason=\"full\"} 19"));
@@ -289,17 +291,18 @@ START_TEST(test_table)
 	ck_assert_ptr_nonnull(l3);
 	*l2 = *l3 = '\0';
 	ck_assert_msg(strstr(l1, " tcp:127.0.0.1:7 ") && strstr(l1, " bound "), "%s", l1 + 1);
-	/* active 1, accepted 2, refused 3+4+5+6+7+16+30, bytes 10/11, datagrams 12/13, failed 9 */
-	ck_assert_msg(strstr(l1, " 1  ") && strstr(l1, " 71 ") && strstr(l1, " 12/13 ") &&
+	/* active 1, accepted 2, refused 3+4+5+6+7+16+32, bytes 10/11, datagrams 12/13, failed 9 */
+	ck_assert_msg(strstr(l1, " 1  ") && strstr(l1, " 73 ") && strstr(l1, " 12/13 ") &&
 		      strcmp(l1 + strlen(l1) - 2, " 9") == 0, "%s", l1 + 1);
 	ck_assert_msg(strstr(l2 + 1, "unix:/run/sockd/echo.sock  systemd") &&
 		      strlen(l2 + 1) == strspn(l2 + 1, " ") + strlen("unix:/run/sockd/echo.sock  systemd"),
 		      "'%s'", l2 + 1);
 	*l2 = *l3 = '\n';
 	ck_assert_msg(strstr(b.data, "\nmetrics   metrics  tcp:[::1]:9100 "), "%s", b.data);
-	ck_assert_msg(strstr(b.data, "\necho: refused acl 3, limit 4, rate 5, overload 6, proxy 7, sni 30, sessions 16; "
+	ck_assert_msg(strstr(b.data, "\necho: refused acl 3, limit 4, rate 5, overload 6, proxy 7, sni 32, sessions 16; "
 			     "closed idle 8; dropped datagrams rate 14, guard 15; "
-			     "sessions ended for new clients: source 18, full 19, budget 20"), "%s", b.data);
+			     "sessions ended for new clients: source 18, full 19, budget 20; "), "%s", b.data);
+	ck_assert_msg(strstr(b.data, ", other 29; sni routed 30, default 31\n"), "%s", b.data);
 	status_free(&s);
 	buf_free(&b);
 }
