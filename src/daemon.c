@@ -341,7 +341,7 @@ fdstore_note_inherited(struct sockd *d)
 static void
 note_stale_control(int fd, const char *path, struct strv *stale)
 {
-	struct sockaddr_un un;
+	struct sockaddr_un un = { 0 };
 	socklen_t len = sizeof(un);
 
 	if (getsockname(fd, (struct sockaddr *)&un, &len) == -1 || un.sun_family != AF_UNIX ||

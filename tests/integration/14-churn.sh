@@ -103,8 +103,13 @@ wait_until 30 fd_settled ||
 	fail "sockd has $(fd_count) fds 30 s after $total clients went away, $fd_base before"
 rss_end=$(rss_kb)
 note "after the churn: $(fd_count) fds, VmRSS $rss_end kB"
-[ "$rss_end" -lt $((rss_warm + 4096)) ] ||
-	fail "sockd's VmRSS grew from $rss_warm kB (after batch 1) to $rss_end kB"
+# (A sanitizer's quarantine keeps freed memory for a while: not there.)
+if sockd_sanitized; then
+	note "memory not checked: sockd is built with a sanitizer"
+else
+	[ "$rss_end" -lt $((rss_warm + 4096)) ] ||
+		fail "sockd's VmRSS grew from $rss_warm kB (after batch 1) to $rss_end kB"
+fi
 
 expect_rc 0 "$TCLIENT" echo -a "tcp:127.0.0.1:$P_ECHO" -s 100000
 expect_rc 0 "$TCLIENT" echo-many -a "tcp:127.0.0.1:$P_ECHO" -n 100 -s 1000 -r 3
