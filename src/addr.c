@@ -496,6 +496,46 @@ addr_equal(const struct addr *a, const struct addr *b)
 	}
 }
 
+/* Keep in step with addr_equal(): the same fields, and nothing else (a
+ * sockaddr's padding and sin6_flowinfo are not compared). */
+size_t
+addr_key(const struct addr *a, unsigned char key[ADDR_KEYLEN])
+{
+	size_t n = 0;
+
+#define PUT(p, len) (memcpy(key + n, (p), (len)), n += (len))
+	key[n++] = (unsigned char)a->type;
+	key[n++] = (unsigned char)a->sa.ss_family;
+	switch (a->sa.ss_family) {
+	case AF_INET: {
+		const struct sockaddr_in *x = (const struct sockaddr_in *)&a->sa;
+
+		PUT(&x->sin_port, sizeof(x->sin_port));
+		PUT(&x->sin_addr.s_addr, sizeof(x->sin_addr.s_addr));
+		break;
+	}
+	case AF_INET6: {
+		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)&a->sa;
+
+		PUT(&x->sin6_port, sizeof(x->sin6_port));
+		PUT(&x->sin6_scope_id, sizeof(x->sin6_scope_id));
+		PUT(&x->sin6_addr, sizeof(x->sin6_addr));
+		break;
+	}
+	case AF_UNIX:
+		if (a->len < SUN_OFFSET || a->len > sizeof(a->sa))
+			return 0;
+		/* The path's length is the key's length less the fixed part,
+		 * so equal keys mean equal a->len. */
+		PUT(((const struct sockaddr_un *)&a->sa)->sun_path, a->len - SUN_OFFSET);
+		break;
+	default:
+		return 0;
+	}
+#undef PUT
+	return n;
+}
+
 int
 addr_family(const struct addr *a)
 {

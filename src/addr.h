@@ -40,6 +40,15 @@ char *addr_format(const struct addr *a, char *buf, size_t size);
 int addr_from_sockaddr(int socktype, const struct sockaddr *sa, socklen_t len, struct addr *a);
 
 bool addr_equal(const struct addr *a, const struct addr *b);
+
+/* At most ADDR_KEYLEN bytes. */
+#define ADDR_KEYLEN (4 + sizeof(struct sockaddr_storage))
+
+/* The bytes addr_equal() compares, as a key for a hash map: the keys of a
+ * and b are the same bytes exactly when addr_equal(a, b). Returns the key's
+ * length, or 0 for an address that addr_equal() finds equal to nothing
+ * (not a valid one). */
+size_t addr_key(const struct addr *a, unsigned char key[ADDR_KEYLEN]);
 int addr_family(const struct addr *a);          /* AF_INET, AF_INET6, AF_UNIX */
 int addr_socktype(const struct addr *a);        /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
 int addr_protocol(const struct addr *a);        /* socket()'s third argument: IPPROTO_MPTCP or 0 */

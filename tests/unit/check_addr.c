@@ -409,6 +409,69 @@ START_TEST(test_equal_ignores_padding)
 }
 END_TEST
 
+/* addr_key(): equal keys exactly when addr_equal(), over every pair of a
+ * set of addresses that differ in one field each, and of variants that
+ * differ only in what addr_equal() ignores. */
+static bool
+same_key(const struct addr *x, const struct addr *y)
+{
+	unsigned char kx[ADDR_KEYLEN], ky[ADDR_KEYLEN];
+	size_t nx = addr_key(x, kx), ny = addr_key(y, ky);
+
+	ck_assert_uint_gt(nx, 0);
+	ck_assert_uint_gt(ny, 0);
+	ck_assert_uint_le(nx, ADDR_KEYLEN);
+	return nx == ny && memcmp(kx, ky, nx) == 0;
+}
+
+START_TEST(test_key)
+{
+	static const char *const texts[] = {
+		"tcp:127.0.0.1:7", "tcp:127.0.0.1:echo", "tcp:127.0.0.1:8", "tcp:127.0.0.2:7",
+		"udp:127.0.0.1:7", "mptcp:127.0.0.1:7", "mptcp:127.0.0.1:8",
+		"tcp:[::ffff:127.0.0.1]:7", "tcp:0.0.0.0:7", "tcp:[::]:7", "tcp:[::1]:7",
+		"tcp:[0:0::1]:7", "tcp:[::2]:7", "udp:[::1]:7", "mptcp:[::1]:7",
+		"tcp:[fe80::1%3]:7", "tcp:[fe80::1%4]:7", "tcp:[fe80::1]:7",
+		"unix:/a", "unix:/ab", "unix:/b", "unix-dgram:/a", "unix-seqpacket:/a",
+		"unix:@a", "unix:@ab", "unix:@/a", "unix-dgram:@a", "unix-seqpacket:@a",
+	};
+	struct addr a[N(texts)], y;
+	struct sockaddr_in6 *s6;
+
+	for (size_t i = 0; i < N(texts); i++)
+		a[i] = parse_ok(texts[i]);
+	for (size_t i = 0; i < N(texts); i++)
+		for (size_t j = 0; j < N(texts); j++)
+			ck_assert_msg(same_key(&a[i], &a[j]) == addr_equal(&a[i], &a[j]),
+			    "%s vs %s", texts[i], texts[j]);
+	/* Some pairs are equal, or the loop above proves little. */
+	ck_assert(same_key(&a[0], &a[1]));
+	ck_assert(same_key(&a[10], &a[11]));
+
+	/* Padding, flow label and bytes past a Unix address's length. */
+	y = a[0];
+	memset(((struct sockaddr_in *)&y.sa)->sin_zero, 0xff, 8);
+	memset((char *)&y.sa + sizeof(struct sockaddr_in), 0xee,
+	    sizeof(y.sa) - sizeof(struct sockaddr_in));
+	ck_assert(same_key(&a[0], &y));
+	y = a[10];
+	s6 = (struct sockaddr_in6 *)&y.sa;
+	s6->sin6_flowinfo = htonl(0x12345);
+	ck_assert(same_key(&a[10], &y));
+	y = a[23];
+	memset((char *)&y.sa + y.len, 'z', sizeof(y.sa) - y.len);
+	ck_assert(same_key(&a[23], &y));
+
+	/* What addr_equal() finds equal to nothing has no key. */
+	y = a[18];
+	y.len = sizeof(y.sa) + 1;
+	ck_assert(!addr_equal(&y, &y));
+	ck_assert_uint_eq(addr_key(&y, (unsigned char[ADDR_KEYLEN]){ 0 }), 0);
+	y.sa.ss_family = AF_PACKET;
+	ck_assert_uint_eq(addr_key(&y, (unsigned char[ADDR_KEYLEN]){ 0 }), 0);
+}
+END_TEST
+
 START_TEST(test_predicates)
 {
 	static const struct {
@@ -730,6 +793,7 @@ addr_suite(void)
 	tc = tcase_create("compare");
 	tcase_add_test(tc, test_equal);
 	tcase_add_test(tc, test_equal_ignores_padding);
+	tcase_add_test(tc, test_key);
 	tcase_add_test(tc, test_predicates);
 	tcase_add_test(tc, test_type_name);
 	suite_add_tcase(s, tc);
