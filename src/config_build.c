@@ -103,12 +103,37 @@ remember(struct loader *l, const struct endpoint *ep, const struct key *k, const
 const struct cval *
 loader_seen(const struct loader *l, const struct endpoint *ep, const char *name)
 {
-	size_t first = l->ep && l->ep->ep == ep ? l->ep->seen_first : 0;
+	const size_t *at;
+	size_t i;
 
-	for (size_t i = first; i < l->n_seen; i++)
-		if (l->seen[i].ep == ep && strcmp(l->seen[i].k->name, name) == 0)
+	/* The daemon's keys (ep NULL) come first. An endpoint's follow each
+	 * other from where it began, whichever endpoint asks. */
+	if (!ep) {
+		for (i = 0; i < l->n_seen; i++)
+			if (!l->seen[i].ep && strcmp(l->seen[i].k->name, name) == 0)
+				return l->seen[i].v;
+		return NULL;
+	}
+	if (l->ep && l->ep->ep == ep)
+		i = l->ep->seen_first;
+	else if ((at = hmap_get(&l->seen_from, &ep, sizeof(ep))))
+		i = *at;
+	else
+		return NULL;
+	for (; i < l->n_seen && l->seen[i].ep == ep; i++)
+		if (strcmp(l->seen[i].k->name, name) == 0)
 			return l->seen[i].v;
 	return NULL;
+}
+
+size_t
+loader_addr_key(const struct addr *a, unsigned char key[ADDR_KEYLEN])
+{
+	struct addr x = *a;
+
+	if (addr_is_tcp(&x))
+		x.type = ADDR_TCP;
+	return addr_key(&x, key);
 }
 
 void
@@ -238,12 +263,17 @@ loader_endpoint(struct loader *l, const struct cval *g, unsigned idx)
 		key_error(&l->kc, g, "endpoint #%u must be a group ({ ... })", idx);
 		return;
 	}
-	eps = realloc(cfg->endpoints, (cfg->n_endpoints + 1) * sizeof(*eps));
-	if (!eps) {
-		l->kc.nomem = true;
-		return;
+	if (cfg->n_endpoints == l->cap_endpoints) {
+		size_t cap = l->cap_endpoints ? 2 * l->cap_endpoints : 16;
+
+		eps = realloc(cfg->endpoints, cap * sizeof(*eps));
+		if (!eps) {
+			l->kc.nomem = true;
+			return;
+		}
+		cfg->endpoints = eps;
+		l->cap_endpoints = cap;
 	}
-	cfg->endpoints = eps;
 	ep = calloc(1, sizeof(*ep));
 	if (!ep) {
 		l->kc.nomem = true;
@@ -282,6 +312,10 @@ loader_endpoint(struct loader *l, const struct cval *g, unsigned idx)
 	st.ep = ep;
 	st.group = g;
 	st.seen_first = l->n_seen;
+	if (hmap_add(&l->seen_from, &ep, sizeof(ep), st.seen_first) == -ENOMEM) {
+		l->kc.nomem = true;
+		return;
+	}
 	l->ep = &st;
 
 	read_keys(l, &st);
@@ -294,6 +328,32 @@ loader_endpoint(struct loader *l, const struct cval *g, unsigned idx)
 	for (size_t i = 0; i < 3; i++)
 		free(st.rules[i]);
 	free(st.listen_at);
+}
+
+/* Takes the endpoints from n_ep on and the addresses from n_addrs on out
+ * of the load and out of the indexes. */
+static void
+forget(struct loader *l, size_t n_ep, size_t n_addrs)
+{
+	struct sockd_config *cfg = l->cfg;
+	unsigned char key[ADDR_KEYLEN];
+	size_t klen, *at;
+
+	while (l->n_addrs > n_addrs) {
+		klen = loader_addr_key(&l->addrs[--l->n_addrs].addr, key);
+		if (klen > 0)
+			hmap_del(&l->addr_index, key, klen);
+	}
+	while (cfg->n_endpoints > n_ep) {
+		struct endpoint *ep = cfg->endpoints[--cfg->n_endpoints];
+
+		/* Its name is in the index only if it was the first. */
+		if (ep->name && (at = hmap_get(&l->names, ep->name, strlen(ep->name))) &&
+		    *at == cfg->n_endpoints)
+			hmap_del(&l->names, ep->name, strlen(ep->name));
+		hmap_del(&l->seen_from, &ep, sizeof(ep));
+		endpoint_unref(ep);
+	}
 }
 
 bool
@@ -327,10 +387,8 @@ loader_endpoint_optional(struct loader *l, const struct cval *g, unsigned idx,
 		l->kc.nomem = true;     /* an error whose line was lost */
 	d->n = dn;
 	l->kc.errors = errors;
-	l->n_addrs = n_addrs;
+	forget(l, n_ep, n_addrs);
 	l->n_seen = n_seen;
-	while (cfg->n_endpoints > n_ep)
-		endpoint_unref(cfg->endpoints[--cfg->n_endpoints]);
 	return false;
 }
 
@@ -347,6 +405,9 @@ loader_end(struct loader *l, struct sockd_config **out)
 	free(l->seen);
 	l->addrs = NULL;
 	l->seen = NULL;
+	hmap_free(&l->addr_index);
+	hmap_free(&l->names);
+	hmap_free(&l->seen_from);
 	l->cfg = NULL;
 	/* A diagnostic lost to a failed allocation must not pass as success. */
 	if (l->kc.nomem || l->kc.d->n - l->diag_start < l->kc.errors)

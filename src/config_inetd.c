@@ -28,18 +28,15 @@ struct inetd_files {
 	struct inetd_endpoint *eps;     /* the groups handed to the loader */
 	size_t n_eps;
 	size_t cap_eps;
-	struct strv bases;              /* names given so far, without suffix ... */
-	unsigned *next;                 /* ... and the suffix to try next for each */
+	struct hmap bases;              /* names given so far, without suffix ->
+	                                 * the suffix to try next */
 };
 
 /* An endpoint name not in use yet: "finger/tcp", else "finger/tcp-2"... */
 static bool
 name_taken(const struct loader *l, const char *name)
 {
-	for (size_t i = 0; i < l->cfg->n_endpoints; i++)
-		if (l->cfg->endpoints[i]->name && strcmp(l->cfg->endpoints[i]->name, name) == 0)
-			return true;
-	return false;
+	return hmap_get(&l->names, name, strlen(name)) != NULL;
 }
 
 /* Many lines of one service (on several addresses) must not make this
@@ -50,34 +47,22 @@ unique_name(struct loader *l, struct inetd_files *f, const struct inetd_rec *r, 
     size_t len)
 {
 	char base[NAME_MAX_LEN + 1];
-	unsigned k = 2, *next = NULL;
-	size_t i;
+	size_t k = 2, *next;
 
 	inetd_endpoint_name(r, base, sizeof(base));
-	for (i = 0; i < f->bases.n; i++)
-		if (strcmp(f->bases.v[i], base) == 0)
-			break;
-	if (i < f->bases.n) {
-		next = &f->next[i];
-	} else {
-		unsigned *nn = realloc(f->next, (f->bases.n + 1) * sizeof(*nn));
-
-		if (nn)
-			f->next = nn;
-		if (!nn || strv_push(&f->bases, base) < 0) {
+	snprintf(buf, len, "%s", base);
+	if (!(next = hmap_get(&f->bases, base, strlen(base)))) {
+		if (hmap_add(&f->bases, base, strlen(base), 2) < 0 ||
+		    !(next = hmap_get(&f->bases, base, strlen(base)))) {
 			l->kc.nomem = true;
-			snprintf(buf, len, "%s", base);
 			return;
 		}
-		next = &f->next[i];
-		*next = 2;
 	}
-	snprintf(buf, len, "%s", base);
 	if (*next == 2 && !name_taken(l, buf))
 		return;
 	for (k = *next; k < 1000000; k++) {
-		char suffix[16];
-		int n = snprintf(suffix, sizeof(suffix), "-%u", k);
+		char suffix[24];
+		int n = snprintf(suffix, sizeof(suffix), "-%zu", k);
 
 		snprintf(buf, len, "%.*s%s", (int)(NAME_MAX_LEN - (size_t)n), base, suffix);
 		if (!name_taken(l, buf))
@@ -275,8 +260,7 @@ config_inetd_free(struct inetd_files *f)
 	for (size_t i = 0; i < f->n_eps; i++)
 		inetd_endpoint_free(&f->eps[i]);
 	free(f->eps);
-	strv_free(&f->bases);
-	free(f->next);
+	hmap_free(&f->bases);
 	free(f->confs);
 	free(f->texts);
 	free(f);

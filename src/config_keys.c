@@ -210,6 +210,7 @@ set_name(struct key_ctx *c, const struct key *k, const struct cval *v, void *fie
 {
 	struct loader *l = loader_of(c);
 	struct endpoint *ep = l->ep->ep;
+	size_t self = l->cfg->n_endpoints - 1, *first;    /* ep is the last one */
 
 	if (v->type != CVAL_STRING) {
 		key_type_error(c, v, "a string");
@@ -220,16 +221,23 @@ set_name(struct key_ctx *c, const struct key *k, const struct cval *v, void *fie
 		    v->s, NAME_MAX_LEN);
 		return false;
 	}
-	for (size_t i = 0; i < l->cfg->n_endpoints; i++) {
-		const struct endpoint *o = l->cfg->endpoints[i];
+	/* A second name in one group (libconfig refuses that, a source
+	 * building groups might not) gives up the first. */
+	if (ep->name && (first = hmap_get(&l->names, ep->name, strlen(ep->name))) &&
+	    *first == self)
+		hmap_del(&l->names, ep->name, strlen(ep->name));
+	first = hmap_get(&l->names, v->s, strlen(v->s));
+	if (first) {
+		const struct endpoint *o = l->cfg->endpoints[*first];
 
-		if (o != ep && o->name && strcmp(o->name, v->s) == 0) {
-			key_error(c, v, "endpoint name '%s' is already used (%s:%d)",
-			    v->s, o->file, o->line);
-			break;
-		}
+		key_error(c, v, "endpoint name '%s' is already used (%s:%d)",
+		    v->s, o->file, o->line);
 	}
-	return key_set_string(c, k, v, field);
+	if (!key_set_string(c, k, v, field))
+		return false;
+	if (!first && hmap_add(&l->names, v->s, strlen(v->s), self) == -ENOMEM)
+		c->nomem = true;
+	return true;
 }
 
 /* The first key of an endpoint opens its group: "  { name = ...;". */
@@ -242,19 +250,6 @@ print_name(FILE *f, const char *indent, const struct key *k, const void *base, c
 	key_dump_key_string(f, " ", k->name, name ? name : "");
 }
 
-/* tcp:X and mptcp:X are one TCP port: both cannot be bound. */
-static bool
-same_tcp_port(const struct addr *a, const struct addr *b)
-{
-	struct addr x = *a, y = *b;
-
-	if (!addr_is_tcp(a) || !addr_is_tcp(b))
-		return false;
-	x.type = ADDR_TCP;
-	y.type = ADDR_TCP;
-	return addr_equal(&x, &y);
-}
-
 static void
 set_one_addr(struct key_ctx *c, struct ep_state *st, const struct cval *e)
 {
@@ -263,6 +258,8 @@ set_one_addr(struct key_ctx *c, struct ep_state *st, const struct cval *e)
 	const char *why = "?";
 	struct seen_addr *sa;
 	struct addr a;
+	unsigned char key[ADDR_KEYLEN];
+	size_t klen, *at;
 
 	if (e->type != CVAL_STRING) {
 		key_error(c, e, "'listen' must contain only strings");
@@ -277,12 +274,14 @@ set_one_addr(struct key_ctx *c, struct ep_state *st, const struct cval *e)
 	ep->listen[ep->n_listen] = a;
 	st->listen_at[ep->n_listen++] = e;
 
-	for (size_t i = 0; i < l->n_addrs; i++) {
-		if (addr_equal(&l->addrs[i].addr, &a) || same_tcp_port(&l->addrs[i].addr, &a)) {
-			key_error(c, e, "address '%s' is already used by endpoint %s (%s:%d)",
-			    e->s, l->addrs[i].label, l->addrs[i].file, l->addrs[i].line);
-			return;
-		}
+	/* No two addresses in addrs collide, so at most one can collide
+	 * with a. */
+	klen = loader_addr_key(&a, key);
+	if (klen > 0 && (at = hmap_get(&l->addr_index, key, klen))) {
+		sa = &l->addrs[*at];
+		key_error(c, e, "address '%s' is already used by endpoint %s (%s:%d)",
+		    e->s, sa->label, sa->file, sa->line);
+		return;
 	}
 	if (l->n_addrs == l->cap_addrs) {
 		size_t cap = l->cap_addrs ? 2 * l->cap_addrs : 16;
@@ -300,6 +299,8 @@ set_one_addr(struct key_ctx *c, struct ep_state *st, const struct cval *e)
 	snprintf(sa->label, sizeof(sa->label), "%s", st->label);
 	sa->file = e->file ? e->file : c->path;
 	sa->line = e->line;
+	if (klen > 0 && hmap_add(&l->addr_index, key, klen, l->n_addrs - 1) == -ENOMEM)
+		c->nomem = true;
 }
 
 static bool

@@ -27,7 +27,9 @@
 #include <stddef.h>
 
 #include "acl.h"
+#include "addr.h"
 #include "diag.h"
+#include "hmap.h"
 #include "keys.h"
 #include "sockd.h"
 
@@ -67,6 +69,7 @@ struct ep_state {
 struct loader {
 	struct key_ctx kc;              /* first: setters get &loader.kc */
 	struct sockd_config *cfg;
+	size_t cap_endpoints;           /* room in cfg->endpoints */
 	size_t diag_start;
 	struct seen_addr *addrs;        /* every listen address so far */
 	size_t n_addrs;
@@ -74,6 +77,13 @@ struct loader {
 	struct seen_key *seen;          /* every endpoint key so far */
 	size_t n_seen;
 	size_t cap_seen;
+	/* Lookups that would otherwise scan all of the above once per
+	 * endpoint or address (quadratic in a large inetd.conf): */
+	struct hmap addr_index;         /* addr_key(), tcp for mptcp -> index in addrs */
+	struct hmap names;              /* endpoint name -> index in cfg->endpoints of
+	                                 * the first endpoint of that name */
+	struct hmap seen_from;          /* an endpoint's address -> where its keys
+	                                 * start in seen (they follow each other) */
 	struct ep_state *ep;            /* the endpoint being read, or NULL */
 	const struct cval *include_dir; /* daemon.include_dir, once valid */
 	size_t optional_from;           /* endpoints from here on came through
@@ -102,6 +112,11 @@ bool loader_endpoint_optional(struct loader *l, const struct cval *g, unsigned i
 /* Runs the rules across endpoints; frees l's own state. Returns 0 and
  * *out, -EINVAL (errors in d) or -ENOMEM. */
 int loader_end(struct loader *l, struct sockd_config **out);
+
+/* The key of a in l->addr_index: addr_key() with mptcp as tcp, since
+ * tcp:X and mptcp:X are one TCP port that cannot be bound twice. 0 for an
+ * address that collides with none. */
+size_t loader_addr_key(const struct addr *a, unsigned char key[ADDR_KEYLEN]);
 
 /* Where key name was set in ep, or NULL. */
 const struct cval *loader_seen(const struct loader *l, const struct endpoint *ep,
