@@ -65,6 +65,7 @@ loader_begin(struct loader *l, const char *path, struct diag *d)
 	memset(l, 0, sizeof(*l));
 	l->kc.path = path;
 	l->kc.d = d;
+	l->kc.ids = &l->ids;
 	l->optional_from = SIZE_MAX;
 	l->diag_start = d->n;
 	l->cfg = calloc(1, sizeof(*l->cfg));
@@ -408,6 +409,8 @@ loader_end(struct loader *l, struct sockd_config **out)
 	hmap_free(&l->addr_index);
 	hmap_free(&l->names);
 	hmap_free(&l->seen_from);
+	key_ids_free(&l->ids);
+	l->kc.ids = NULL;
 	l->cfg = NULL;
 	/* A diagnostic lost to a failed allocation must not pass as success. */
 	if (l->kc.nomem || l->kc.d->n - l->diag_start < l->kc.errors)

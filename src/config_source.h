@@ -84,6 +84,7 @@ struct loader {
 	                                 * the first endpoint of that name */
 	struct hmap seen_from;          /* an endpoint's address -> where its keys
 	                                 * start in seen (they follow each other) */
+	struct key_ids ids;             /* kc.ids */
 	struct ep_state *ep;            /* the endpoint being read, or NULL */
 	const struct cval *include_dir; /* daemon.include_dir, once valid */
 	size_t optional_from;           /* endpoints from here on came through

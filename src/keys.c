@@ -613,6 +613,55 @@ key_lookup_group(const char *name, gid_t *gid)
 	return res ? 0 : -ENOENT;
 }
 
+/* key_lookup_user() or _group() by name, answered from c->ids when the
+ * load keeps them. */
+static int
+lookup_name(struct key_ctx *c, bool is_user, const char *name, uid_t *uid, gid_t *gid)
+{
+	struct key_ids *ids = c->ids;
+	struct hmap *map = ids ? (is_user ? &ids->users : &ids->groups) : NULL;
+	uid_t u = (uid_t)-1;
+	gid_t g = (gid_t)-1;
+	size_t *at;
+	int r;
+
+	if (map && (at = hmap_get(map, name, strlen(name)))) {
+		u = ids->v[*at].uid;
+		g = ids->v[*at].gid;
+	} else {
+		r = is_user ? key_lookup_user(name, &u, &g) : key_lookup_group(name, &g);
+		if (r < 0)
+			return r;
+		/* Without room to keep it, the next one is looked up again. */
+		if (map && ids->n == ids->cap) {
+			size_t cap = ids->cap ? 2 * ids->cap : 8;
+			struct key_id *v = realloc(ids->v, cap * sizeof(*v));
+
+			if (v) {
+				ids->v = v;
+				ids->cap = cap;
+			}
+		}
+		if (map && ids->n < ids->cap &&
+		    hmap_add(map, name, strlen(name), ids->n) == 0)
+			ids->v[ids->n++] = (struct key_id){ u, g };
+	}
+	if (uid)
+		*uid = u;
+	if (gid)
+		*gid = g;
+	return 0;
+}
+
+void
+key_ids_free(struct key_ids *ids)
+{
+	hmap_free(&ids->users);
+	hmap_free(&ids->groups);
+	free(ids->v);
+	memset(ids, 0, sizeof(*ids));
+}
+
 /* Report a failed user/group lookup; what says "user" or "group". */
 void
 key_lookup_error(struct key_ctx *c, const struct cval *v, const char *what,
@@ -646,7 +695,7 @@ key_id_from_text(struct key_ctx *c, const struct cval *v, const char *what,
 		*id = (id_t)x;
 		return true;
 	}
-	r = is_user ? key_lookup_user(str, &uid, NULL) : key_lookup_group(str, &gid);
+	r = lookup_name(c, is_user, str, is_user ? &uid : NULL, is_user ? NULL : &gid);
 	if (r < 0) {
 		key_lookup_error(c, v, is_user ? "user" : "group", str, r);
 		return false;
@@ -736,7 +785,7 @@ key_parse_user(struct key_ctx *c, const struct cval *v, struct key_user *u)
 			}
 		}
 	} else {
-		r = key_lookup_user(text, &uid, &gid);
+		r = lookup_name(c, true, text, &uid, &gid);
 		if (r < 0) {
 			key_lookup_error(c, v, "user", text, r);
 			goto out_free;

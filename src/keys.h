@@ -23,6 +23,7 @@
 #include <sys/types.h>
 
 #include "diag.h"
+#include "hmap.h"
 
 /* ------------------------------------------------------------ values */
 
@@ -69,7 +70,24 @@ struct key_ctx {
 	struct diag *d;
 	size_t errors;                  /* reported, whether or not d kept them */
 	bool nomem;
+	struct key_ids *ids;            /* the load's user/group answers, or NULL */
 };
+
+/* The users and groups a load found by name, so that each name is looked
+ * up once per load (every line of an inetd.conf names its user, and each
+ * getpwnam() reads /etc/passwd again). Failures are not kept. A zeroed
+ * struct is empty; the next load starts another, so a reload sees changed
+ * users. */
+struct key_ids {
+	struct hmap users;              /* name -> index in v */
+	struct hmap groups;
+	struct key_id {
+		uid_t uid;
+		gid_t gid;
+	} *v;
+	size_t n, cap;
+};
+void key_ids_free(struct key_ids *ids);         /* leaves it empty */
 
 void key_error(struct key_ctx *c, const struct cval *at, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -106,6 +106,66 @@ START_TEST(test_defaults_apply)
 }
 END_TEST
 
+/* A load looks each user and group name up once (c->ids); failures are
+ * looked up, and reported, every time. */
+static bool
+parse_user(struct key_ctx *c, const char *text, struct key_user *u)
+{
+	struct cval v = { .type = CVAL_STRING, .name = "user", .file = "x.conf", .line = 3,
+	    .s = (char *)text };
+	bool ok = key_parse_user(c, &v, u);
+
+	if (ok) {
+		free(u->name);
+		free(u->group);
+	}
+	return ok;
+}
+
+START_TEST(test_user_lookups_kept)
+{
+	struct diag d = { 0 };
+	struct key_ids ids = { 0 };
+	struct key_ctx c = { .path = "x.conf", .d = &d, .ids = &ids };
+	struct key_user u;
+	size_t *at;
+
+	ck_assert(parse_user(&c, "root", &u));
+	ck_assert_uint_eq(u.uid, 0);
+	ck_assert_uint_eq(u.gid, 0);
+	ck_assert_uint_eq(ids.n, 1);
+	ck_assert(parse_user(&c, "root", &u));
+	ck_assert_uint_eq(ids.n, 1);
+	ck_assert(parse_user(&c, "root:root", &u));
+	ck_assert_uint_eq(u.gid, 0);
+	ck_assert_uint_eq(ids.n, 2);
+	ck_assert_ptr_nonnull(hmap_get(&ids.groups, "root", 4));
+
+	/* The second time, the answer is the one kept. */
+	ck_assert_ptr_nonnull(at = hmap_get(&ids.users, "root", 4));
+	ids.v[*at].uid = 4242;
+	ids.v[*at].gid = 4343;
+	ck_assert(parse_user(&c, "root", &u));
+	ck_assert_uint_eq(u.uid, 4242);
+	ck_assert_uint_eq(u.gid, 4343);
+
+	ck_assert(!parse_user(&c, "no-such-user-sockd", &u));
+	ck_assert(!parse_user(&c, "no-such-user-sockd", &u));
+	ck_assert_uint_eq(d.n, 2);
+	ck_assert_str_eq(d.lines[0], "x.conf:3: unknown user 'no-such-user-sockd'");
+	ck_assert_str_eq(d.lines[1], d.lines[0]);
+	ck_assert_uint_eq(ids.n, 2);
+
+	/* Without ids, every name is looked up. */
+	c.ids = NULL;
+	ck_assert(parse_user(&c, "root", &u));
+	ck_assert_uint_eq(u.uid, 0);
+	key_ids_free(&ids);
+	ck_assert_uint_eq(ids.n, 0);
+	diag_free(&d);
+}
+END_TEST
+
 START_TEST(test_generic_setters)
 {
 	struct diag d = { 0 };
@@ -267,6 +327,7 @@ main(void)
 	tcase_add_test(tc, test_defaults_apply);
 	tcase_add_test(tc, test_generic_setters);
 	tcase_add_test(tc, test_read_group);
+	tcase_add_test(tc, test_user_lookups_kept);
 	tcase_add_test(tc, test_other_source);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
