@@ -608,6 +608,50 @@ details(struct buf *b, const struct status_endpoint *e, const char *group, const
 	}
 }
 
+/* Before each part of a details line but the first, a ";" (every part
+ * begins with a space). */
+static void
+next_part(struct buf *b)
+{
+	if (b->len)
+		buf_puts(b, ";");
+}
+
+/* The parts of an endpoint's details line that have something to say, or
+ * nothing: " refused acl 3; closed idle 2; tls handshakes 5 (resumed 1)". */
+static void
+detail_parts(struct buf *b, const struct status_endpoint *e)
+{
+	if (e->program_pid > 0)
+		buf_printf(b, " program pid %ld", e->program_pid);
+	if (status_refused(&e->c)) {
+		next_part(b);
+		details(b, e, "refused", " refused");
+	}
+	if (e->c.closed_idle) {
+		next_part(b);
+		buf_printf(b, " closed idle %llu", e->c.closed_idle);
+	}
+	if (e->c.dropped_rate || e->c.dropped_guard) {
+		next_part(b);
+		details(b, e, "dropped", " dropped datagrams");
+	}
+	if (evicted(&e->c)) {
+		next_part(b);
+		details(b, e, "evicted", " sessions ended for new clients:");
+	}
+	if (e->c.tls_handshakes || tls_failed(&e->c)) {
+		next_part(b);
+		buf_printf(b, " tls handshakes %llu (resumed %llu)", e->c.tls_handshakes, e->c.tls_resumed);
+		if (tls_failed(&e->c))
+			details(b, e, "tls_failed", ", failed");
+	}
+	if (e->c.sni_routed || e->c.sni_default) {
+		next_part(b);
+		details(b, e, "sni", " sni");
+	}
+}
+
 void
 status_table(const struct status *s, double now, struct buf *b)
 {
@@ -660,48 +704,17 @@ status_table(const struct status *s, double now, struct buf *b)
 	}
 
 	for (size_t i = 0; i < s->n_endpoints; i++) {
-		const struct status_endpoint *e = &s->endpoints[i];
+		struct buf line = { 0 };
 
-		bool before;
-
-		if (status_refused(&e->c) == 0 && e->c.closed_idle == 0 &&
-		    e->c.dropped_rate == 0 && e->c.dropped_guard == 0 && evicted(&e->c) == 0 &&
-		    e->program_pid <= 0 && e->c.tls_handshakes == 0 && tls_failed(&e->c) == 0 &&
-		    e->c.sni_routed == 0 && e->c.sni_default == 0)
-			continue;
-		if (!any_details)
-			buf_puts(b, "\n");
-		any_details = true;
-		buf_printf(b, "%s:", e->name);
-		if (e->program_pid > 0)
-			buf_printf(b, " program pid %ld%s", e->program_pid,
-				   status_refused(&e->c) || e->c.closed_idle || e->c.dropped_rate ||
-				   e->c.dropped_guard || evicted(&e->c) ? ";" : "");
-		details(b, e, "refused", " refused");
-		if (e->c.closed_idle)
-			buf_printf(b, "%s closed idle %llu", status_refused(&e->c) ? ";" : "",
-				   e->c.closed_idle);
-		if (e->c.dropped_rate || e->c.dropped_guard) {
-			if (status_refused(&e->c) || e->c.closed_idle)
-				buf_puts(b, ";");
-			details(b, e, "dropped", " dropped datagrams");
+		detail_parts(&line, &s->endpoints[i]);
+		if (line.len) {
+			if (!any_details)
+				buf_puts(b, "\n");
+			any_details = true;
+			buf_printf(b, "%s:%s\n", s->endpoints[i].name, line.data);
 		}
-		if (evicted(&e->c)) {
-			if (status_refused(&e->c) || e->c.closed_idle || e->c.dropped_rate || e->c.dropped_guard)
-				buf_puts(b, ";");
-			details(b, e, "evicted", " sessions ended for new clients:");
-		}
-		before = status_refused(&e->c) || e->c.closed_idle || e->c.dropped_rate ||
-			 e->c.dropped_guard || evicted(&e->c);
-		if (e->c.tls_handshakes || tls_failed(&e->c)) {
-			buf_printf(b, "%s tls handshakes %llu (resumed %llu)", before ? ";" : "",
-				   e->c.tls_handshakes, e->c.tls_resumed);
-			if (tls_failed(&e->c))
-				details(b, e, "tls_failed", ", failed");
-			before = true;
-		}
-		if (e->c.sni_routed || e->c.sni_default)
-			details(b, e, "sni", before ? "; sni" : " sni");
-		buf_puts(b, "\n");
+		if (buf_status(&line) < 0)
+			b->failed = true;
+		buf_free(&line);
 	}
 }
