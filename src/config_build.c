@@ -107,20 +107,17 @@ loader_seen(const struct loader *l, const struct endpoint *ep, const char *name)
 	const size_t *at;
 	size_t i;
 
-	/* The daemon's keys (ep NULL) come first. An endpoint's follow each
-	 * other from where it began, whichever endpoint asks. */
+	/* The daemon's keys (ep NULL) are few. An endpoint's follow each
+	 * other from where seen_from says they begin. */
 	if (!ep) {
 		for (i = 0; i < l->n_seen; i++)
 			if (!l->seen[i].ep && strcmp(l->seen[i].k->name, name) == 0)
 				return l->seen[i].v;
 		return NULL;
 	}
-	if (l->ep && l->ep->ep == ep)
-		i = l->ep->seen_first;
-	else if ((at = hmap_get(&l->seen_from, &ep, sizeof(ep))))
-		i = *at;
-	else
+	if (!(at = hmap_get(&l->seen_from, &ep, sizeof(ep))))
 		return NULL;
+	i = *at;
 	for (; i < l->n_seen && l->seen[i].ep == ep; i++)
 		if (strcmp(l->seen[i].k->name, name) == 0)
 			return l->seen[i].v;
@@ -312,8 +309,7 @@ loader_endpoint(struct loader *l, const struct cval *g, unsigned idx)
 		snprintf(st.label, sizeof(st.label), "#%u", idx);
 	st.ep = ep;
 	st.group = g;
-	st.seen_first = l->n_seen;
-	if (hmap_add(&l->seen_from, &ep, sizeof(ep), st.seen_first) == -ENOMEM) {
+	if (hmap_add(&l->seen_from, &ep, sizeof(ep), l->n_seen) == -ENOMEM) {
 		l->kc.nomem = true;
 		return;
 	}

@@ -58,7 +58,6 @@ struct ep_state {
 	struct endpoint *ep;
 	const struct cval *group;
 	char label[NAME_MAX_LEN + 8];   /* "'name'" or "#index", for messages */
-	size_t seen_first;              /* its keys are loader.seen[seen_first..] */
 	const struct cval **listen_at;  /* per address in ep->listen */
 	bool listen_bad;                /* some listen value did not parse */
 	struct acl_rule *rules[3];      /* allow, deny, proxy_from, until the acls are built */
